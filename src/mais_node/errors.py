@@ -16,6 +16,7 @@ Every refusal the node makes is one of these. Each class carries its FHIR ``Issu
     ├── PreconditionFailed      If-Match named a stale version (412)
     ├── PayloadTooLarge         body over the limit (413)
     ├── UnsupportedMediaType    not FHIR JSON (415)
+    ├── NotAcceptable           asks for a format the node does not write (406)
     ├── NotConformant           valid JSON, not valid FHIR or not the profile (422)
     ├── RateLimited             too many requests (429)
     └── Unavailable             store or audit trail cannot be written (503)
@@ -93,6 +94,10 @@ class PayloadTooLarge(MaisError):
 
 
 class UnsupportedMediaType(MaisError):
+    code = "not-supported"
+
+
+class NotAcceptable(MaisError):
     code = "not-supported"
 
 

@@ -1,0 +1,3 @@
+from mais_node.cli import main
+
+main()

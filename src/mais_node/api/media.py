@@ -1,0 +1,59 @@
+"""FHIR JSON on the wire (R4 §3.1.0.1.10): content types, ``_format``, and reading a resource body."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mais_node.errors import InvalidRequest, NotAcceptable, UnsupportedMediaType
+
+FHIR_JSON = "application/fhir+json"
+_JSON_TYPES = {"application/fhir+json", "application/json", "application/json+fhir", "json", "text/json"}
+_ANY = {"*/*", "application/*", ""}
+
+
+def fhir_response(document: Mapping[str, Any], status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(document), status, dict(headers or {}), media_type=f"{FHIR_JSON}; charset=utf-8")
+
+
+def raw_response(payload: bytes, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(payload, status, dict(headers or {}), media_type=f"{FHIR_JSON}; charset=utf-8")
+
+
+def _media(value: str) -> str:
+    return value.split(";", 1)[0].strip().lower()
+
+
+async def check_accept(request: Request) -> None:
+    """Refuse a request that only accepts a format the node does not write (XML, Turtle)."""
+    fmt = request.query_params.get("_format")
+    if fmt is not None:
+        if _media(fmt) not in _JSON_TYPES:
+            raise NotAcceptable(f"_format '{fmt[:40]}' is not supported; use json", expression=("_format",))
+        return
+    accept = request.headers.get("accept", "")
+    kinds = {_media(part) for part in accept.split(",")}
+    if kinds and not kinds & (_JSON_TYPES | _ANY) and not any(k.endswith("+json") for k in kinds):
+        raise NotAcceptable("This server writes FHIR JSON only (application/fhir+json)", expression=("Accept",))
+
+
+async def read_resource(request: Request) -> dict[str, Any]:
+    """The JSON object in the body of a create or update; 415 for another media type, 400 for bad JSON."""
+    content_type = _media(request.headers.get("content-type", ""))
+    if content_type not in _JSON_TYPES:
+        raise UnsupportedMediaType(
+            f"Content-Type '{content_type[:60]}' is not supported; send application/fhir+json",
+            expression=("Content-Type",),
+        )
+    body = await request.body()
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"The body is not valid JSON (at character {exc.pos})") from exc
+    if not isinstance(document, dict):
+        raise InvalidRequest("The body must be a JSON object (a FHIR resource)")
+    return document

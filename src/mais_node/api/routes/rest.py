@@ -1,0 +1,144 @@
+"""The FHIR RESTful API (R4 §3.1.0) for the stored types; routes call the resource service and nothing else."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from mais_node.api.deps import ServicesDep, StrictDep
+from mais_node.api.media import check_accept, fhir_response, raw_response, read_resource
+from mais_node.errors import InvalidRequest, MethodNotAllowed, NotFound
+from mais_node.fhir import bundle
+from mais_node.fhir.capability import READ_ONLY_TYPES
+from mais_node.fhir.search.params import DECLARED
+from mais_node.fhir.search.parse import decode_cursor
+from mais_node.storage.keyset import fhir_instant
+from mais_node.storage.port import Stored
+
+router = APIRouter(prefix="/fhir", dependencies=[Depends(check_accept)])
+
+
+def _type(rtype: str, *, write: bool = False) -> str:
+    if rtype in READ_ONLY_TYPES and write:
+        raise MethodNotAllowed(f"{rtype} is append-only: it cannot be created, updated or deleted over the API")
+    if rtype not in DECLARED:
+        raise NotFound(f"Resource type '{rtype[:64]}' is not supported", expression=("type",))
+    return rtype
+
+
+def _headers(stored: Stored) -> dict[str, str]:
+    return {"ETag": f'W/"{stored.version}"', "Last-Modified": fhir_instant(stored.last_updated)}
+
+
+def _version_header(value: str | None) -> int | None:
+    if value is None:
+        return None
+    digits = value.strip().removeprefix("W/").strip('"')
+    if not digits.isdigit():
+        raise InvalidRequest('If-Match must be a version ETag such as W/"3"', expression=("If-Match",))
+    return int(digits)
+
+
+def _pairs(request: Request) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in request.query_params.multi_items() if k != "_format"]
+
+
+def _search_response(services: ServicesDep, rtype: str, pairs: list[tuple[str, str]], strict: bool) -> Response:
+    result = services.resources.search(rtype, pairs, strict=strict)
+    document = bundle.searchset(
+        services.settings.fhir_base,
+        rtype,
+        pairs,
+        result.page.items,
+        result.included,
+        next_after=result.page.next_after,
+        total=result.page.total,
+        elements=result.request.elements,
+        ignored=result.request.ignored,
+    )
+    return fhir_response(document)
+
+
+@router.get("/_history")
+async def system_history(request: Request, services: ServicesDep) -> Response:
+    return _history(request, services, None, None, "_history")
+
+
+@router.get("/{rtype}")
+async def search(rtype: str, request: Request, services: ServicesDep, strict: StrictDep) -> Response:
+    return _search_response(services, _type(rtype), _pairs(request), strict)
+
+
+@router.post("/{rtype}/_search")
+async def search_post(rtype: str, request: Request, services: ServicesDep, strict: StrictDep) -> Response:
+    form = await request.form()
+    pairs = [*_pairs(request), *((k, v) for k, v in form.multi_items() if isinstance(v, str))]
+    return _search_response(services, _type(rtype), pairs, strict)
+
+
+@router.post("/{rtype}")
+async def create(rtype: str, request: Request, services: ServicesDep) -> Response:
+    _type(rtype, write=True)
+    body = await read_resource(request)
+    written = services.resources.create(rtype, body, if_none_exist=request.headers.get("if-none-exist"))
+    stored = written.stored
+    headers = {
+        **_headers(stored),
+        "Location": f"{services.settings.fhir_base}/{rtype}/{stored.id}/_history/{stored.version}",
+    }
+    return raw_response(stored.json, 201 if written.created else 200, headers)
+
+
+@router.get("/{rtype}/_history")
+async def type_history(rtype: str, request: Request, services: ServicesDep) -> Response:
+    return _history(request, services, _type(rtype), None, f"{rtype}/_history")
+
+
+@router.get("/{rtype}/{id}")
+async def read(rtype: str, id: str, services: ServicesDep) -> Response:
+    stored = services.resources.read(_type(rtype), id)
+    return raw_response(stored.json, 200, _headers(stored))
+
+
+@router.put("/{rtype}/{id}")
+async def update(rtype: str, id: str, request: Request, services: ServicesDep) -> Response:
+    _type(rtype, write=True)
+    body = await read_resource(request)
+    if_match = _version_header(request.headers.get("if-match"))
+    written = services.resources.update(rtype, id, body, if_match=if_match)
+    stored = written.stored
+    headers = _headers(stored)
+    if written.created:
+        headers["Location"] = f"{services.settings.fhir_base}/{rtype}/{stored.id}/_history/{stored.version}"
+    return raw_response(stored.json, 201 if written.created else 200, headers)
+
+
+@router.delete("/{rtype}/{id}")
+async def delete(rtype: str, id: str, services: ServicesDep) -> Response:
+    services.resources.delete(_type(rtype, write=True), id)
+    return Response(status_code=204)
+
+
+@router.get("/{rtype}/{id}/_history")
+async def instance_history(rtype: str, id: str, request: Request, services: ServicesDep) -> Response:
+    return _history(request, services, _type(rtype), id, f"{rtype}/{id}/_history")
+
+
+@router.get("/{rtype}/{id}/_history/{vid}")
+async def vread(rtype: str, id: str, vid: str, services: ServicesDep) -> Response:
+    stored = services.resources.vread(_type(rtype), id, vid)
+    return raw_response(stored.json, 200, _headers(stored))
+
+
+def _history(request: Request, services: ServicesDep, rtype: str | None, id: str | None, path: str) -> Response:
+    pairs = _pairs(request)
+    params = dict(pairs)
+    count_text = params.get("_count")
+    if count_text is not None and not count_text.isdigit():
+        raise InvalidRequest("_count must be a non-negative integer", expression=("_count",))
+    count = int(count_text) if count_text is not None else None
+    if count is not None and count > services.settings.max_page_size:
+        raise InvalidRequest(f"_count must not exceed {services.settings.max_page_size}", expression=("_count",))
+    after = decode_cursor(params["_cursor"]) if "_cursor" in params else None
+    page = services.resources.history(rtype, id, count, after)
+    return fhir_response(bundle.history(services.settings.fhir_base, path, pairs, page.items, page.next_after))

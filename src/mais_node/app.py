@@ -1,0 +1,53 @@
+"""The app factory: wires the adapters and routes of one node. Nothing connects at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+
+from mais_node import __version__
+from mais_node.api import errors
+from mais_node.api.middleware import EdgeMiddleware, Metrics
+from mais_node.api.routes import ops, rest
+from mais_node.config import Settings, get_settings
+from mais_node.fhir.capability import capability_statement
+from mais_node.wiring import Services, build_services
+
+log = logging.getLogger("mais_node")
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
+    """Build the node: services on the store the settings name (or the ones given), routes, error mapping."""
+    settings = settings or get_settings()
+    own = services is None
+    node = services or build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info("mais-node %s serving %s on %s", __version__, settings.fhir_base, settings.store.split("?")[0])
+        yield
+        if own:
+            node.close()
+        log.info("mais-node stopped")
+
+    app = FastAPI(
+        title="mais-node",
+        version=__version__,
+        description="FHIR R4 node for MAIS multi-agency information sharing enquiries",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    metrics = Metrics()
+    app.state.services = node
+    app.state.metrics = metrics
+    app.state.capability = capability_statement(settings.fhir_base, software_date=datetime.now(UTC).date().isoformat())
+    errors.install(app)
+    app.include_router(ops.router)
+    app.include_router(rest.router)
+    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    return app

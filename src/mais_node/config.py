@@ -1,0 +1,45 @@
+"""The node's one settings object: the only module that reads the environment (``MAIS_*``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    """Settings from ``MAIS_*`` environment variables; CLI flags override them."""
+
+    model_config = SettingsConfigDict(env_prefix="MAIS_", extra="ignore")
+
+    store: str = Field("sqlite:///./var/mais.db", description="sqlite:///PATH or mongodb://…")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    base_url: str = Field("", description="Public base URL of the node; derived from host and port when empty")
+    node_org: str = Field("NODE01", description="ODS code of the organisation that runs this node")
+    node_org_name: str = "Demo Safeguarding Partner Node"
+    max_body_bytes: int = 1024 * 1024
+    default_page_size: int = 20
+    max_page_size: int = 200
+    terminology_dir: Path = PROJECT_ROOT / "terminology"
+    profiles_dir: Path = PROJECT_ROOT / "profiles"
+    rules_dir: Path = PROJECT_ROOT / "deploy" / "rules"
+    log_level: str = "INFO"
+
+    @property
+    def public_base(self) -> str:
+        """The URL partners use to reach this node, without the trailing slash."""
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def fhir_base(self) -> str:
+        return f"{self.public_base}/fhir"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

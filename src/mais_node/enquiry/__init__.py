@@ -1,0 +1,1 @@
+"""The enquiry pipeline: validate, decide, match, release, respond (DESIGN §3)."""

@@ -1,0 +1,122 @@
+"""The CapabilityStatement (FHIR R4 §2.40) generated from the declared search parameters and interactions.
+
+Nothing here is written by hand per type: what the node declares is what it serves, so the statement cannot claim
+an interaction or a parameter the node does not have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mais_node import __version__
+from mais_node.fhir.search.params import COMMON, DECLARED
+
+WRITE_INTERACTIONS = ("create", "update", "delete")
+READ_INTERACTIONS = ("read", "vread", "history-instance", "history-type", "search-type")
+READ_ONLY_TYPES = ("AuditEvent",)
+
+
+@dataclass(frozen=True, slots=True)
+class OperationDecl:
+    """An operation the node serves: its name (no $), the type it is on (or None), its definition URL."""
+
+    name: str
+    resource_type: str | None
+    definition: str
+
+
+def capability_statement(
+    base: str,
+    *,
+    software_date: str,
+    operations: Sequence[OperationDecl] = (),
+    profiles: Mapping[str, Sequence[str]] | None = None,
+    audit_params: Sequence[tuple[str, str]] = (),
+) -> dict[str, Any]:
+    profiles = profiles or {}
+    resources: list[dict[str, Any]] = []
+    for rtype, params in sorted(DECLARED.items()):
+        resources.append(_resource(rtype, (*COMMON, *params), operations, profiles, writable=True))
+    audit = {
+        "type": "AuditEvent",
+        "interaction": [{"code": c} for c in ("read", "search-type")],
+        "searchParam": [{"name": n, "type": t} for n, t in audit_params],
+    }
+    if profiles.get("AuditEvent"):
+        audit["supportedProfile"] = list(profiles["AuditEvent"])
+    resources.append(audit)
+    system_ops = [_op(o) for o in operations if o.resource_type is None]
+    rest: dict[str, Any] = {
+        "mode": "server",
+        "security": {
+            "service": [
+                {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                            "code": "SMART-on-FHIR",
+                        }
+                    ]
+                }
+            ],
+            "description": "SMART Backend Services: client_credentials with private_key_jwt",
+        },
+        "resource": resources,
+        "interaction": [{"code": "history-system"}],
+    }
+    if system_ops:
+        rest["operation"] = system_ops
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": software_date,
+        "kind": "instance",
+        "software": {"name": "mais-node", "version": __version__},
+        "implementation": {
+            "description": "mais-node: MAIS enquiries under automated information governance",
+            "url": base,
+        },
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "rest": [rest],
+    }
+
+
+def _op(op: OperationDecl) -> dict[str, Any]:
+    return {"name": op.name, "definition": op.definition}
+
+
+def _resource(
+    rtype: str,
+    params: Sequence[Any],
+    operations: Sequence[OperationDecl],
+    profiles: Mapping[str, Sequence[str]],
+    *,
+    writable: bool,
+) -> dict[str, Any]:
+    interactions = [*READ_INTERACTIONS, *(WRITE_INTERACTIONS if writable else ())]
+    entry: dict[str, Any] = {
+        "type": rtype,
+        "versioning": "versioned-update",
+        "readHistory": True,
+        "updateCreate": True,
+        "conditionalCreate": True,
+        "conditionalDelete": "not-supported",
+        "interaction": [{"code": c} for c in interactions],
+        "searchParam": [{"name": p.name, "type": p.type, "documentation": p.description} for p in params],
+        "searchInclude": [f"{rtype}:{p.name}" for p in params if p.type == "reference"],
+        "searchRevInclude": [
+            f"{other}:{p.name}"
+            for other, others in sorted(DECLARED.items())
+            for p in others
+            if p.type == "reference" and rtype in p.targets
+        ],
+    }
+    if profiles.get(rtype):
+        entry["supportedProfile"] = list(profiles[rtype])
+    ops = [_op(o) for o in operations if o.resource_type == rtype]
+    if ops:
+        entry["operation"] = ops
+    return entry

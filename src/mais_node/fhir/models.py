@@ -1,0 +1,105 @@
+"""The one import shim for ``fhir.resources`` (its R4B package, wire-compatible with R4 for every type used here).
+
+Structural validation of a resource body turns pydantic errors into ``Issue`` objects with a FHIRPath location,
+after the table fhirstarter keeps from pydantic error types to OperationOutcome issue codes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from fhir.resources.R4B import get_fhir_model_class
+from pydantic import ValidationError
+
+from mais_node.errors import InvalidRequest, Issue
+
+# Types the node stores and serves through the REST interactions (DESIGN §4).
+STORED_TYPES: tuple[str, ...] = (
+    "Patient",
+    "EpisodeOfCare",
+    "Organization",
+    "Endpoint",
+    "CodeSystem",
+    "ValueSet",
+    "Task",
+    "AuditEvent",
+)
+
+_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+
+_ISSUE_CODES: Mapping[str, str] = {
+    "extra_forbidden": "structure",
+    "missing": "required",
+    "value_error": "value",
+    "string_type": "value",
+    "int_type": "value",
+    "bool_type": "value",
+    "list_type": "structure",
+    "dict_type": "structure",
+    "model_type": "structure",
+    "literal_error": "code-invalid",
+    "enum": "code-invalid",
+}
+
+_MESSAGES: Mapping[str, str] = {
+    "extra_forbidden": "Unknown element",
+    "missing": "Required element is missing",
+}
+
+
+def valid_id(value: str) -> bool:
+    """FHIR R4 id datatype: 1-64 of [A-Za-z0-9-.]."""
+    return bool(_ID.match(value))
+
+
+@lru_cache(maxsize=64)
+def _model(resource_type: str) -> Any:
+    return get_fhir_model_class(resource_type)
+
+
+def fhirpath(resource_type: str, loc: Sequence[int | str]) -> str:
+    """Render a pydantic error location as a FHIRPath expression, e.g. ``Patient.name[0].family``."""
+    path = resource_type
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif not part.startswith("function-"):
+            path += f".{part}"
+    return path
+
+
+def structure_issues(resource: Mapping[str, Any]) -> list[Issue]:
+    """Every structural problem of a resource body (unknown elements, wrong types, bad dates)."""
+    resource_type = resource.get("resourceType")
+    if not isinstance(resource_type, str):
+        return [Issue("resourceType is missing", "required", expression=("resourceType",))]
+    try:
+        model = _model(resource_type)
+    except (KeyError, ValueError, AttributeError):
+        return [Issue(f"Unknown resourceType '{resource_type[:64]}'", "not-supported", expression=("resourceType",))]
+    try:
+        model.model_validate(resource)
+    except ValidationError as exc:
+        issues = []
+        for error in exc.errors(include_input=False, include_url=False):
+            kind = str(error["type"])
+            message = _MESSAGES.get(kind, str(error["msg"]).removeprefix("Value error, "))
+            issues.append(
+                Issue(
+                    message,
+                    _ISSUE_CODES.get(kind, "invalid"),
+                    expression=(fhirpath(resource_type, error["loc"]),),
+                )
+            )
+        return issues
+    return []
+
+
+def check_structure(resource: Mapping[str, Any]) -> None:
+    """Raise ``InvalidRequest`` listing every structural issue: R4 §3.1.0.4 answers basic validation failures 400."""
+    issues = structure_issues(resource)
+    if issues:
+        raise InvalidRequest(issues[0].diagnostics, issues=issues)

@@ -1,0 +1,205 @@
+"""Parse FHIR search parameters (R4 §3.1.1) into a store-neutral ``SearchRequest``.
+
+Lenient by default: an unknown parameter is ignored and reported; with ``Prefer: handling=strict`` it is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable
+from typing import cast
+
+import orjson
+
+from mais_node.errors import InvalidRequest, UnknownSearchParameter
+from mais_node.fhir.search.dates import date_range, render
+from mais_node.fhir.search.params import DECLARED, SearchParam, params_for, sortable
+from mais_node.fhir.search.query import (
+    Criterion,
+    DateValue,
+    Include,
+    Prefix,
+    Query,
+    ReferenceValue,
+    SearchRequest,
+    SortKey,
+    StringValue,
+    TokenValue,
+    UriValue,
+    Value,
+)
+from mais_node.fhir.search.text import normalise
+
+_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
+_RESULT_PARAMS = {
+    "_count",
+    "_sort",
+    "_total",
+    "_summary",
+    "_elements",
+    "_include",
+    "_revinclude",
+    "_cursor",
+    "_format",
+}
+_SPLIT = re.compile(r"(?<!\\),")
+
+
+def encode_cursor(values: tuple[str, ...]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> tuple[str, ...]:
+    try:
+        values = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, orjson.JSONDecodeError) as exc:
+        raise InvalidRequest("_cursor is not a cursor this server issued", expression=("_cursor",)) from exc
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise InvalidRequest("_cursor is not a cursor this server issued", expression=("_cursor",))
+    return tuple(values)
+
+
+def _split(raw: str) -> list[str]:
+    return [part.replace("\\,", ",") for part in _SPLIT.split(raw)]
+
+
+def _approximately(lo: str, hi: str, now: datetime) -> tuple[str, str]:
+    """``ap``: widen the range by 10% of its distance from now (R4 §3.1.1.4.2), at least one day."""
+    start = datetime.fromisoformat(lo).replace(tzinfo=UTC)
+    end = datetime.fromisoformat(hi).replace(tzinfo=UTC)
+    slack = max(abs(now - start) * 0.1, timedelta(days=1))
+    return render(start - slack), render(end + slack)
+
+
+def _value(param: SearchParam, modifier: str, raw: str, now: datetime) -> Value:
+    if param.type == "string":
+        match = {"": "starts", "exact": "exact", "contains": "contains"}[modifier]
+        return StringValue(raw if match == "exact" else normalise(raw), match)  # type: ignore[arg-type]
+    if param.type == "token":
+        if "|" in raw:
+            system, _, code = raw.partition("|")
+            return TokenValue(system, code or None)
+        return TokenValue(None, raw)
+    if param.type == "date":
+        prefix = raw[:2] if raw[:2] in _PREFIXES and raw[2:3].isdigit() else "eq"
+        lo, hi = date_range(raw[2:] if raw[:2] == prefix else raw)
+        if prefix == "ap":
+            lo, hi = _approximately(lo, hi, now)
+        return DateValue(cast(Prefix, prefix), lo, hi)
+    if param.type == "reference":
+        if modifier and "/" not in raw:
+            return ReferenceValue(f"{modifier}/{raw}")
+        return ReferenceValue(raw)
+    return UriValue(raw)
+
+
+_MODIFIERS = {
+    "string": {"", "exact", "contains", "missing"},
+    "token": {"", "not", "missing"},
+    "date": {"", "missing"},
+    "reference": {"", "missing"},
+    "uri": {"", "missing"},
+}
+
+
+def _criterion(param: SearchParam, modifier: str, raw: str, now: datetime) -> Criterion:
+    allowed = _MODIFIERS[param.type] | (set(param.targets) if param.type == "reference" else set())
+    if modifier not in allowed:
+        raise InvalidRequest(
+            f"Modifier ':{modifier[:40]}' is not supported on '{param.name}'", expression=(param.name,)
+        )
+    if modifier == "missing":
+        if raw not in ("true", "false"):
+            raise InvalidRequest(f"'{param.name}:missing' takes true or false", expression=(param.name,))
+        return Criterion(param.name, missing=raw == "true")
+    values = tuple(_value(param, modifier, part, now) for part in _split(raw) if part != "")
+    if not values:
+        raise InvalidRequest(f"Search parameter '{param.name}' has no value", expression=(param.name,))
+    return Criterion(param.name, values, negate=modifier == "not")
+
+
+def _int(name: str, raw: str, maximum: int) -> int:
+    if not raw.isdigit():
+        raise InvalidRequest(f"{name} must be a non-negative integer", expression=(name,))
+    value = int(raw)
+    if value > maximum:
+        raise InvalidRequest(f"{name} must not exceed {maximum}", expression=(name,))
+    return value
+
+
+def _sort(resource_type: str, raw: str) -> tuple[SortKey, ...]:
+    params = params_for(resource_type)
+    keys = []
+    for part in raw.split(","):
+        name = part.removeprefix("-")
+        param = params.get(name)
+        if param is None or not sortable(param):
+            raise InvalidRequest(f"Cannot sort {resource_type} by '{name[:40]}'", expression=("_sort",))
+        keys.append(SortKey(name, part.startswith("-")))
+    return tuple(keys)
+
+
+def _include(raw: str, reverse: bool) -> Include:
+    parts = raw.split(":")
+    name = "_revinclude" if reverse else "_include"
+    if len(parts) not in (2, 3) or parts[0] not in DECLARED:
+        raise InvalidRequest(f"{name} must be Type:parameter[:target]", expression=(name,))
+    param = params_for(parts[0]).get(parts[1])
+    if param is None or param.type != "reference":
+        raise InvalidRequest(f"'{raw[:60]}' is not a reference parameter", expression=(name,))
+    return Include(parts[0], parts[1], parts[2] if len(parts) == 3 else None, reverse)
+
+
+def parse_search(
+    resource_type: str,
+    pairs: Iterable[tuple[str, str]],
+    *,
+    default_count: int = 20,
+    max_count: int = 200,
+    strict: bool = False,
+    now: datetime | None = None,
+) -> SearchRequest:
+    """Turn the query-string pairs of ``GET [base]/[type]?…`` into a ``SearchRequest``."""
+    params = params_for(resource_type)
+    criteria: list[Criterion] = []
+    request = SearchRequest(Query(resource_type, count=default_count))
+    count, sort, after, total = default_count, request.query.sort, None, False
+    for key, raw in pairs:
+        name, _, modifier = key.partition(":")
+        if name in _RESULT_PARAMS:
+            if name == "_count":
+                count = _int("_count", raw, max_count)
+            elif name == "_sort":
+                sort = _sort(resource_type, raw)
+            elif name == "_total":
+                if raw not in ("none", "accurate", "estimate"):
+                    raise InvalidRequest("_total must be none, estimate or accurate", expression=("_total",))
+                total = raw != "none"
+            elif name == "_summary":
+                if raw != "count":
+                    request.ignored.append(f"_summary={raw[:20]}")
+                request.summary_count = raw == "count"
+            elif name == "_elements":
+                request.elements = tuple(e for e in raw.split(",") if e)
+            elif name in ("_include", "_revinclude"):
+                request.includes.append(_include(raw, name == "_revinclude"))
+            elif name == "_cursor":
+                after = decode_cursor(raw)
+            continue
+        param = params.get(name)
+        if param is None:
+            if strict:
+                raise UnknownSearchParameter(
+                    f"Unknown search parameter '{name[:60]}' for {resource_type}", expression=(name[:60],)
+                )
+            request.ignored.append(name[:60])
+            continue
+        criteria.append(_criterion(param, modifier, raw, now or datetime.now(UTC)))
+    if request.summary_count:
+        count, total = 0, True
+    if sort[-1].param != "_id":
+        sort = (*sort, SortKey("_id"))
+    request.query = Query(resource_type, tuple(criteria), sort, count, after, total)
+    return request

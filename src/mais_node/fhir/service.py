@@ -1,0 +1,198 @@
+"""The FHIR RESTful interactions (R4 §3.1.0): create, read, vread, update, delete, history, search.
+
+Routes call this service; it validates, versions and indexes, and talks to the store only through its port.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from mais_node.clock import Clock
+from mais_node.errors import Gone, InvalidRequest, NotFound, PreconditionFailed, VersionConflict
+from mais_node.fhir.models import check_structure, valid_id
+from mais_node.fhir.search.dates import render
+from mais_node.fhir.search.extract import index_entries, walk
+from mais_node.fhir.search.params import params_for
+from mais_node.fhir.search.parse import parse_search
+from mais_node.fhir.search.query import Criterion, Include, Query, ReferenceValue, SearchRequest
+from mais_node.storage.keyset import fhir_instant
+from mais_node.storage.port import Change, Page, ResourceStore, Stored
+
+# A profile check run after structure validation: raises NotConformant listing every issue.
+Conformance = Callable[[dict[str, Any]], None]
+
+
+@dataclass(slots=True)
+class SearchResult:
+    request: SearchRequest
+    page: Page
+    included: list[Stored] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    stored: Stored
+    created: bool
+
+
+class ResourceService:
+    def __init__(
+        self,
+        store: ResourceStore,
+        clock: Clock,
+        *,
+        default_count: int = 20,
+        max_count: int = 200,
+        conformance: Conformance | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.default_count = default_count
+        self.max_count = max_count
+        self.conformance = conformance
+
+    # -- reads ----------------------------------------------------------------------------------------------
+    def read(self, resource_type: str, id: str) -> Stored:
+        stored = self.store.read(resource_type, id) if valid_id(id) else None
+        if stored is None:
+            raise NotFound(f"{resource_type}/{id[:64]} is not known")
+        if stored.deleted:
+            raise Gone(f"{resource_type}/{id} has been deleted")
+        return stored
+
+    def vread(self, resource_type: str, id: str, version: str) -> Stored:
+        stored = self.store.read(resource_type, id, int(version)) if valid_id(id) and version.isdigit() else None
+        if stored is None:
+            raise NotFound(f"{resource_type}/{id[:64]}/_history/{version[:16]} is not known")
+        if stored.deleted:
+            raise Gone(f"{resource_type}/{id}/_history/{version} is a deletion")
+        return stored
+
+    def history(
+        self, resource_type: str | None, id: str | None, count: int | None, after: tuple[str, ...] | None
+    ) -> Page:
+        if id is not None and not (valid_id(id) and self.store.read(resource_type or "", id) is not None):
+            raise NotFound(f"{resource_type}/{id[:64]} is not known")
+        return self.store.history(resource_type, id, min(count or self.default_count, self.max_count), after)
+
+    def search(self, resource_type: str, pairs: Iterable[tuple[str, str]], *, strict: bool = False) -> SearchResult:
+        request = parse_search(
+            resource_type,
+            pairs,
+            default_count=self.default_count,
+            max_count=self.max_count,
+            strict=strict,
+            now=self.clock.now(),
+        )
+        page = self.store.search(request.query)
+        total = page.total
+        if total is None and request.query.after is None and page.next_after is None:
+            total = len(page.items)
+        result = SearchResult(request, Page(page.items, page.next_after, total))
+        result.included = self._includes(request.includes, page.items)
+        return result
+
+    def _includes(self, includes: Sequence[Include], items: Sequence[Stored]) -> list[Stored]:
+        found: dict[tuple[str, str], Stored] = {}
+        for include in includes:
+            if include.reverse:
+                refs = tuple(ReferenceValue(f"{s.resource_type}/{s.id}") for s in items)
+                if refs:
+                    query = Query(include.source, (Criterion(include.param, refs),), count=self.max_count)
+                    for stored in self.store.search(query).items:
+                        found.setdefault((stored.resource_type, stored.id), stored)
+                continue
+            param = params_for(include.source)[include.param]
+            for item in items:
+                if item.resource_type != include.source:
+                    continue
+                for path in param.paths:
+                    for ref in walk(item.body, path):
+                        target = ref.get("reference") if isinstance(ref, dict) else None
+                        if not isinstance(target, str) or target.count("/") != 1:
+                            continue
+                        rtype, _, rid = target.partition("/")
+                        if include.target not in (None, rtype) or (rtype, rid) in found:
+                            continue
+                        target_resource = self.store.read(rtype, rid) if valid_id(rid) else None
+                        if target_resource is not None and not target_resource.deleted:
+                            found[(rtype, rid)] = target_resource
+        return list(found.values())
+
+    # -- writes ---------------------------------------------------------------------------------------------
+    def create(self, resource_type: str, body: dict[str, Any], *, if_none_exist: str | None = None) -> Written:
+        self._check(resource_type, body, None)
+        if if_none_exist is not None:
+            existing = self._conditional_match(resource_type, if_none_exist)
+            if existing is not None:
+                return Written(existing, created=False)
+        body = {**body, "id": uuid.uuid4().hex}
+        return Written(self._write("create", resource_type, body, expected=0), created=True)
+
+    def update(self, resource_type: str, id: str, body: dict[str, Any], *, if_match: int | None = None) -> Written:
+        if not valid_id(id):
+            raise InvalidRequest(f"'{id[:64]}' is not a valid FHIR id", expression=("id",))
+        self._check(resource_type, body, id)
+        current = self.store.read(resource_type, id)
+        if if_match is not None and (current is None or current.version != if_match):
+            raise PreconditionFailed(f"{resource_type}/{id} is not at version {if_match}", expression=("If-Match",))
+        expected = if_match if if_match is not None else (current.version if current else 0)
+        stored = self._write("update", resource_type, body, expected=expected)
+        return Written(stored, created=current is None)
+
+    def delete(self, resource_type: str, id: str) -> None:
+        current = self.store.read(resource_type, id) if valid_id(id) else None
+        if current is None or current.deleted:
+            return  # FHIR R4 §3.1.0.7: deleting what is absent or deleted succeeds
+        try:
+            self.store.write(
+                Change("delete", resource_type, id, render(self.clock.now()), expected_version=current.version)
+            )
+        except NotFound:
+            return
+
+    def _write(self, operation: str, resource_type: str, body: dict[str, Any], *, expected: int) -> Stored:
+        last_updated = render(self.clock.now())
+        body = {**body, "meta": {**(body.get("meta") or {}), "lastUpdated": fhir_instant(last_updated)}}
+        change = Change(
+            "create" if operation == "create" else "update",
+            resource_type,
+            str(body["id"]),
+            last_updated,
+            body,
+            index_entries(body),
+            expected,
+        )
+        try:
+            return self.store.write(change)
+        except VersionConflict as exc:
+            if operation == "create":
+                raise
+            raise VersionConflict(f"{resource_type}/{body['id']} was changed concurrently; retry") from exc
+
+    def _check(self, resource_type: str, body: dict[str, Any], id: str | None) -> None:
+        if body.get("resourceType") != resource_type:
+            raise InvalidRequest(
+                f"resourceType '{str(body.get('resourceType'))[:64]}' does not match the URL ({resource_type})",
+                expression=("resourceType",),
+            )
+        if id is not None and body.get("id") != id:
+            raise InvalidRequest(
+                f"The id in the body ({str(body.get('id'))[:64]}) does not match the URL ({id})",
+                expression=("id",),
+            )
+        check_structure(body)
+        if self.conformance is not None:
+            self.conformance(body)
+
+    def _conditional_match(self, resource_type: str, criteria: str) -> Stored | None:
+        pairs = parse_qsl(criteria, keep_blank_values=True)
+        request = parse_search(resource_type, pairs, max_count=self.max_count, strict=True)
+        page = self.store.search(Query(resource_type, request.query.criteria, count=2))
+        if len(page.items) > 1:
+            raise PreconditionFailed("If-None-Exist matches more than one resource", expression=("If-None-Exist",))
+        return page.items[0] if page.items else None

@@ -1,0 +1,1 @@
+"""The organisations register and their systems (MAIS API catalogue; DESIGN §2, §3)."""

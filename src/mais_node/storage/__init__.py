@@ -1,0 +1,1 @@
+"""Storage: the resource store port and its SQLite and MongoDB adapters (DESIGN §8)."""

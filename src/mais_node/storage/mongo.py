@@ -1,0 +1,290 @@
+"""The MongoDB store, through pymongo (DESIGN §8).
+
+Collections: ``resource`` (current version of each resource, with its searchable values ``ix`` and sort keys
+``sk``) and ``resource_version`` (every version). The durable step of a write is ONE atomic insert of the version
+document, whose ``_id`` (type/id/version) is unique: a concurrent writer of the same version loses with a duplicate
+key, which becomes a VersionConflict. The current document is then rolled forward; a crash in between is repaired by
+the next writer. No multi-document transaction is needed, so mongomock can test the same code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlparse
+
+import pymongo
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.write_concern import WriteConcern
+
+from mais_node.errors import InvalidRequest, NotFound, PreconditionFailed, Unavailable, VersionConflict
+from mais_node.fhir.search.extract import index_entries
+from mais_node.fhir.search.params import params_for, sortable
+from mais_node.fhir.search.query import (
+    Criterion,
+    DateValue,
+    IndexEntry,
+    Query,
+    ReferenceValue,
+    StringValue,
+    TokenValue,
+    UriValue,
+    Value,
+)
+from mais_node.fhir.search.text import MAX_CHAR
+from mais_node.storage.keyset import keyset, stamp
+from mais_node.storage.port import Change, Page, Stored
+
+Document = dict[str, Any]
+_DURABLE = WriteConcern(w="majority", j=True)
+
+
+def connect(url: str, *, timeout_ms: int = 5000) -> Database[Document]:
+    """Open the database named in the URL path (default ``mais``), writes acknowledged by a majority, journalled."""
+    client: pymongo.MongoClient[Document] = pymongo.MongoClient(url, serverSelectionTimeoutMS=timeout_ms)
+    name = urlparse(url).path.lstrip("/") or "mais"
+    return client.get_database(name, write_concern=_DURABLE)
+
+
+def _stored(doc: Mapping[str, Any]) -> Stored:
+    return Stored(doc["t"], doc["id"], doc["vid"], doc["lu"], doc["del"], bytes(doc["json"]))
+
+
+def _index_doc(entry: IndexEntry) -> Document:
+    doc: Document = {"p": entry.param}
+    for name, value in (
+        ("v", entry.value),
+        ("s", entry.system),
+        ("x", entry.exact),
+        ("lo", entry.lo),
+        ("hi", entry.hi),
+    ):
+        if value is not None:
+            doc[name] = value
+    return doc
+
+
+def _sort_keys(resource_type: str, index: list[Document]) -> Document:
+    keys: Document = {p.name: "" for p in params_for(resource_type).values() if sortable(p)}
+    for entry in index:
+        value = entry.get("v", entry.get("lo", ""))
+        if entry["p"] in keys and (keys[entry["p"]] == "" or value < keys[entry["p"]]):
+            keys[entry["p"]] = value
+    return keys
+
+
+class MongoResourceStore:
+    """The ``ResourceStore`` port on MongoDB."""
+
+    def __init__(self, db: Database[Document]) -> None:
+        self.db = db
+        self.current: Collection[Document] = db.get_collection("resource", write_concern=_DURABLE)
+        self.versions: Collection[Document] = db.get_collection("resource_version", write_concern=_DURABLE)
+        self._ensure_indexes()
+
+    def _ensure_indexes(self) -> None:
+        try:
+            self.current.create_index([("t", 1), ("ix.p", 1), ("ix.v", 1), ("ix.s", 1)])
+            self.current.create_index([("t", 1), ("ix.p", 1), ("ix.lo", 1), ("ix.hi", 1)])
+            self.current.create_index([("t", 1), ("id", 1)])
+            self.current.create_index([("t", 1), ("lu", 1)])
+            self.versions.create_index([("t", 1), ("id", 1), ("vid", -1)])
+            self.versions.create_index([("lu", -1), ("_id", -1)])
+        except PyMongoError as exc:
+            raise Unavailable("The resource store cannot be prepared") from exc
+
+    def write(self, change: Change) -> Stored:
+        try:
+            return self._write(change)
+        except PyMongoError as exc:
+            raise Unavailable("The resource store could not be written") from exc
+
+    def _write(self, change: Change) -> Stored:
+        key = f"{change.resource_type}/{change.id}"
+        current = self.current.find_one({"_id": key}, {"vid": 1, "del": 1})
+        _check(change, None if current is None else (current["vid"], current["del"]))
+        version = 1 if current is None else current["vid"] + 1
+        deleted = change.operation == "delete"
+        payload = b"" if deleted or change.body is None else stamp(change.body, version, change.last_updated)
+        doc: Document = {
+            "t": change.resource_type,
+            "id": change.id,
+            "vid": version,
+            "lu": change.last_updated,
+            "del": deleted,
+            "json": payload,
+        }
+        try:
+            self.versions.insert_one({"_id": f"{key}/{version}", **doc})
+        except DuplicateKeyError as exc:
+            self._repair(key)
+            raise VersionConflict(f"{key} was changed by another request; retry") from exc
+        self._roll_forward(key, doc, [] if deleted else [_index_doc(e) for e in change.index])
+        return _stored(doc)
+
+    def _roll_forward(self, key: str, doc: Document, index: list[Document]) -> None:
+        current = {**doc, "ix": index, "sk": _sort_keys(doc["t"], index)}
+        with contextlib.suppress(DuplicateKeyError):  # a newer version is already current
+            self.current.replace_one({"_id": key, "vid": {"$lt": doc["vid"]}}, {"_id": key, **current}, upsert=True)
+
+    def _repair(self, key: str) -> None:
+        """Roll the current document forward to the newest version (after a crash between the two writes)."""
+        rtype, _, id_ = key.partition("/")
+        latest = self.versions.find_one({"t": rtype, "id": id_}, sort=[("vid", -1)])
+        if latest is None:
+            return
+        stored = _stored(latest)
+        index = [] if stored.deleted else [_index_doc(e) for e in index_entries(stored.body)]
+        doc = {k: latest[k] for k in ("t", "id", "vid", "lu", "del", "json")}
+        self._roll_forward(key, doc, index)
+
+    def read(self, resource_type: str, id: str, version: int | None = None) -> Stored | None:
+        try:
+            if version is None:
+                doc = self.current.find_one({"_id": f"{resource_type}/{id}"}, {"ix": 0, "sk": 0})
+            else:
+                doc = self.versions.find_one({"_id": f"{resource_type}/{id}/{version}"})
+        except PyMongoError as exc:
+            raise Unavailable("The resource store cannot be read") from exc
+        return None if doc is None else _stored(doc)
+
+    def history(self, resource_type: str | None, id: str | None, count: int, after: tuple[str, ...] | None) -> Page:
+        flt: Document = {}
+        if resource_type is not None:
+            flt["t"] = resource_type
+        if id is not None:
+            flt["id"] = id
+        if after:
+            lu, last_id = after[0], after[1]
+            flt["$or"] = [{"lu": {"$lt": lu}}, {"lu": lu, "_id": {"$lt": last_id}}]
+        try:
+            docs = list(self.versions.find(flt).sort([("lu", -1), ("_id", -1)]).limit(count + 1))
+        except PyMongoError as exc:
+            raise Unavailable("The resource store cannot be read") from exc
+        more = len(docs) > count
+        docs = docs[:count]
+        return Page([_stored(d) for d in docs], (docs[-1]["lu"], docs[-1]["_id"]) if more and docs else None)
+
+    def search(self, query: Query) -> Page:
+        flt = _filter(query)
+        try:
+            total = self.current.count_documents(flt) if query.total else None
+            if query.count == 0:
+                return Page([], None, total)
+            fields = [_sort_field(k.param) for k in query.sort]
+            if query.after is not None:
+                flt = {"$and": [flt, _after(query, fields)]}
+            cursor = self.current.find(flt, {"ix": 0}).sort(
+                [(f, -1 if k.descending else 1) for f, k in zip(fields, query.sort, strict=True)]
+            )
+            docs = list(cursor.limit(query.count + 1))
+        except PyMongoError as exc:
+            raise Unavailable("The resource store cannot be searched") from exc
+        more = len(docs) > query.count
+        docs = docs[: query.count]
+        after = tuple(str(_get(docs[-1], f)) for f in fields) if more and docs else None
+        return Page([_stored(d) for d in docs], after, total)
+
+    def ping(self) -> None:
+        try:
+            self.db.command("ping")
+        except PyMongoError as exc:
+            raise Unavailable("The resource store is unreachable") from exc
+
+
+def _check(change: Change, current: tuple[int, bool] | None) -> None:
+    expected = change.expected_version
+    if change.operation == "delete" and (current is None or current[1]):
+        raise NotFound(f"{change.resource_type}/{change.id} is not known")
+    if expected is None:
+        return
+    if expected == 0 and current is not None and not current[1]:
+        raise VersionConflict(f"{change.resource_type}/{change.id} already exists")
+    if expected > 0 and (current is None or current[0] != expected):
+        raise PreconditionFailed(
+            f"{change.resource_type}/{change.id} is not at version {expected}", expression=("If-Match",)
+        )
+
+
+def _get(doc: Mapping[str, Any], field: str) -> Any:
+    node: Any = doc
+    for part in field.split("."):
+        node = node.get(part, "") if isinstance(node, Mapping) else ""
+    return node
+
+
+def _sort_field(param: str) -> str:
+    return {"_id": "id", "_lastUpdated": "lu"}.get(param, f"sk.{param}")
+
+
+def _after(query: Query, fields: list[str]) -> Document:
+    after = query.after or ()
+    if len(after) != len(fields):
+        raise InvalidRequest("_cursor does not belong to this search", expression=("_cursor",))
+    return keyset(
+        query.sort,
+        after,
+        lambda i, desc: {fields[i]: {"$lt" if desc else "$gt": after[i]}},
+        lambda i: {fields[i]: after[i]},
+        lambda xs: {"$and": xs},
+        lambda xs: {"$or": xs},
+    )
+
+
+def _value_doc(value: Value) -> Document:
+    if isinstance(value, StringValue):
+        if value.match == "exact":
+            return {"x": value.text}
+        if value.match == "contains":
+            return {"v": {"$regex": re.escape(value.text)}}
+        return {"v": {"$gte": value.text, "$lt": value.text + MAX_CHAR}}
+    if isinstance(value, TokenValue):
+        doc: Document = {}
+        if value.code is not None:
+            doc["v"] = value.code
+        if value.system is not None:
+            doc["s"] = value.system
+        return doc
+    if isinstance(value, ReferenceValue):
+        if "/" in value.reference:
+            return {"v": value.reference}
+        return {"v": {"$regex": "/" + re.escape(value.reference) + "$"}}
+    if isinstance(value, UriValue):
+        return {"v": value.uri}
+    return _date_doc(value)
+
+
+def _date_doc(value: DateValue) -> Document:
+    lo, hi = value.lo, value.hi
+    table: dict[str, Document] = {
+        "eq": {"lo": {"$gte": lo}, "hi": {"$lte": hi}},
+        "gt": {"hi": {"$gt": hi}},
+        "lt": {"lo": {"$lt": lo}},
+        "ge": {"hi": {"$gt": lo}},
+        "le": {"lo": {"$lt": hi}},
+        "sa": {"lo": {"$gte": hi}},
+        "eb": {"hi": {"$lte": lo}},
+        "ap": {"lo": {"$lt": hi}, "hi": {"$gt": lo}},
+    }
+    if value.prefix == "ne":
+        return {"$or": [{"lo": {"$lt": lo}}, {"hi": {"$gt": hi}}]}
+    return table[value.prefix]
+
+
+def _criterion_doc(criterion: Criterion) -> Document:
+    if criterion.missing is not None:
+        return {"ix.p": {"$ne": criterion.param}} if criterion.missing else {"ix.p": criterion.param}
+    matches = [{"ix": {"$elemMatch": {"p": criterion.param, **_value_doc(v)}}} for v in criterion.values]
+    if criterion.negate:
+        return {"$nor": matches}
+    return matches[0] if len(matches) == 1 else {"$or": matches}
+
+
+def _filter(query: Query) -> Document:
+    clauses: list[Document] = [{"t": query.resource_type, "del": False}]
+    clauses.extend(_criterion_doc(c) for c in query.criteria)
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}

@@ -1,0 +1,78 @@
+"""The storage port: the one narrow interface through which the node keeps FHIR resources (DESIGN §8).
+
+Each durable step is one atomic write of a resource version, so both adapters (SQLite, MongoDB) give the same
+guarantees without multi-document transactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import orjson
+
+from mais_node.fhir.search.query import IndexEntry, Query
+
+Operation = Literal["create", "update", "delete"]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One write. ``expected_version``: None = any, 0 = must not exist yet, n = current must be version n."""
+
+    operation: Operation
+    resource_type: str
+    id: str
+    last_updated: str
+    body: dict[str, Any] | None = None
+    index: Sequence[IndexEntry] = ()
+    expected_version: int | None = None
+
+
+@dataclass(slots=True)
+class Stored:
+    """A resource version as kept: its JSON text with ``meta.versionId`` and ``meta.lastUpdated`` set."""
+
+    resource_type: str
+    id: str
+    version: int
+    last_updated: str
+    deleted: bool
+    json: bytes
+    _body: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def body(self) -> dict[str, Any]:
+        if self._body is None:
+            self._body = orjson.loads(self.json)
+        return self._body
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Stored]
+    next_after: tuple[str, ...] | None = None
+    total: int | None = None
+
+
+class ResourceStore(Protocol):
+    def write(self, change: Change) -> Stored:
+        """Apply one change atomically; raise VersionConflict / PreconditionFailed when the version disagrees."""
+        ...
+
+    def read(self, resource_type: str, id: str, version: int | None = None) -> Stored | None:
+        """The current (or the named) version, tombstones included; None if never written."""
+        ...
+
+    def history(self, resource_type: str | None, id: str | None, count: int, after: tuple[str, ...] | None) -> Page:
+        """Versions newest first, of one resource, one type, or the whole store."""
+        ...
+
+    def search(self, query: Query) -> Page:
+        """Current, non-deleted resources matching every criterion, in the query's sort order."""
+        ...
+
+    def ping(self) -> None:
+        """Raise ``Unavailable`` when the store cannot be reached."""
+        ...

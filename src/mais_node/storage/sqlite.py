@@ -1,0 +1,368 @@
+"""The embedded store: one SQLite file in WAL mode (DESIGN §8).
+
+Tables: ``resource`` (the current version of each resource), ``resource_version`` (every version, the history),
+``sidx`` (the searchable values of current resources, one row per value). A write is one ``BEGIN IMMEDIATE``
+transaction, so writers in several processes queue on the file lock instead of failing with "database is locked".
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from mais_node.errors import InvalidRequest, NotFound, PreconditionFailed, Unavailable, VersionConflict
+from mais_node.fhir.search.query import (
+    Criterion,
+    DateValue,
+    Query,
+    ReferenceValue,
+    StringValue,
+    TokenValue,
+    UriValue,
+    Value,
+)
+from mais_node.fhir.search.text import MAX_CHAR
+from mais_node.storage.keyset import keyset, stamp
+from mais_node.storage.port import Change, Page, Stored
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS resource (
+    rid INTEGER PRIMARY KEY,
+    rtype TEXT NOT NULL, id TEXT NOT NULL, vid INTEGER NOT NULL, lu TEXT NOT NULL,
+    deleted INTEGER NOT NULL, json BLOB NOT NULL,
+    UNIQUE (rtype, id)
+);
+CREATE INDEX IF NOT EXISTS resource_lu ON resource (rtype, lu);
+CREATE TABLE IF NOT EXISTS resource_version (
+    hseq INTEGER PRIMARY KEY,
+    rtype TEXT NOT NULL, id TEXT NOT NULL, vid INTEGER NOT NULL, lu TEXT NOT NULL,
+    deleted INTEGER NOT NULL, json BLOB NOT NULL,
+    UNIQUE (rtype, id, vid)
+);
+CREATE INDEX IF NOT EXISTS resource_version_type ON resource_version (rtype, hseq);
+CREATE TABLE IF NOT EXISTS sidx (
+    rid INTEGER NOT NULL, p TEXT NOT NULL, v TEXT, s TEXT, x TEXT, lo TEXT, hi TEXT
+);
+CREATE INDEX IF NOT EXISTS sidx_value ON sidx (p, v, s, rid);
+CREATE INDEX IF NOT EXISTS sidx_date ON sidx (p, lo, hi, rid);
+CREATE INDEX IF NOT EXISTS sidx_rid ON sidx (rid);
+"""
+
+_COLUMNS = "r.rtype, r.id, r.vid, r.lu, r.deleted, r.json"
+
+
+def _path(url: str) -> str:
+    return url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+
+
+class SqliteDatabase:
+    """Owns one connection per thread to the node's SQLite file; the adapters of this module share it."""
+
+    def __init__(self, url: str, *, synchronous: str = "NORMAL") -> None:
+        self.path = _path(url)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._synchronous = synchronous
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        try:
+            self.connection().executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise Unavailable("The resource store cannot be prepared") from exc
+
+    def connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(f"PRAGMA synchronous={self._synchronous}")
+                conn.execute("PRAGMA busy_timeout=30000")
+                conn.execute("PRAGMA temp_store=MEMORY")
+                conn.execute("PRAGMA mmap_size=268435456")
+                conn.execute("PRAGMA cache_size=-65536")
+            except sqlite3.Error as exc:
+                raise Unavailable("The resource store cannot be opened") from exc
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken with the write lock up front."""
+        conn = self.connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise Unavailable("The resource store is not writable") from exc
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise Unavailable("The resource store could not commit") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+def _row(row: Sequence[Any]) -> Stored:
+    return Stored(row[0], row[1], row[2], row[3], bool(row[4]), bytes(row[5]))
+
+
+class SqliteResourceStore:
+    """The ``ResourceStore`` port on SQLite."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self.db = db
+
+    # -- writes -------------------------------------------------------------------------------------------
+    def write(self, change: Change) -> Stored:
+        try:
+            with self.db.transaction() as conn:
+                return self._write(conn, change)
+        except sqlite3.Error as exc:
+            raise Unavailable("The resource store could not be written") from exc
+
+    def _write(self, conn: sqlite3.Connection, change: Change) -> Stored:
+        current = conn.execute(
+            "SELECT rid, vid, deleted FROM resource WHERE rtype = ? AND id = ?",
+            (change.resource_type, change.id),
+        ).fetchone()
+        _check_version(change, None if current is None else (current[1], bool(current[2])))
+        version = 1 if current is None else current[1] + 1
+        deleted = change.operation == "delete"
+        payload = b"" if deleted or change.body is None else stamp(change.body, version, change.last_updated)
+        if current is None:
+            rid = conn.execute(
+                "INSERT INTO resource (rtype, id, vid, lu, deleted, json) VALUES (?, ?, ?, ?, ?, ?)",
+                (change.resource_type, change.id, version, change.last_updated, deleted, payload),
+            ).lastrowid
+        else:
+            rid = current[0]
+            conn.execute(
+                "UPDATE resource SET vid = ?, lu = ?, deleted = ?, json = ? WHERE rid = ?",
+                (version, change.last_updated, deleted, payload, rid),
+            )
+            conn.execute("DELETE FROM sidx WHERE rid = ?", (rid,))
+        conn.execute(
+            "INSERT INTO resource_version (rtype, id, vid, lu, deleted, json) VALUES (?, ?, ?, ?, ?, ?)",
+            (change.resource_type, change.id, version, change.last_updated, deleted, payload),
+        )
+        if not deleted:
+            prefix = change.resource_type + "."
+            conn.executemany(
+                "INSERT INTO sidx (rid, p, v, s, x, lo, hi) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(rid, prefix + e.param, e.value, e.system, e.exact, e.lo, e.hi) for e in change.index],
+            )
+        return Stored(change.resource_type, change.id, version, change.last_updated, deleted, payload)
+
+    # -- reads --------------------------------------------------------------------------------------------
+    def read(self, resource_type: str, id: str, version: int | None = None) -> Stored | None:
+        try:
+            conn = self.db.connection()
+            if version is None:
+                row = conn.execute(
+                    f"SELECT {_COLUMNS} FROM resource r WHERE rtype = ? AND id = ?", (resource_type, id)
+                ).fetchone()
+            else:
+                row = conn.execute(
+                    f"SELECT {_COLUMNS} FROM resource_version r WHERE rtype = ? AND id = ? AND vid = ?",
+                    (resource_type, id, version),
+                ).fetchone()
+        except sqlite3.Error as exc:
+            raise Unavailable("The resource store cannot be read") from exc
+        return None if row is None else _row(row)
+
+    def history(self, resource_type: str | None, id: str | None, count: int, after: tuple[str, ...] | None) -> Page:
+        where: list[str] = []
+        args: list[Any] = []
+        if resource_type is not None:
+            where.append("rtype = ?")
+            args.append(resource_type)
+        if id is not None:
+            where.append("id = ?")
+            args.append(id)
+        if after:
+            where.append("hseq < ?")
+            args.append(int(after[0]) if after[0].isdigit() else 0)
+        sql = (
+            f"SELECT {_COLUMNS}, r.hseq FROM resource_version r"
+            f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY hseq DESC LIMIT ?"
+        )
+        try:
+            rows = self.db.connection().execute(sql, (*args, count + 1)).fetchall()
+        except sqlite3.Error as exc:
+            raise Unavailable("The resource store cannot be read") from exc
+        more = len(rows) > count
+        rows = rows[:count]
+        return Page([_row(r) for r in rows], (str(rows[-1][6]),) if more and rows else None)
+
+    def search(self, query: Query) -> Page:
+        compiled = _compile(query)
+        conn = self.db.connection()
+        try:
+            total = None
+            if query.total:
+                total = conn.execute(
+                    f"SELECT count(*) FROM resource r WHERE {compiled.where}", compiled.args
+                ).fetchone()[0]
+            if query.count == 0:
+                return Page([], None, total)
+            rows = conn.execute(compiled.select, compiled.select_args).fetchall()
+        except sqlite3.Error as exc:
+            raise Unavailable("The resource store cannot be searched") from exc
+        more = len(rows) > query.count
+        rows = rows[: query.count]
+        after = tuple(str(v) for v in rows[-1][6:]) if more and rows else None
+        return Page([_row(r) for r in rows], after, total)
+
+    def ping(self) -> None:
+        try:
+            self.db.connection().execute("SELECT 1").fetchone()
+        except sqlite3.Error as exc:
+            raise Unavailable("The resource store is unreachable") from exc
+
+
+def _check_version(change: Change, current: tuple[int, bool] | None) -> None:
+    expected = change.expected_version
+    if change.operation == "delete" and (current is None or current[1]):
+        raise NotFound(f"{change.resource_type}/{change.id} is not known")
+    if expected is None:
+        return
+    if expected == 0 and current is not None and not current[1]:
+        raise VersionConflict(f"{change.resource_type}/{change.id} already exists")
+    if expected > 0 and (current is None or current[0] != expected):
+        raise PreconditionFailed(
+            f"{change.resource_type}/{change.id} is not at version {expected}", expression=("If-Match",)
+        )
+
+
+class _Compiled:
+    def __init__(self, where: str, args: list[Any], select: str, select_args: list[Any]) -> None:
+        self.where, self.args, self.select, self.select_args = where, args, select, select_args
+
+
+def _value_sql(value: Value) -> tuple[str, list[Any]]:
+    if isinstance(value, StringValue):
+        if value.match == "exact":
+            return "x = ?", [value.text]
+        if value.match == "contains":
+            return "instr(v, ?) > 0", [value.text]
+        return "v >= ? AND v < ?", [value.text, value.text + MAX_CHAR]
+    if isinstance(value, TokenValue):
+        parts, args = [], []
+        if value.code is not None:
+            parts.append("v = ?")
+            args.append(value.code)
+        if value.system is not None:
+            parts.append("s = ?")
+            args.append(value.system)
+        return " AND ".join(parts) or "1", args
+    if isinstance(value, ReferenceValue):
+        if "/" in value.reference:
+            return "v = ?", [value.reference]
+        return "v LIKE ? ESCAPE '\\'", ["%/" + value.reference.replace("%", "\\%").replace("_", "\\_")]
+    if isinstance(value, UriValue):
+        return "v = ?", [value.uri]
+    return _date_sql(value)
+
+
+def _date_sql(value: DateValue) -> tuple[str, list[Any]]:
+    lo, hi = value.lo, value.hi
+    table: dict[str, tuple[str, list[Any]]] = {
+        "eq": ("lo >= ? AND hi <= ?", [lo, hi]),
+        "ne": ("NOT (lo >= ? AND hi <= ?)", [lo, hi]),
+        "gt": ("hi > ?", [hi]),
+        "lt": ("lo < ?", [lo]),
+        "ge": ("hi > ?", [lo]),
+        "le": ("lo < ?", [hi]),
+        "sa": ("lo >= ?", [hi]),
+        "eb": ("hi <= ?", [lo]),
+        "ap": ("lo < ? AND hi > ?", [hi, lo]),
+    }
+    return table[value.prefix]
+
+
+def _criterion_sql(resource_type: str, criterion: Criterion) -> tuple[str, list[Any]]:
+    key = f"{resource_type}.{criterion.param}"
+    if criterion.missing is not None:
+        op = "NOT IN" if criterion.missing else "IN"
+        return f"r.rid {op} (SELECT rid FROM sidx WHERE p = ?)", [key]
+    parts, args = [], [key]
+    for value in criterion.values:
+        sql, value_args = _value_sql(value)
+        parts.append(f"({sql})")
+        args.extend(value_args)
+    op = "NOT IN" if criterion.negate else "IN"
+    return f"r.rid {op} (SELECT rid FROM sidx WHERE p = ? AND ({' OR '.join(parts)}))", args
+
+
+def _sort_sql(resource_type: str, param: str) -> tuple[str, list[Any]]:
+    if param == "_id":
+        return "r.id", []
+    if param == "_lastUpdated":
+        return "r.lu", []
+    return (
+        "coalesce((SELECT min(coalesce(v, lo)) FROM sidx s WHERE s.rid = r.rid AND s.p = ?), '')",
+        [f"{resource_type}.{param}"],
+    )
+
+
+def _compile(query: Query) -> _Compiled:
+    where = ["r.rtype = ?", "r.deleted = 0"]
+    args: list[Any] = [query.resource_type]
+    for criterion in query.criteria:
+        sql, more = _criterion_sql(query.resource_type, criterion)
+        where.append(sql)
+        args.extend(more)
+    sorts = [_sort_sql(query.resource_type, key.param) for key in query.sort]
+    select_where, select_args = list(where), list(args)
+    if query.after is not None:
+        if len(query.after) != len(sorts):
+            raise InvalidRequest("_cursor does not belong to this search", expression=("_cursor",))
+        after = query.after
+        cond_args: list[Any] = []
+
+        def compare(i: int, descending: bool) -> str:
+            cond_args.extend([*sorts[i][1], after[i]])
+            return f"{sorts[i][0]} {'<' if descending else '>'} ?"
+
+        def equal(i: int) -> str:
+            cond_args.extend([*sorts[i][1], after[i]])
+            return f"{sorts[i][0]} = ?"
+
+        cond = keyset(
+            query.sort,
+            after,
+            compare,
+            equal,
+            lambda xs: "(" + " AND ".join(xs) + ")",
+            lambda xs: "(" + " OR ".join(xs) + ")",
+        )
+        select_where.append(cond)
+        select_args.extend(cond_args)
+    order = ", ".join(
+        f"{expr} {'DESC' if key.descending else 'ASC'}" for (expr, _), key in zip(sorts, query.sort, strict=True)
+    )
+    sort_columns = ", ".join(expr for expr, _ in sorts)
+    sort_args = [a for _, sargs in sorts for a in sargs]
+    order_args = list(sort_args)
+    select = (
+        f"SELECT {_COLUMNS}, {sort_columns} FROM resource r WHERE {' AND '.join(select_where)} ORDER BY {order} LIMIT ?"
+    )
+    return _Compiled(" AND ".join(where), args, select, [*sort_args, *select_args, *order_args, query.count + 1])

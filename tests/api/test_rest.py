@@ -46,7 +46,11 @@ def test_create_answers_201_with_location_etag_and_version(client: TestClient) -
 def test_read_vread_update_delete_round_trip(client: TestClient) -> None:
     pid = post(client, "Patient", patient())
     assert client.get(f"/fhir/Patient/{pid}").json()["gender"] == "male"
-    updated = client.put(f"/fhir/Patient/{pid}", content=orjson.dumps(patient(id=pid, gender="female")), headers={**FHIR, "If-Match": 'W/"1"'})
+    updated = client.put(
+        f"/fhir/Patient/{pid}",
+        content=orjson.dumps(patient(id=pid, gender="female")),
+        headers={**FHIR, "If-Match": 'W/"1"'},
+    )
     assert updated.status_code == 200
     assert updated.headers["etag"] == 'W/"2"'
     assert client.get(f"/fhir/Patient/{pid}/_history/1").json()["gender"] == "male"
@@ -62,14 +66,22 @@ def test_read_vread_update_delete_round_trip(client: TestClient) -> None:
 def test_stale_if_match_is_412_and_changes_nothing(client: TestClient) -> None:
     pid = post(client, "Patient", patient())
     client.put(f"/fhir/Patient/{pid}", content=orjson.dumps(patient(id=pid, gender="female")), headers=FHIR)
-    stale = client.put(f"/fhir/Patient/{pid}", content=orjson.dumps(patient(id=pid, gender="other")), headers={**FHIR, "If-Match": 'W/"1"'})
+    stale = client.put(
+        f"/fhir/Patient/{pid}",
+        content=orjson.dumps(patient(id=pid, gender="other")),
+        headers={**FHIR, "If-Match": 'W/"1"'},
+    )
     assert stale.status_code == 412
     assert client.get(f"/fhir/Patient/{pid}").json()["gender"] == "female"
 
 
 def test_conditional_create_with_if_none_exist(client: TestClient) -> None:
     pid = post(client, "Patient", patient())
-    again = client.post("/fhir/Patient", content=orjson.dumps(patient()), headers={**FHIR, "If-None-Exist": f"identifier={NHS}|9434765919"})
+    again = client.post(
+        "/fhir/Patient",
+        content=orjson.dumps(patient()),
+        headers={**FHIR, "If-None-Exist": f"identifier={NHS}|9434765919"},
+    )
     assert again.status_code == 200
     assert again.json()["id"] == pid
 
@@ -117,7 +129,9 @@ def test_format_json_and_application_json_are_accepted(client: TestClient) -> No
     pid = post(client, "Patient", patient())
     assert client.get(f"/fhir/Patient/{pid}?_format=json").status_code == 200
     assert client.get(f"/fhir/Patient/{pid}", headers={"Accept": "application/json"}).status_code == 200
-    created = client.post("/fhir/Patient", content=orjson.dumps(patient()), headers={"content-type": "application/json"})
+    created = client.post(
+        "/fhir/Patient", content=orjson.dumps(patient()), headers={"content-type": "application/json"}
+    )
     assert created.status_code == 201
     assert client.get(f"/fhir/Patient/{pid}?_format=xml").status_code == 406
 
@@ -165,9 +179,23 @@ def test_capability_statement_is_generated_from_the_declared_parameters(client: 
         ("POST", "/fhir/Patient", b"{not json", FHIR, 400, None),
         ("POST", "/fhir/Patient", orjson.dumps(organization()), FHIR, 400, "resourceType"),
         ("POST", "/fhir/Patient", orjson.dumps({**patient(), "shoeSize": 9}), FHIR, 400, "Patient.shoeSize"),
-        ("POST", "/fhir/Patient", orjson.dumps({**patient(), "birthDate": "1990-02-31x"}), FHIR, 400, "Patient.birthDate"),
+        (
+            "POST",
+            "/fhir/Patient",
+            orjson.dumps({**patient(), "birthDate": "1990-02-31x"}),
+            FHIR,
+            400,
+            "Patient.birthDate",
+        ),
         ("POST", "/fhir/Patient", orjson.dumps(patient()), {"content-type": "application/xml"}, 415, "Content-Type"),
-        ("POST", "/fhir/Patient", orjson.dumps({**patient(), "text": {"status": "generated", "div": "x" * 70000}}), FHIR, 413, None),
+        (
+            "POST",
+            "/fhir/Patient",
+            orjson.dumps({**patient(), "text": {"status": "generated", "div": "x" * 70000}}),
+            FHIR,
+            413,
+            None,
+        ),
         ("PUT", "/fhir/Patient/abc", orjson.dumps(patient(id="xyz")), FHIR, 400, "id"),
         ("GET", "/fhir/Patient?_count=201", None, {}, 400, "_count"),
         ("GET", "/fhir/Patient?birthdate=notadate", None, {}, 400, None),
@@ -180,7 +208,13 @@ def test_capability_statement_is_generated_from_the_declared_parameters(client: 
     ],
 )
 def test_bad_input_is_refused_with_an_outcome_and_changes_nothing(
-    client: TestClient, method: str, path: str, body: bytes | None, headers: dict[str, str], status: int, expression: str | None
+    client: TestClient,
+    method: str,
+    path: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    status: int,
+    expression: str | None,
 ) -> None:
     post(client, "Patient", patient())
     before = snapshot(client)
@@ -197,7 +231,9 @@ def test_bad_input_is_refused_with_an_outcome_and_changes_nothing(
 
 
 def test_every_structural_issue_is_listed(client: TestClient) -> None:
-    response = client.post("/fhir/Patient", content=orjson.dumps({**patient(), "shoeSize": 9, "birthDate": "x"}), headers=FHIR)
+    response = client.post(
+        "/fhir/Patient", content=orjson.dumps({**patient(), "shoeSize": 9, "birthDate": "x"}), headers=FHIR
+    )
     assert response.status_code == 400
     expressions = {e for issue in response.json()["issue"] for e in issue["expression"]}
     assert {"Patient.shoeSize", "Patient.birthDate"} <= expressions

@@ -126,7 +126,9 @@ def test_string_search_is_prefix_case_and_accent_insensitive(service: ResourceSe
 
 def test_token_search_with_system_not_and_missing(service: ResourceService) -> None:
     a = service.create("Patient", patient()).stored.id
-    b = service.create("Patient", patient(identifier=[{"system": "urn:local", "value": "9434765919"}], gender="female")).stored.id
+    b = service.create(
+        "Patient", patient(identifier=[{"system": "urn:local", "value": "9434765919"}], gender="female")
+    ).stored.id
     c = service.create("Patient", patient(identifier=None, gender=None)).stored.id
     assert ids(service, "Patient", ("identifier", f"{NHS}|9434765919")) == [a]
     assert sorted(ids(service, "Patient", ("identifier", "9434765919"))) == sorted([a, b])
@@ -167,7 +169,9 @@ def test_reference_search_and_includes(service: ResourceService) -> None:
     assert ids(service, "EpisodeOfCare", ("patient", f"Patient/{pid}")) == [eoc]
     assert ids(service, "EpisodeOfCare", ("patient", pid)) == [eoc]
     assert ids(service, "EpisodeOfCare", ("patient", other)) == []
-    result = service.search("EpisodeOfCare", [("_include", "EpisodeOfCare:patient"), ("_include", "EpisodeOfCare:organization")])
+    result = service.search(
+        "EpisodeOfCare", [("_include", "EpisodeOfCare:patient"), ("_include", "EpisodeOfCare:organization")]
+    )
     assert {(s.resource_type, s.id) for s in result.included} == {("Patient", pid), ("Organization", org)}
     rev = service.search("Patient", [("_id", pid), ("_revinclude", "EpisodeOfCare:patient")])
     assert [s.id for s in rev.included] == [eoc]

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import UTC, datetime, timedelta
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import orjson

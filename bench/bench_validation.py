@@ -1,0 +1,52 @@
+"""Benchmark of issue 4's targets: validating a typical enquiry (Task with a contained Patient) median ≤ 1 ms,
+and ``$validate-code`` median ≤ 0.2 ms. Run ``python -m bench.bench_validation``."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mais_node.terminology import PURPOSE_VALUESET, TerminologyService, load_directory
+from mais_node.validation import ENQUIRY_PROFILE, ProfileRegistry, Validator
+
+ROOT = Path(__file__).resolve().parent.parent
+ENQUIRY = ROOT / "profiles" / "examples" / "mais-enquiry-valid-general-safeguarding-with-policy.json"
+
+
+def measure(run: Callable[[], Any], rounds: int) -> tuple[float, float]:
+    """Median and 95th percentile of one call, in microseconds, after a warm-up."""
+    for _ in range(min(rounds, 200)):
+        run()
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter_ns()
+        run()
+        samples.append((time.perf_counter_ns() - start) / 1000)
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
+
+
+def main() -> None:
+    terminology = TerminologyService(load_directory(ROOT / "terminology"))
+    registry = ProfileRegistry.from_directory(ROOT / "profiles")
+    enquiry = json.loads(ENQUIRY.read_text(encoding="utf-8"))
+    profile_only = Validator(registry, terminology, structure=False)
+    with_structure = Validator(registry, terminology)
+    assert not profile_only.validate(enquiry, ENQUIRY_PROFILE), "the benchmark enquiry must be valid"
+    cases: list[tuple[str, Callable[[], Any], int]] = [
+        ("validate enquiry (profile)", lambda: profile_only.validate(enquiry, ENQUIRY_PROFILE), 2000),
+        ("validate enquiry (R4B structure + profile)", lambda: with_structure.validate(enquiry, ENQUIRY_PROFILE), 2000),
+        ("$validate-code purpose ValueSet", lambda: terminology.validate_code(PURPOSE_VALUESET, "s47-enquiry"), 20000),
+    ]
+    print(f"{'case':<45} {'median µs':>10} {'p95 µs':>10}")
+    for name, run, rounds in cases:
+        median, p95 = measure(run, rounds)
+        print(f"{name:<45} {median:>10.1f} {p95:>10.1f}")
+
+
+if __name__ == "__main__":
+    main()

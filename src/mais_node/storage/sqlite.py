@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS sidx (
 );
 CREATE INDEX IF NOT EXISTS sidx_value ON sidx (p, v, s, rid);
 CREATE INDEX IF NOT EXISTS sidx_date ON sidx (p, lo, hi, rid);
-CREATE INDEX IF NOT EXISTS sidx_rid ON sidx (rid);
+CREATE INDEX IF NOT EXISTS sidx_rid ON sidx (rid, p);
 """
 
 _COLUMNS = "r.rtype, r.id, r.vid, r.lu, r.deleted, r.json"
@@ -213,9 +213,9 @@ class SqliteResourceStore:
         return Page([_row(r) for r in rows], (str(rows[-1][6]),) if more and rows else None)
 
     def search(self, query: Query) -> Page:
-        compiled = _compile(query)
         conn = self.db.connection()
         try:
+            compiled = _compile(query, _choose_driver(conn, query))
             total = None
             if query.total:
                 total = conn.execute(
@@ -298,18 +298,47 @@ def _date_sql(value: DateValue) -> tuple[str, list[Any]]:
     return table[value.prefix]
 
 
-def _criterion_sql(resource_type: str, criterion: Criterion) -> tuple[str, list[Any]]:
+# A criterion matching at most this many index rows drives the query; broader ones filter a scan in sort order.
+DRIVER_LIMIT = 500
+
+
+def _match_sql(resource_type: str, criterion: Criterion) -> tuple[str, list[Any]]:
+    """The sidx condition of one criterion (without negation): ``p = ? AND (value OR value …)``."""
     key = f"{resource_type}.{criterion.param}"
     if criterion.missing is not None:
-        op = "NOT IN" if criterion.missing else "IN"
-        return f"r.rid {op} (SELECT rid FROM sidx WHERE p = ?)", [key]
+        return "p = ?", [key]
     parts, args = [], [key]
     for value in criterion.values:
         sql, value_args = _value_sql(value)
         parts.append(f"({sql})")
         args.extend(value_args)
-    op = "NOT IN" if criterion.negate else "IN"
-    return f"r.rid {op} (SELECT rid FROM sidx WHERE p = ? AND ({' OR '.join(parts)}))", args
+    return f"p = ? AND ({' OR '.join(parts)})", args
+
+
+def _criterion_sql(resource_type: str, criterion: Criterion, *, driver: bool = False) -> tuple[str, list[Any]]:
+    sql, args = _match_sql(resource_type, criterion)
+    if driver:
+        return f"r.rid IN (SELECT rid FROM sidx WHERE {sql})", args
+    negative = criterion.negate or criterion.missing is True
+    return (
+        f"{'NOT ' if negative else ''}EXISTS (SELECT 1 FROM sidx s INDEXED BY sidx_rid WHERE s.rid = r.rid AND {sql})",
+        args,
+    )
+
+
+def _choose_driver(conn: sqlite3.Connection, query: Query) -> int | None:
+    """The most selective positive criterion, when it is selective enough to drive the query by its index."""
+    best: tuple[int, int] | None = None
+    for i, criterion in enumerate(query.criteria):
+        if criterion.negate or criterion.missing is not None:
+            continue
+        sql, args = _match_sql(query.resource_type, criterion)
+        hits = conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM sidx WHERE {sql} LIMIT ?)", [*args, DRIVER_LIMIT + 1]
+        ).fetchone()[0]
+        if hits <= DRIVER_LIMIT and (best is None or hits < best[1]):
+            best = (i, hits)
+    return None if best is None else best[0]
 
 
 def _sort_sql(resource_type: str, param: str) -> tuple[str, list[Any]]:
@@ -318,16 +347,17 @@ def _sort_sql(resource_type: str, param: str) -> tuple[str, list[Any]]:
     if param == "_lastUpdated":
         return "r.lu", []
     return (
-        "coalesce((SELECT min(coalesce(v, lo)) FROM sidx s WHERE s.rid = r.rid AND s.p = ?), '')",
+        "coalesce((SELECT min(coalesce(v, lo)) FROM sidx s INDEXED BY sidx_rid WHERE s.rid = r.rid AND s.p = ?), '')",
         [f"{resource_type}.{param}"],
     )
 
 
-def _compile(query: Query) -> _Compiled:
-    where = ["r.rtype = ?", "r.deleted = 0"]
+def _compile(query: Query, driver: int | None = None) -> _Compiled:
+    # With a driving criterion, "+r.rtype" keeps the planner from scanning the type in sort order instead.
+    where = ["+r.rtype = ?" if driver is not None else "r.rtype = ?", "r.deleted = 0"]
     args: list[Any] = [query.resource_type]
-    for criterion in query.criteria:
-        sql, more = _criterion_sql(query.resource_type, criterion)
+    for i, criterion in enumerate(query.criteria):
+        sql, more = _criterion_sql(query.resource_type, criterion, driver=i == driver)
         where.append(sql)
         args.extend(more)
     sorts = [_sort_sql(query.resource_type, key.param) for key in query.sort]

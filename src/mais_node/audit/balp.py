@@ -1,0 +1,302 @@
+"""Builders of FHIR R4 AuditEvents after the IHE Basic Audit Log Patterns (BALP 1.1) (DESIGN §7).
+
+Every builder takes the node (the audit source and responding party), the time, the actor (requesting
+organisation, system and user, with purpose of use) and what the event is about, and returns the AuditEvent as
+a dict. Patterns: token issued/refused = DICOM 110114 User Authentication; enquiry received and auditors'
+searches = BALP Query/PatientQuery (raw request base64 in ``entity.query``); decisions and review decisions =
+BALP AuthZ (DICOM 110113 Security Alert, outcome 0 permit / 8 deny, our ``review`` subtype, rule ids as
+entities, the sharing policy in ``agent.policy``); disclosures = DICOM 110106 Export with ISO 21089
+``disclose``, one per person; changes and what-if evaluations = ``rest``; rule-set loads = DICOM 110100
+Application Activity.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
+
+from mais_node.audit.actors import (
+    AUDIT_EVENT_TYPE,
+    BALP_ENTITY,
+    BALP_PROFILE,
+    DCM,
+    ENTITY_TYPE,
+    LIFECYCLE,
+    OBJECT_ROLE,
+    ODS,
+    OUTCOME,
+    PARTICIPATION,
+    RESTFUL,
+    ROLE_CLASS,
+    SOURCE_TYPE,
+    Actor,
+    Coding,
+    Decision,
+    Json,
+    Node,
+    Subject,
+)
+from mais_node.audit.chain import format_instant
+from mais_node.audit.port import Event
+
+
+def _agents(node: Node, actor: Actor, policies: Sequence[str]) -> list[Json]:
+    agents: list[Json] = []
+    if actor.user_id or actor.user_name:
+        who = {"identifier": {"system": actor.user_system, "value": actor.user_id}} if actor.user_id else {}
+        agents.append(
+            {"type": {"coding": [Coding(PARTICIPATION, "IRCP", "information recipient").json()]}, "who": who}
+            | ({"name": actor.user_name} if actor.user_name else {})
+            | ({"role": [{"coding": [actor.user_role.json()]}]} if actor.user_role else {})
+        )
+    if actor.client_id:
+        agents.append(
+            {"type": {"coding": [Coding(DCM, "110153", "Source Role ID").json()]}}
+            | {"who": node.identifier("client-id", actor.client_id)}
+            | ({"network": {"address": actor.address, "type": "2"}} if actor.address else {})
+        )
+    if actor.org_ods:
+        agents.append(
+            {"type": {"coding": [Coding(ROLE_CLASS, "PROV", "healthcare provider").json()]}}
+            | {"who": {"identifier": {"system": ODS, "value": actor.org_ods}}}
+        )
+    for index, agent in enumerate(agents):
+        agent["requestor"] = index == 0
+    if agents:
+        agents[0] |= {"policy": list(policies)} if policies else {}
+        agents[0] |= {"purposeOfUse": [{"coding": [c.json() for c in actor.purpose]}]} if actor.purpose else {}
+    node_who = {"identifier": {"system": ODS, "value": node.ods}, "display": node.name}
+    destination = Coding(DCM, "110152", "Destination Role ID").json()
+    agents.append({"type": {"coding": [destination]}, "who": node_who, "requestor": not agents})
+    return agents
+
+
+def _event(
+    node: Node,
+    at: datetime,
+    actor: Actor,
+    *,
+    type_: Coding,
+    subtype: Sequence[Coding],
+    outcome: str = "0",
+    outcome_desc: str | None = None,
+    policies: Sequence[str] = (),
+    entity: Sequence[Json] = (),
+    action: str = "E",
+    profile: str | None = None,
+) -> Event:
+    event: Event = {"resourceType": "AuditEvent"}
+    if profile:
+        event["meta"] = {"profile": [BALP_PROFILE + profile]}
+    event |= {
+        "type": type_.json(),
+        "subtype": [c.json() for c in subtype],
+        "action": action,
+        "recorded": format_instant(at),
+        "outcome": outcome,
+    }
+    event |= {"outcomeDesc": outcome_desc} if outcome_desc else {}
+    observer = {"identifier": {"system": ODS, "value": node.ods}, "display": node.name}
+    event["agent"] = _agents(node, actor, policies)
+    event["source"] = {"site": node.site, "observer": observer, "type": [Coding(SOURCE_TYPE, "4").json()]}
+    if entity:
+        event["entity"] = list(entity)
+    return event
+
+
+def _patient(subject: Subject) -> Json:
+    return {
+        "what": subject.what(),
+        "type": Coding(ENTITY_TYPE, "1").json(),
+        "role": Coding(OBJECT_ROLE, "1").json(),
+    }
+
+
+def _query(raw: bytes) -> Json:
+    role = Coding(OBJECT_ROLE, "24", "Query").json()
+    return {"type": Coding(ENTITY_TYPE, "2").json(), "role": role, "query": base64.b64encode(raw).decode()}
+
+
+def _enquiry(node: Node, enquiry_id: str) -> Json:
+    return {"what": node.identifier("enquiry", enquiry_id), "type": Coding(BALP_ENTITY, "XrequestId").json()}
+
+
+def _rules(node: Node, rule_ids: Sequence[str]) -> list[Json]:
+    role = Coding(OBJECT_ROLE, "13", "Security Resource").json()
+    return [{"what": node.identifier("rule", rule_id), "role": role} for rule_id in rule_ids]
+
+
+def _detail(**values: str | None) -> list[Json]:
+    return [{"type": k.replace("_", "-"), "valueString": v} for k, v in values.items() if v is not None]
+
+
+def token_issued(node: Node, at: datetime, actor: Actor, *, scopes: Sequence[str]) -> Event:
+    entity = {
+        "what": node.identifier("client-id", actor.client_id or ""),
+        "detail": _detail(scope=" ".join(scopes)),
+    }
+    login = Coding(DCM, "110122", "Login")
+    return _event(node, at, actor, type_=Coding(DCM, "110114", "User Authentication"), subtype=[login], entity=[entity])
+
+
+def token_refused(node: Node, at: datetime, actor: Actor, *, reason: str) -> Event:
+    login = Coding(DCM, "110122", "Login")
+    type_ = Coding(DCM, "110114", "User Authentication")
+    return _event(node, at, actor, type_=type_, subtype=[login], outcome="8", outcome_desc=reason)
+
+
+def enquiry_received(
+    node: Node, at: datetime, actor: Actor, *, enquiry_id: str, raw_request: bytes, subject: Subject | None
+) -> Event:
+    """An enquiry as it arrived (BALP PatientQuery, or Query when no subject could be read from it)."""
+    entity = [_enquiry(node, enquiry_id), _query(raw_request)] + ([_patient(subject)] if subject else [])
+    subtype = [Coding(RESTFUL, "operation"), node.code("enquiry-received")]
+    profile = "PatientQuery" if subject else "Query"
+    return _event(
+        node,
+        at,
+        actor,
+        type_=Coding(AUDIT_EVENT_TYPE, "rest"),
+        subtype=subtype,
+        entity=entity,
+        profile=profile,
+    )
+
+
+def enquiry_refused(node: Node, at: datetime, actor: Actor, *, enquiry_id: str, reason: str) -> Event:
+    """An enquiry stopped by a hard gate (register, well-formedness) before the rules: nothing was disclosed."""
+    subtype = [Coding(RESTFUL, "operation"), node.code("enquiry-refused")]
+    type_ = Coding(AUDIT_EVENT_TYPE, "rest")
+    entity = [_enquiry(node, enquiry_id)]
+    return _event(node, at, actor, type_=type_, subtype=subtype, outcome="8", outcome_desc=reason, entity=entity)
+
+
+def decision(
+    node: Node,
+    at: datetime,
+    actor: Actor,
+    *,
+    enquiry_id: str,
+    item: str,
+    outcome: Decision,
+    rule_ids: Sequence[str],
+    policies: Sequence[str] = (),
+    subject: Subject | None = None,
+) -> Event:
+    """The decision on one requested item (BALP AuthZ): PERMIT, DENY or REVIEW, with rules and agreements."""
+    entity = [_enquiry(node, enquiry_id), *_rules(node, rule_ids)] + ([_patient(subject)] if subject else [])
+    return _event(
+        node,
+        at,
+        actor,
+        type_=Coding(DCM, "110113", "Security Alert"),
+        subtype=[node.code("decision"), node.code(outcome), node.code(item)],
+        outcome=OUTCOME[outcome],
+        outcome_desc=f"{outcome.upper()} {item}",
+        policies=policies,
+        entity=entity,
+    )
+
+
+def disclosure(
+    node: Node,
+    at: datetime,
+    actor: Actor,
+    *,
+    enquiry_id: str,
+    subject: Subject,
+    items: Sequence[str],
+    policies: Sequence[str] = (),
+) -> Event:
+    """What was released about one person to the requester (one event per person disclosed)."""
+    patient = _patient(subject) | {"detail": _detail(released=" ".join(items))}
+    subtype = [Coding(LIFECYCLE, "disclose"), *(node.code(item) for item in items)]
+    type_ = Coding(DCM, "110106", "Export")
+    entity = [_enquiry(node, enquiry_id), patient]
+    return _event(node, at, actor, type_=type_, subtype=subtype, policies=policies, entity=entity)
+
+
+def review_decision(
+    node: Node,
+    at: datetime,
+    reviewer: Actor,
+    *,
+    enquiry_id: str,
+    item: str,
+    outcome: Decision,
+    reason: str,
+    subject: Subject | None = None,
+) -> Event:
+    """An IG officer's decision on an item the rules referred (BALP AuthZ, decided by a person)."""
+    entity = [_enquiry(node, enquiry_id)] + ([_patient(subject)] if subject else [])
+    subtype = [node.code("review-decision"), node.code(outcome), node.code(item)]
+    type_ = Coding(DCM, "110113", "Security Alert")
+    return _event(
+        node,
+        at,
+        reviewer,
+        type_=type_,
+        subtype=subtype,
+        outcome=OUTCOME[outcome],
+        outcome_desc=reason,
+        entity=entity,
+    )
+
+
+def changed(
+    node: Node,
+    at: datetime,
+    actor: Actor,
+    *,
+    kind: Literal["register", "client", "vocabulary", "rules", "sharing-policy"],
+    interaction: Literal["create", "update", "delete"],
+    target: str,
+    before: str | None,
+    after: str | None,
+) -> Event:
+    """A change to the register, a client, a vocabulary, the rules or a sharing policy, with both versions."""
+    what = {"reference": f"{target}/_history/{after}" if after else target}
+    entity: Json = {"what": what, "detail": _detail(before_version=before, after_version=after)}
+    entity |= {"type": Coding(ENTITY_TYPE, "2").json(), "role": Coding(OBJECT_ROLE, "4").json()}
+    action = {"create": "C", "update": "U", "delete": "D"}[interaction]
+    subtype = [Coding(RESTFUL, interaction), node.code(f"{kind}-change")]
+    type_ = Coding(AUDIT_EVENT_TYPE, "rest")
+    return _event(node, at, actor, type_=type_, subtype=subtype, action=action, entity=[entity])
+
+
+def what_if(node: Node, at: datetime, actor: Actor, *, raw_request: bytes, decisions: dict[str, Decision]) -> Event:
+    """A rules evaluation without matching or answering (the IG officer's "what if")."""
+    entity = [_query(raw_request) | {"detail": _detail(**dict(sorted(decisions.items())))}]
+    subtype = [Coding(RESTFUL, "operation"), node.code("what-if")]
+    return _event(node, at, actor, type_=Coding(AUDIT_EVENT_TYPE, "rest"), subtype=subtype, entity=entity)
+
+
+def audit_searched(node: Node, at: datetime, actor: Actor, *, query: str, returned: int) -> Event:
+    """An auditor's own search or export of the trail (BALP Query)."""
+    entity = [_query(query.encode()) | {"detail": _detail(returned=str(returned))}]
+    subtype = [Coding(RESTFUL, "search-type"), node.code("audit-search")]
+    type_ = Coding(AUDIT_EVENT_TYPE, "rest")
+    return _event(node, at, actor, type_=type_, subtype=subtype, entity=entity, profile="Query")
+
+
+def rules_loaded(
+    node: Node,
+    at: datetime,
+    actor: Actor,
+    *,
+    ruleset: str,
+    version: str,
+    accepted: bool,
+    reason: str | None = None,
+) -> Event:
+    """A rule set loaded at start or on reload: accepted, or refused whole (the last good one stays)."""
+    entity = {
+        "what": node.identifier("ruleset", f"{ruleset}|{version}"),
+        "role": Coding(OBJECT_ROLE, "13").json(),
+    }
+    subtype = [node.code("rules-load"), node.code("accepted" if accepted else "refused")]
+    type_ = Coding(DCM, "110100", "Application Activity")
+    outcome = "0" if accepted else "8"
+    return _event(node, at, actor, type_=type_, subtype=subtype, outcome=outcome, outcome_desc=reason, entity=[entity])

@@ -1,0 +1,235 @@
+"""Scoring one candidate against the person asked about (DESIGN §3 "Matching"; FHIR ``$match`` grades).
+
+The score is a weighted sum of five feature scores, each 0-1, with an unknown field scoring a neutral 0.5:
+
+    family name 0.25   given name 0.25   date of birth 0.30   postcode 0.12   gender 0.08
+
+Names: exact 1; nickname 0.95; a plausible typo its Jaro-Winkler similarity; a former family name, middle or
+preferred name 0.95 of that; swapped name order 0.95; unrelated names 0. Date of birth: exact 1; day and month
+transposed 0.8; within a year when either is estimated 0.8; one part of three wrong 0.5; else 0. Postcode:
+full 1, sector 0.6, district 0.3, else 0. Gender: same 1, different 0.
+
+Then the NHS number: agreement halves the remaining doubt (score + (1 - score) / 2); disagreement halves the
+score. Grades: probable from 0.75, possible from 0.50, certainly-not below. Rules override the score:
+
+- certain only when both NHS numbers are valid and equal, the node's record has it verified, both dates of birth
+  are known, exact and equal, and the given names do not disagree;
+- given names that disagree (not equal, not nicknames, not a plausible typo) cap the grade at possible: this is
+  the twin rule, since twins share birth date, family name and postcode;
+- dates of birth that disagree outright cap the grade at possible;
+- NHS numbers that disagree cap the grade at possible, and at certainly-not when both are verified.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from typing import NamedTuple
+
+from rapidfuzz.distance import OSA, JaroWinkler
+
+from mais_node.matching.grades import Candidate, Grade
+from mais_node.matching.nicknames import are_nicknames, nicknames_of
+from mais_node.matching.profile import Profile, profile_of
+from mais_node.matching.record import PersonRecord
+
+WEIGHTS: dict[str, float] = {
+    "family": 0.25,
+    "given": 0.25,
+    "birth_date": 0.30,
+    "postcode": 0.12,
+    "gender": 0.08,
+}
+PROBABLE = 0.75
+POSSIBLE = 0.50
+NEUTRAL = 0.5
+NICKNAME = 0.95
+NICKNAME_TYPO = 0.85
+INITIAL = 0.7
+FAMILY_AGREES = 0.88
+SWAP_AGREES = 0.8
+TYPO_FLOOR = 0.75  # no name within the allowed edits scores lower, so the edit distance is not computed
+FORMER_OR_SECONDARY = 0.95
+SWAPPED = 0.95
+TRANSPOSED = 0.8
+NEAR_ESTIMATED = 0.8
+ONE_PART_DIFFERS = 0.5
+SECTOR = 0.6
+DISTRICT = 0.3
+_SECTOR_DIVISOR = 37**2
+_DISTRICT_DIVISOR = 37**3
+
+
+class Scored(NamedTuple):
+    """The outcome of comparing two profiles."""
+
+    score: float
+    grade: Grade
+    features: dict[str, float]
+    reasons: tuple[str, ...]
+
+
+def _typo_allowed(first: str, second: str, similarity: float) -> bool:
+    """A plausible keying error: one edit (two in long names); in names of three letters only when the
+    letters mostly agree (Pul for Paul, not Tim for Tom)."""
+    if similarity < TYPO_FLOOR:
+        return False
+    shorter = min(len(first), len(second))
+    allowed = 2 if shorter >= 8 else 1 if shorter >= 4 or similarity >= 0.85 else 0
+    return OSA.distance(first, second) <= allowed
+
+
+@lru_cache(maxsize=1 << 18)
+def given_pair(first: str, second: str) -> tuple[float, bool, str]:
+    """Similarity of two given names, whether they agree, and why; names that disagree score 0."""
+    if first == second:
+        return 1.0, True, "exact"
+    if are_nicknames(first, second):
+        return NICKNAME, True, "nickname"
+    if len(first) == 1 or len(second) == 1:
+        agree = first[0] == second[0]
+        return (INITIAL if agree else 0.0), agree, "initial"
+    similarity = JaroWinkler.normalized_similarity(first, second)
+    if _typo_allowed(first, second, similarity):
+        return similarity, True, "typo"
+    for nickname in nicknames_of(second):
+        if _typo_allowed(first, nickname, JaroWinkler.normalized_similarity(first, nickname)):
+            return NICKNAME_TYPO, True, "nickname with a typo"
+    return 0.0, False, "differs"
+
+
+@lru_cache(maxsize=1 << 18)
+def family_pair(first: str, second: str) -> float:
+    """Similarity of two family names: 1 equal, 0.9 sharing a word of a double-barrelled name, Jaro-Winkler
+    for a plausible typo, else 0 (unrelated names earn nothing)."""
+    if first == second:
+        return 1.0
+    if (" " in first or " " in second) and set(first.split()) & set(second.split()):
+        return 0.9
+    joined_first, joined_second = first.replace(" ", ""), second.replace(" ", "")
+    similarity = JaroWinkler.normalized_similarity(joined_first, joined_second)
+    if similarity >= FAMILY_AGREES or _typo_allowed(joined_first, joined_second, similarity):
+        return similarity
+    return 0.0
+
+
+def _given(query: tuple[str, ...], candidate: tuple[str, ...]) -> tuple[float, bool, str]:
+    if not query or not candidate:
+        return NEUTRAL, True, "given name unknown"
+    best = (-1.0, False, "")
+    for i, first in enumerate(query):
+        for j, second in enumerate(candidate):
+            similarity, agree, why = given_pair(first, second)
+            if i or j:
+                similarity *= FORMER_OR_SECONDARY
+            if (agree, similarity) > (best[1], best[0]):
+                best = (similarity, agree, why)
+    return best
+
+
+def _family(query: Profile, candidate: Profile) -> tuple[float, str]:
+    if not query.family or not candidate.family:
+        return NEUTRAL, "family name unknown"
+    best, why = family_pair(query.family, candidate.family), "family name"
+    for first in (query.family, *query.former):
+        for second in (candidate.family, *candidate.former):
+            if first is query.family and second is candidate.family:
+                continue
+            similarity = family_pair(first, second) * FORMER_OR_SECONDARY
+            if similarity > best:
+                best, why = similarity, "former family name"
+    return best, why
+
+
+def _birth(query: Profile, candidate: Profile) -> tuple[float, str]:
+    if not query.birth or not candidate.birth:
+        return NEUTRAL, "date of birth unknown"
+    if query.birth == candidate.birth:
+        return 1.0, "date of birth exact"
+    qy, qm, qd = query.birth // 10000, query.birth // 100 % 100, query.birth % 100
+    cy, cm, cd = candidate.birth // 10000, candidate.birth // 100 % 100, candidate.birth % 100
+    if qy == cy and qm == cd and qd == cm:
+        return TRANSPOSED, "date of birth day and month transposed"
+    if (query.estimated or candidate.estimated) and abs(
+        date(qy, qm, qd).toordinal() - date(cy, cm, cd).toordinal()
+    ) <= 366:
+        return NEAR_ESTIMATED, "date of birth estimated, within a year"
+    if (qy == cy) + (qm == cm) + (qd == cd) == 2:
+        return ONE_PART_DIFFERS, "date of birth differs in one part"
+    return 0.0, "date of birth differs"
+
+
+def _postcode(query: int, candidate: int) -> tuple[float, str]:
+    if not query or not candidate:
+        return NEUTRAL, "postcode unknown"
+    if query == candidate:
+        return 1.0, "postcode exact"
+    if query // _SECTOR_DIVISOR == candidate // _SECTOR_DIVISOR:
+        return SECTOR, "postcode sector"
+    if query // _DISTRICT_DIVISOR == candidate // _DISTRICT_DIVISOR:
+        return DISTRICT, "postcode district"
+    return 0.0, "postcode differs"
+
+
+def _names(query: Profile, candidate: Profile) -> tuple[float, float, bool, list[str]]:
+    """Family and given similarity, taking the name order (given and family swapped) that explains more."""
+    family, family_why = _family(query, candidate)
+    given, agree, given_why = _given(query.given + query.preferred, candidate.given + candidate.preferred)
+    reasons = [family_why, f"given name {given_why}"]
+    if query.family and query.given and candidate.family and candidate.given:
+        swapped_family = family_pair(" ".join(query.given), candidate.family)
+        swapped_given, swapped_agree, _ = given_pair(query.family.replace(" ", ""), candidate.given[0])
+        if swapped_agree and swapped_family >= SWAP_AGREES and swapped_family + swapped_given > family + given + 0.1:
+            return swapped_family * SWAPPED, swapped_given * SWAPPED, True, ["name order swapped"]
+    return family, given, agree, reasons
+
+
+def _gender(query: int, candidate: int) -> float:
+    if not query or not candidate:
+        return NEUTRAL
+    return 1.0 if query == candidate else 0.0
+
+
+def _weaker(first: Grade, second: Grade) -> Grade:
+    return first if first.rank <= second.rank else second
+
+
+def score(query: Profile, candidate: Profile) -> Scored:
+    """Compare a candidate with the person asked about: score, grade and the evidence."""
+    family, given, given_agree, reasons = _names(query, candidate)
+    birth, birth_why = _birth(query, candidate)
+    postcode, postcode_why = _postcode(query.postcode, candidate.postcode)
+    gender = _gender(query.gender, candidate.gender)
+    features = {"family": family, "given": given, "birth_date": birth, "postcode": postcode, "gender": gender}
+    total = sum(WEIGHTS[name] * value for name, value in features.items())
+    reasons += [birth_why, postcode_why]
+    cap = Grade.PROBABLE
+    nhs_agree = bool(query.nhs) and query.nhs == candidate.nhs
+    if nhs_agree:
+        total += (1.0 - total) / 2
+        features["nhs_number"] = 1.0
+        reasons.append("NHS number agrees")
+    elif query.nhs and candidate.nhs:
+        total /= 2
+        features["nhs_number"] = 0.0
+        both_verified = query.nhs_verified and candidate.nhs_verified
+        cap = Grade.CERTAINLY_NOT if both_verified else Grade.POSSIBLE
+        reasons.append("verified NHS numbers differ" if both_verified else "NHS number differs")
+    if not given_agree:
+        cap = _weaker(cap, Grade.POSSIBLE)
+        reasons.append("given names disagree: at most possible")
+    if birth == 0.0:
+        cap = _weaker(cap, Grade.POSSIBLE)
+    grade = Grade.PROBABLE if total >= PROBABLE else Grade.POSSIBLE if total >= POSSIBLE else Grade.CERTAINLY_NOT
+    grade = _weaker(grade, cap)
+    exact_birth = birth == 1.0 and bool(query.birth) and not (query.estimated or candidate.estimated)
+    if nhs_agree and candidate.nhs_verified and exact_birth and given_agree:
+        grade = Grade.CERTAIN
+        reasons.append("verified NHS number and date of birth agree")
+    return Scored(round(total, 4), grade, features, tuple(reasons))
+
+
+def compare(query: PersonRecord, candidate: PersonRecord) -> Candidate:
+    """Score one record against the person asked about, without an index."""
+    scored = score(profile_of(query), profile_of(candidate))
+    return Candidate(candidate.id, scored.score, scored.grade, scored.features, scored.reasons)

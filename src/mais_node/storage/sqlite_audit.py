@@ -1,0 +1,208 @@
+"""The audit trail on the embedded store (DESIGN §7, §8): hash-chained AuditEvents in the node's SQLite file.
+
+An append is one ``BEGIN IMMEDIATE`` transaction (read the tail, insert seq + 1 and its index keys), so writers in
+several threads or processes queue on the file lock and the chain never forks. WAL with ``synchronous=FULL``: a
+committed record survives power loss. Each thread has its own connection. The event is kept zlib-compressed:
+a BALP event is ~2.6 KB of JSON, which would otherwise take a 4 KB page to itself. Every sqlite3 error becomes
+AuditUnavailable here, so the node fails closed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import zlib
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from contextlib import closing
+from pathlib import Path
+
+import orjson
+
+from mais_node.audit.chain import GENESIS, record_from, seal, to_micros
+from mais_node.audit.checkpoint import Checkpoint
+from mais_node.audit.index import index_keys
+from mais_node.audit.port import AuditPage, AuditRecord, Event
+from mais_node.audit.query import AuditQuery, page_of
+from mais_node.clock import Clock, SystemClock
+from mais_node.errors import AuditUnavailable
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq INTEGER PRIMARY KEY, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, recorded INTEGER NOT NULL,
+    event BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_log_recorded ON audit_log (recorded);
+CREATE TABLE IF NOT EXISTS audit_index (
+    param TEXT NOT NULL, value TEXT NOT NULL, recorded INTEGER NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (param, value, recorded, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit_checkpoint (
+    seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, time TEXT NOT NULL, jws TEXT NOT NULL
+);
+"""
+_COLUMNS = "l.seq, l.prev_hash, l.hash, l.event"
+_BATCH = 500
+
+
+class SqliteAuditLog:
+    """AuditLog and CheckpointStore over one SQLite file (the same file as the resources)."""
+
+    def __init__(self, path: str | Path, *, clock: Clock | None = None, busy_timeout_ms: int = 10_000) -> None:
+        self._path, self._busy = str(path), busy_timeout_ms
+        self._clock = clock or SystemClock()
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        try:
+            self._conn().executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise AuditUnavailable("the audit trail cannot be opened") from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=self._busy / 1000)
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")  # the audit record is durable once COMMIT returns
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._closed:
+            raise sqlite3.ProgrammingError("the audit log is closed")
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+
+    def append(self, event: Event) -> AuditRecord:
+        return self.append_many([event])[-1]
+
+    def append_many(self, events: Iterable[Event]) -> list[AuditRecord]:
+        """Append several events in one transaction (bulk loads and the benchmark); all or none are kept."""
+        try:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                records = self._insert(conn, events)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise AuditUnavailable("the audit trail cannot be written") from exc
+        return records
+
+    def _insert(self, conn: sqlite3.Connection, events: Iterable[Event]) -> list[AuditRecord]:
+        tail = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (tail[0], tail[1]) if tail else (0, GENESIS)
+        records: list[AuditRecord] = []
+        rows: list[tuple[object, ...]] = []
+        keys: list[tuple[str, str, int, int]] = []
+        for event in events:
+            seq += 1
+            record = seal(event, seq, prev, self._clock)
+            prev, at = record.hash, to_micros(record.recorded)
+            records.append(record)
+            rows.append((seq, record.prev_hash, record.hash, at, zlib.compress(orjson.dumps(record.event), 1)))
+            keys.extend((param, value, at, seq) for param, value in index_keys(record.event))
+        conn.executemany("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?)", rows)
+        conn.executemany("INSERT OR IGNORE INTO audit_index VALUES (?, ?, ?, ?)", keys)
+        return records
+
+    def scan(self, from_seq: int = 1) -> Iterator[AuditRecord]:
+        """Stream in seq order on a connection of its own, so a long export never blocks this thread's writes."""
+        try:
+            conn = self._connect()
+        except sqlite3.Error as exc:
+            raise AuditUnavailable("the audit trail cannot be read") from exc
+        return self._stream(
+            conn, "SELECT seq, prev_hash, hash, event FROM audit_log WHERE seq >= ? ORDER BY seq", [from_seq]
+        )
+
+    def _stream(
+        self, conn: sqlite3.Connection, sql: str, args: Sequence[object], *, own: bool = True
+    ) -> Generator[AuditRecord, None, None]:
+        cursor = None
+        try:
+            cursor = conn.execute(sql, args)
+            while batch := cursor.fetchmany(_BATCH):
+                for seq, prev_hash, hash_, event in batch:
+                    yield record_from(seq, prev_hash, hash_, orjson.loads(zlib.decompress(event)))
+        except sqlite3.Error as exc:
+            raise AuditUnavailable("the audit trail cannot be read") from exc
+        finally:
+            if cursor is not None:
+                cursor.close()  # ends the read transaction even when the page filled early
+            if own:
+                conn.close()
+
+    def search(self, query: AuditQuery) -> AuditPage:
+        direction = "DESC" if query.descending else "ASC"
+        driver = query.driver()
+        table = "i" if driver else "l"
+        where: list[str] = []
+        args: list[object] = []
+        sql = f"SELECT {_COLUMNS} FROM audit_log l"
+        if driver:
+            sql = f"SELECT {_COLUMNS} FROM audit_index i JOIN audit_log l ON l.seq = i.seq"
+            where.append(f"i.param = ? AND i.value IN ({', '.join('?' * len(driver[1]))})")
+            args.extend([driver[0], *driver[1]])
+        if query.since is not None:
+            where.append(f"{table}.recorded >= ?")
+            args.append(to_micros(query.since))
+        if query.until is not None:
+            where.append(f"{table}.recorded < ?")
+            args.append(to_micros(query.until))
+        if query.after is not None:
+            where.append(f"({table}.recorded, {table}.seq) {'<' if query.descending else '>'} (?, ?)")
+            args.extend(query.after)
+        sql += f" WHERE {' AND '.join(where)}" if where else ""
+        sql += f" ORDER BY {table}.recorded {direction}, {table}.seq {direction}"
+        try:
+            with closing(self._stream(self._conn(), sql, args, own=False)) as candidates:
+                return page_of(candidates, query)
+        except sqlite3.Error as exc:
+            raise AuditUnavailable("the audit trail cannot be read") from exc
+
+    def last(self) -> AuditRecord | None:
+        try:
+            row = (
+                self._conn()
+                .execute("SELECT seq, prev_hash, hash, event FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetchone()
+            )
+        except sqlite3.Error as exc:
+            raise AuditUnavailable("the audit trail cannot be read") from exc
+        return record_from(row[0], row[1], row[2], orjson.loads(zlib.decompress(row[3]))) if row else None
+
+    def put_checkpoint(self, checkpoint: Checkpoint) -> None:
+        cp = checkpoint.to_json()
+        try:
+            self._conn().execute(
+                "INSERT OR IGNORE INTO audit_checkpoint VALUES (?, ?, ?, ?)",
+                (cp["seq"], cp["hash"], cp["time"], cp["jws"]),
+            )
+        except sqlite3.Error as exc:
+            raise AuditUnavailable("the audit checkpoint cannot be written") from exc
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        try:
+            row = (
+                self._conn()
+                .execute("SELECT seq, hash, time, jws FROM audit_checkpoint ORDER BY seq DESC LIMIT 1")
+                .fetchone()
+            )
+        except sqlite3.Error as exc:
+            raise AuditUnavailable("the audit trail cannot be read") from exc
+        return Checkpoint.from_json(dict(zip(("seq", "hash", "time", "jws"), row, strict=True))) if row else None

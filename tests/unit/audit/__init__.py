@@ -1,0 +1,1 @@
+"""Unit tests of the audit trail (DESIGN §7)."""

@@ -1,0 +1,55 @@
+"""Export for auditors (issue 6 §6): NDJSON and CSV, the window [since, until), streaming."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+
+import pytest
+
+from mais_node.audit.export import CSV_COLUMNS, export
+from mais_node.audit.memory import MemoryAuditLog
+from tests.unit.audit.audit_builders import T0, fill
+
+
+@pytest.fixture
+def filled(log: MemoryAuditLog) -> MemoryAuditLog:
+    fill(log, 10, step=timedelta(hours=1))
+    return log
+
+
+def test_ndjson_holds_one_audit_event_per_line_within_the_window(filled: MemoryAuditLog) -> None:
+    out = io.StringIO()
+    written = export(filled.scan(), T0 + timedelta(hours=2), T0 + timedelta(hours=5), "ndjson", out)
+    lines = out.getvalue().splitlines()
+    assert written == 3
+    assert [json.loads(line)["id"] for line in lines] == ["3", "4", "5"]
+    assert json.loads(lines[0])["resourceType"] == "AuditEvent"
+
+
+def test_csv_has_the_auditor_columns_and_the_chain_hash(filled: MemoryAuditLog) -> None:
+    out = io.StringIO()
+    assert export(filled.scan(), None, None, "csv", out) == 10
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    first = next(filled.scan())
+    assert rows[0] == {
+        "seq": "1",
+        "recorded": "2026-03-01T09:00:00.000000+00:00",
+        "type": "110113",
+        "subtype": "decision permit is-known",
+        "action": "E",
+        "outcome": "0",
+        "agent_who": "u-1 client-A0 A0 X26",
+        "patient": "9434765900",
+        "policy": "https://dsa.test/SharingPolicy/7|2",
+        "purpose": "THREAT s47-enquiry",
+        "hash": first.hash,
+    }
+
+
+def test_an_unknown_format_is_refused(filled: MemoryAuditLog) -> None:
+    with pytest.raises(ValueError, match="xml"):
+        export(filled.scan(), None, None, "xml", io.StringIO())  # type: ignore[arg-type]

@@ -12,10 +12,10 @@ from fastapi import FastAPI
 from mais_node import __version__
 from mais_node.api import errors
 from mais_node.api.middleware import EdgeMiddleware, Metrics
-from mais_node.api.routes import ops, rest
+from mais_node.api.routes import audit, auth, enquiry, ops, rest, terminology
 from mais_node.config import Settings, get_settings
 from mais_node.fhir.capability import capability_statement
-from mais_node.wiring import Services, build_services
+from mais_node.wiring import Services, build_services, start
 
 log = logging.getLogger("mais_node")
 
@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        start(node)
         log.info("mais-node %s serving %s on %s", __version__, settings.fhir_base, settings.store.split("?")[0])
         yield
         if own:
@@ -47,7 +48,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.state.metrics = metrics
     app.state.capability = capability_statement(settings.fhir_base, software_date=datetime.now(UTC).date().isoformat())
     errors.install(app)
-    app.include_router(ops.router)
-    app.include_router(rest.router)
+    # Specific routes first: the generic /fhir/{rtype}/{id} routes would otherwise take "$operation" paths.
+    for module in (ops, auth, audit, enquiry, terminology, rest):
+        app.include_router(module.router)
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     return app

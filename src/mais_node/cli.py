@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from mais_node.cli_governance import audit_app, policy_app, sharing_app, terminology_app
+from mais_node.cli_register import client_app, keys_app, org_app
 from mais_node.config import Settings
 
 app = typer.Typer(
@@ -17,6 +19,13 @@ person_app = typer.Typer(
     help="The node's person index (Patients and their EpisodeOfCare involvements).", no_args_is_help=True
 )
 app.add_typer(person_app, name="person")
+app.add_typer(policy_app, name="policy")
+app.add_typer(sharing_app, name="sharing-policy")
+app.add_typer(audit_app, name="audit")
+app.add_typer(terminology_app, name="terminology")
+app.add_typer(keys_app, name="keys")
+app.add_typer(org_app, name="org")
+app.add_typer(client_app, name="client")
 
 StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///PATH or mongodb://… (default MAIS_STORE)")]
 
@@ -94,12 +103,87 @@ def person_import(
 def demo(
     store: StoreOpt = None,
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
+    people: Annotated[int, typer.Option(help="Synthetic people in the person index")] = 10_000,
 ) -> None:
-    """Start a demo node on the embedded store at http://127.0.0.1:PORT and print how to query it."""
+    """Seed a demo node (register, systems and keys under var/demo/, rules, people) and serve it on 127.0.0.1."""
+    from mais_node.demo import commands, seed
+    from mais_node.wiring import build_services
+
     store = store or "sqlite:///./var/demo/mais.db"
-    typer.echo(f"mais-node demo on {store}")
-    typer.echo(f"  CapabilityStatement: curl -s http://127.0.0.1:{port}/fhir/metadata")
+    settings = _settings(store, host="127.0.0.1", port=port)
+    services = build_services(settings)
+    try:
+        typer.echo(f"seeding the demo node on {store} (first run: {people} synthetic people; a minute or so)")
+        clients = seed(services, Path("var/demo"), people=people)
+        ready = commands(services, clients, settings.public_base)
+    finally:
+        services.close()
+    typer.echo(
+        f"\nmais-node demo at {settings.public_base}/fhir"
+        f"  (CapabilityStatement: curl -s {settings.public_base}/fhir/metadata)"
+    )
+    typer.echo("In another terminal, try an enquiry:\n")
+    for outcome, command in ready:
+        typer.echo(f"  # expect {outcome}\n  {command}\n")
+    typer.echo(f"Audit: .venv/bin/mais audit verify --store {store}\n")
     serve(store=store, host="127.0.0.1", port=port, workers=1, reload_rules=False)
+
+
+@app.command()
+def enquire(
+    server: Annotated[str, typer.Option(help="Base URL of the node to ask, e.g. http://127.0.0.1:8080")],
+    client_id: Annotated[str, typer.Option("--client-id", help="This system's client id at that node")],
+    key: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="This system's private JWK file")],
+    reason: Annotated[str, typer.Option(help="Asserted purpose code (e.g. s47-enquiry) or a legislation URI")],
+    ask: Annotated[list[str] | None, typer.Option("--ask", help="is-known, is-open, contact (repeatable)")] = None,
+    nhs_number: Annotated[str | None, typer.Option("--nhs-number")] = None,
+    family: Annotated[str | None, typer.Option("--family")] = None,
+    given: Annotated[str | None, typer.Option("--given")] = None,
+    birth_date: Annotated[str | None, typer.Option("--birth-date")] = None,
+    postcode: Annotated[str | None, typer.Option("--postcode")] = None,
+    sharing_policy: Annotated[list[str] | None, typer.Option("--sharing-policy", help="Agreement relied on")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Ask a node "do you know this person?" as a registered system; print the answer."""
+    import orjson
+
+    from mais_node.client import EnquiryClient, Subject, enquiry_parameters, summary
+
+    private = orjson.loads(key.read_bytes())
+    subject = Subject(nhs_number, family, given, birth_date, postcode)
+    parameters = enquiry_parameters(subject, reason, ask or ["is-known"], sharing_policy or [])
+    response = EnquiryClient(server, client_id, private).enquire(parameters)
+    if store:
+        _log_requester_side(store, parameters, response.content, response.status_code)
+    typer.echo(summary(response))
+    typer.echo(response.text)
+    if response.status_code >= 400:
+        raise typer.Exit(1)
+
+
+def _log_requester_side(store: str, sent: dict[str, object], received: bytes, status: int) -> None:
+    """MAIS asks requesters to keep their own record of what they asked and what they were told."""
+    import uuid
+
+    import orjson
+
+    from mais_node.audit import balp
+    from mais_node.audit.actors import Actor
+    from mais_node.wiring import build_services
+
+    services = build_services(_settings(store))
+    try:
+        event = balp.enquiry_received(
+            services.node,
+            services.clock.now(),
+            Actor(org_ods=services.settings.node_org, client_id="mais-enquire"),
+            enquiry_id=uuid.uuid4().hex,
+            raw_request=orjson.dumps({"sent": sent, "status": status, "received": received.decode("utf-8", "replace")}),
+            subject=None,
+        )
+        services.audit.append(event)
+    finally:
+        services.close()
 
 
 def main() -> None:

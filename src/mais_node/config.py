@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     profiles_dir: Path = PROJECT_ROOT / "profiles"
     rules_dir: Path = PROJECT_ROOT / "deploy" / "rules"
     log_level: str = "INFO"
+    rate_limit_requests: int = Field(600, description="Requests one client may make per window (429 beyond)")
+    rate_limit_window_seconds: int = 60
 
     @property
     def public_base(self) -> str:

@@ -7,13 +7,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
+from mais_node.audit.actors import Node
+from mais_node.audit.port import AuditLog, CheckpointStore
+from mais_node.auth.services import AuthServices, RegisterStore, build_auth
 from mais_node.clock import Clock, SystemClock
 from mais_node.config import Settings
+from mais_node.enquiry.gates import Gates
+from mais_node.enquiry.persons import IndexedPersons
+from mais_node.enquiry.records import ContractAgreements, EpisodeInvolvements, RegisterDirectory
+from mais_node.enquiry.rules import RuleBook
+from mais_node.enquiry.service import EnquiryService
 from mais_node.errors import InvalidRequest
 from mais_node.fhir.service import ResourceService
 from mais_node.storage.port import ResourceStore
+from mais_node.terminology import CANONICAL_BASE
+from mais_node.terminology.runtime import Vocabularies
+from mais_node.validation import ProfileRegistry, Validator
 
 
 @dataclass
@@ -22,8 +34,21 @@ class Services:
     clock: Clock
     store: ResourceStore
     resources: ResourceService
+    audit: AuditLog
+    checkpoints: CheckpointStore
+    vocabularies: Vocabularies
+    profiles: ProfileRegistry
+    rules: RuleBook
+    persons: IndexedPersons
+    enquiries: EnquiryService
+    node: Node
+    auth: AuthServices
     closers: list[Callable[[], None]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def validator(self) -> Validator:
+        """A validator on the vocabularies in force (rebuilt only when they change)."""
+        return _validator(self.profiles, self.vocabularies())
 
     def close(self) -> None:
         for close in reversed(self.closers):
@@ -31,29 +56,127 @@ class Services:
         self.closers.clear()
 
 
-def open_store(url: str, *, mongo_database: Any = None) -> tuple[ResourceStore, Callable[[], None]]:
-    """The resource store for ``sqlite:///PATH`` or ``mongodb://…`` (or an already open pymongo database)."""
-    if mongo_database is not None:
-        from mais_node.storage.mongo import MongoResourceStore
+@lru_cache(maxsize=4)
+def _validator(profiles: ProfileRegistry, terminology: Any) -> Validator:
+    return Validator(profiles, terminology)
 
-        return MongoResourceStore(mongo_database), lambda: None
-    if url.startswith("sqlite:///") or url == ":memory:":
+
+def open_store(url: str, *, mongo_database: Any = None) -> tuple[ResourceStore, Any, Callable[[], None]]:
+    """The resource store and audit log for ``sqlite:///PATH`` or ``mongodb://…`` (or an open pymongo database)."""
+    if mongo_database is None and (url.startswith("sqlite:///") or url == ":memory:"):
         from mais_node.storage.sqlite import SqliteDatabase, SqliteResourceStore
+        from mais_node.storage.sqlite_audit import SqliteAuditLog
 
         db = SqliteDatabase(url)
-        return SqliteResourceStore(db), db.close
-    if url.startswith(("mongodb://", "mongodb+srv://")):
-        from mais_node.storage.mongo import MongoResourceStore, connect
+        audit = SqliteAuditLog(db.path)
 
-        database = connect(url)
-        return MongoResourceStore(database), database.client.close
-    raise InvalidRequest("MAIS_STORE must be sqlite:///PATH or mongodb://…", expression=("store",))
+        def close() -> None:
+            audit.close()
+            db.close()
+
+        return SqliteResourceStore(db), audit, close
+    if mongo_database is None and not url.startswith(("mongodb://", "mongodb+srv://")):
+        raise InvalidRequest("MAIS_STORE must be sqlite:///PATH or mongodb://…", expression=("store",))
+    from mais_node.storage.mongo import MongoResourceStore, connect
+    from mais_node.storage.mongo_audit import MongoAuditLog
+
+    database = mongo_database if mongo_database is not None else connect(url)
+    return MongoResourceStore(database), MongoAuditLog(database), database.client.close  # type: ignore[arg-type]
+
+
+def open_register_store(store: ResourceStore) -> RegisterStore:
+    """The register adapter on the same database as the resource store."""
+    from mais_node.storage.sqlite import SqliteResourceStore
+
+    if isinstance(store, SqliteResourceStore):
+        from mais_node.storage.sqlite_register import SqliteRegisterStore
+
+        return SqliteRegisterStore(store.db)
+    from mais_node.storage.mongo import MongoResourceStore
+
+    if isinstance(store, MongoResourceStore):
+        from mais_node.storage.mongo_register import MongoRegisterStore
+
+        return MongoRegisterStore(store.db)
+    raise InvalidRequest(f"No register adapter for {type(store).__name__}")
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None, mongo_database: Any = None) -> Services:
-    store, close_store = open_store(settings.store, mongo_database=mongo_database)
+    from mais_node.adapters.cedar import CedarPolicyEngine
+
+    store, audit, close_store = open_store(settings.store, mongo_database=mongo_database)
     clock = clock or SystemClock()
     resources = ResourceService(
         store, clock, default_count=settings.default_page_size, max_count=settings.max_page_size
     )
-    return Services(settings, clock, store, resources, closers=[close_store])
+    node = Node(settings.node_org, settings.node_org_name, settings.public_base, CANONICAL_BASE)
+    vocabularies = Vocabularies(resources, settings.terminology_dir)
+    profiles = ProfileRegistry.from_directory(settings.profiles_dir)
+    agreements = ContractAgreements(resources)
+    rules = RuleBook(
+        CedarPolicyEngine(),
+        settings.rules_dir,
+        agreements,
+        node_ods=settings.node_org,
+        audit=audit,
+        node=node,
+        clock=clock,
+    )
+    persons = IndexedPersons(resources)
+    from mais_node.adapters.jwks_http import HttpJwksFetcher
+
+    http = HttpJwksFetcher()
+    auth = build_auth(
+        settings,
+        store,
+        resources,
+        audit,
+        clock,
+        jwks_fetcher=http,
+        register_store=open_register_store(store),
+        closers=[http.close],
+    )
+
+    def validator() -> Validator:
+        return _validator(profiles, vocabularies())
+
+    gates = Gates(
+        directory=RegisterDirectory(auth.organisations),
+        terminology=vocabularies,
+        validator=validator,
+        agreements=agreements,
+        node_ods=settings.node_org,
+    )
+    enquiries = EnquiryService(
+        gates=gates,
+        rules=rules,
+        terminology=vocabularies,
+        matcher=persons,
+        involvements=EpisodeInvolvements(resources),
+        audit=audit,
+        node=node,
+        clock=clock,
+    )
+    return Services(
+        settings=settings,
+        clock=clock,
+        store=store,
+        resources=resources,
+        audit=audit,
+        checkpoints=audit,
+        vocabularies=vocabularies,
+        profiles=profiles,
+        rules=rules,
+        persons=persons,
+        enquiries=enquiries,
+        node=node,
+        auth=auth,
+        closers=[*auth.closers, close_store],
+    )
+
+
+def start(services: Services) -> None:
+    """What a serving node does once at start: vocabularies in the store, rules in force, person index built."""
+    services.vocabularies.load_files()
+    services.rules.refresh(force=True)
+    services.persons.refresh()

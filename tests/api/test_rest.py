@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -11,16 +10,17 @@ from fastapi.testclient import TestClient
 
 from mais_node.app import create_app
 from mais_node.config import Settings
+from tests.api.conftest import Node
 from tests.builders import NHS, episode, organization, patient
 
 FHIR = {"content-type": "application/fhir+json"}
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(store=f"sqlite:///{tmp_path / 'api.db'}", max_body_bytes=64 * 1024)
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
+def client(node: Node, operator: dict[str, str]) -> TestClient:
+    """The node's HTTP client, as a node operator's system (a token with every FHIR interaction)."""
+    node.http.headers.update(operator)
+    return node.http
 
 
 def post(client: TestClient, rtype: str, body: dict[str, object]) -> str:
@@ -239,15 +239,13 @@ def test_every_structural_issue_is_listed(client: TestClient) -> None:
     assert {"Patient.shoeSize", "Patient.birthDate"} <= expressions
 
 
-def test_an_unexpected_error_is_a_bare_500(tmp_path: Path) -> None:
-    app = create_app(Settings(store=f"sqlite:///{tmp_path / 'x.db'}"))
-
+def test_an_unexpected_error_is_a_bare_500(node: Node, operator: dict[str, str]) -> None:
     def explode(*args: object, **kwargs: object) -> object:
         raise RuntimeError("secret path /etc/shadow")
 
-    app.state.services.resources.read = explode  # type: ignore[method-assign]
-    with TestClient(app, raise_server_exceptions=False) as client:
-        response = client.get("/fhir/Patient/abc")
+    node.services.resources.read = explode  # type: ignore[method-assign]
+    with TestClient(node.http.app, raise_server_exceptions=False) as client:
+        response = client.get("/fhir/Patient/abc", headers=operator)
     assert response.status_code == 500
     assert response.json()["issue"][0]["diagnostics"] == "Internal Server Error"
     assert "shadow" not in response.text

@@ -41,15 +41,23 @@ async def check_accept(request: Request) -> None:
         raise NotAcceptable("This server writes FHIR JSON only (application/fhir+json)", expression=("Accept",))
 
 
-async def read_resource(request: Request) -> dict[str, Any]:
-    """The JSON object in the body of a create or update; 415 for another media type, 400 for bad JSON."""
+def check_content_type(request: Request) -> None:
     content_type = _media(request.headers.get("content-type", ""))
     if content_type not in _JSON_TYPES:
         raise UnsupportedMediaType(
             f"Content-Type '{content_type[:60]}' is not supported; send application/fhir+json",
             expression=("Content-Type",),
         )
-    body = await request.body()
+
+
+async def read_resource(request: Request) -> dict[str, Any]:
+    """The JSON object in the body of a create or update; 415 for another media type, 400 for bad JSON."""
+    check_content_type(request)
+    return parse_json(await request.body())
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
+    """A JSON object, or 400 saying where the JSON breaks."""
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

@@ -3,7 +3,8 @@
 Names: the first ``official`` name (or the first name without a use) gives family and given names; ``usual``
 and ``nickname`` names give preferred names; ``old`` and ``maiden`` names give former family names. The birth
 date's accuracy indicator is the extension ``BIRTH_DATE_ACCURACY`` on ``_birthDate`` (also read on the Patient);
-``estimated`` (or the MAIS code ``E``) marks it estimated. An NHS number is kept only when its check digit holds.
+the MAIS accuracy indicator (A, E or U for day, month and year) marks it estimated when any part is not A.
+An NHS number is kept only when its check digit holds.
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from mais_node.matching.nhs_number import NHS_NUMBER_SYSTEM, nhs_number_valid
 from mais_node.matching.normalise import normalise_postcode
 from mais_node.matching.record import Gender, PersonRecord
 
-BIRTH_DATE_ACCURACY = "https://mais.example.org/fhir/StructureDefinition/birth-date-accuracy"
+BIRTH_DATE_ACCURACY = "https://mais.example.org/fhir/StructureDefinition/mais-birth-date-accuracy"
 NHS_VERIFICATION = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus"
 NHS_VERIFICATION_SYSTEM = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland"
 NHS_VERIFIED_CODE = "01"
-_ESTIMATED_CODES = {"estimated", "E"}
 _PREFERRED_USES = {"usual", "nickname"}
 _FORMER_USES = {"old", "maiden"}
 _GENDERS = {gender.value for gender in Gender}
@@ -77,7 +77,12 @@ def _birth(resource: JSON) -> tuple[date | None, bool]:
     except ValueError:
         birth = None
     accuracy = _extensions(resource.get("_birthDate"), BIRTH_DATE_ACCURACY) + _extensions(resource, BIRTH_DATE_ACCURACY)
-    return birth, any(ext.get("valueCode") in _ESTIMATED_CODES for ext in accuracy)
+    return birth, any(_estimated(ext.get("valueCode")) for ext in accuracy)
+
+
+def _estimated(code: Any) -> bool:
+    """MAIS accuracy indicator: A(ccurate), E(stimated) or U(nknown) for day, month and year ("AAA" is exact)."""
+    return isinstance(code, str) and (code == "estimated" or (code.isupper() and any(c in "EU" for c in code)))
 
 
 def _postcode(resource: JSON) -> str | None:
@@ -136,7 +141,7 @@ def to_fhir_patient(record: PersonRecord) -> dict[str, Any]:
         resource["gender"] = record.gender.value
     if record.birth_date:
         resource["birthDate"] = record.birth_date.isoformat()
-        accuracy = "estimated" if record.birth_date_estimated else "exact"
+        accuracy = "EEE" if record.birth_date_estimated else "AAA"
         resource["_birthDate"] = {"extension": [{"url": BIRTH_DATE_ACCURACY, "valueCode": accuracy}]}
     if record.postcode:
         resource["address"] = [{"use": "home", "postalCode": record.postcode}]

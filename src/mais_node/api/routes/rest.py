@@ -6,7 +6,9 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from mais_node.api.deps import ServicesDep, StrictDep
+from mais_node.api.governance import audit_write, caller_of, check_task_owner, guard_write, task_filter
 from mais_node.api.media import check_accept, fhir_response, raw_response, read_resource
+from mais_node.api.security import fhir_interaction
 from mais_node.errors import InvalidRequest, MethodNotAllowed, NotFound
 from mais_node.fhir import bundle
 from mais_node.fhir.capability import READ_ONLY_TYPES
@@ -15,7 +17,7 @@ from mais_node.fhir.search.parse import decode_cursor
 from mais_node.storage.keyset import fhir_instant
 from mais_node.storage.port import Stored
 
-router = APIRouter(prefix="/fhir", dependencies=[Depends(check_accept)])
+router = APIRouter(prefix="/fhir", dependencies=[Depends(check_accept), Depends(fhir_interaction)])
 
 
 def _type(rtype: str, *, write: bool = False) -> str:
@@ -66,13 +68,18 @@ async def system_history(request: Request, services: ServicesDep) -> Response:
 
 @router.get("/{rtype}")
 async def search(rtype: str, request: Request, services: ServicesDep, strict: StrictDep) -> Response:
-    return _search_response(services, _type(rtype), _pairs(request), strict)
+    pairs = _pairs(request)
+    if rtype == "Task":
+        pairs += task_filter(caller_of(request))
+    return _search_response(services, _type(rtype), pairs, strict)
 
 
 @router.post("/{rtype}/_search")
 async def search_post(rtype: str, request: Request, services: ServicesDep, strict: StrictDep) -> Response:
     form = await request.form()
     pairs = [*_pairs(request), *((k, v) for k, v in form.multi_items() if isinstance(v, str))]
+    if rtype == "Task":
+        pairs += task_filter(caller_of(request))
     return _search_response(services, _type(rtype), pairs, strict)
 
 
@@ -80,8 +87,12 @@ async def search_post(rtype: str, request: Request, services: ServicesDep, stric
 async def create(rtype: str, request: Request, services: ServicesDep) -> Response:
     _type(rtype, write=True)
     body = await read_resource(request)
+    caller = caller_of(request)
+    guard_write(services, caller, rtype, None, body)
     written = services.resources.create(rtype, body, if_none_exist=request.headers.get("if-none-exist"))
     stored = written.stored
+    if written.created:
+        audit_write(services, caller, rtype, stored.id, None, stored.version)
     headers = {
         **_headers(stored),
         "Location": f"{services.settings.fhir_base}/{rtype}/{stored.id}/_history/{stored.version}",
@@ -95,8 +106,10 @@ async def type_history(rtype: str, request: Request, services: ServicesDep) -> R
 
 
 @router.get("/{rtype}/{id}")
-async def read(rtype: str, id: str, services: ServicesDep) -> Response:
+async def read(rtype: str, id: str, request: Request, services: ServicesDep) -> Response:
     stored = services.resources.read(_type(rtype), id)
+    if rtype == "Task":
+        check_task_owner(caller_of(request), stored.body, id)
     return raw_response(stored.json, 200, _headers(stored))
 
 
@@ -105,8 +118,11 @@ async def update(rtype: str, id: str, request: Request, services: ServicesDep) -
     _type(rtype, write=True)
     body = await read_resource(request)
     if_match = _version_header(request.headers.get("if-match"))
+    caller = caller_of(request)
+    before = guard_write(services, caller, rtype, id, body)
     written = services.resources.update(rtype, id, body, if_match=if_match)
     stored = written.stored
+    audit_write(services, caller, rtype, id, before, stored.version)
     headers = _headers(stored)
     if written.created:
         headers["Location"] = f"{services.settings.fhir_base}/{rtype}/{stored.id}/_history/{stored.version}"
@@ -114,19 +130,27 @@ async def update(rtype: str, id: str, request: Request, services: ServicesDep) -
 
 
 @router.delete("/{rtype}/{id}")
-async def delete(rtype: str, id: str, services: ServicesDep) -> Response:
-    services.resources.delete(_type(rtype, write=True), id)
+async def delete(rtype: str, id: str, request: Request, services: ServicesDep) -> Response:
+    caller = caller_of(request)
+    before = guard_write(services, caller, _type(rtype, write=True), id, None)
+    services.resources.delete(rtype, id)
+    if before is not None:
+        audit_write(services, caller, rtype, id, before, None)
     return Response(status_code=204)
 
 
 @router.get("/{rtype}/{id}/_history")
 async def instance_history(rtype: str, id: str, request: Request, services: ServicesDep) -> Response:
+    if rtype == "Task":
+        check_task_owner(caller_of(request), services.resources.read("Task", id).body, id)
     return _history(request, services, _type(rtype), id, f"{rtype}/{id}/_history")
 
 
 @router.get("/{rtype}/{id}/_history/{vid}")
-async def vread(rtype: str, id: str, vid: str, services: ServicesDep) -> Response:
+async def vread(rtype: str, id: str, vid: str, request: Request, services: ServicesDep) -> Response:
     stored = services.resources.vread(_type(rtype), id, vid)
+    if rtype == "Task":
+        check_task_owner(caller_of(request), stored.body, id)
     return raw_response(stored.json, 200, _headers(stored))
 
 

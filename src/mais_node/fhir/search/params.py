@@ -103,6 +103,11 @@ DECLARED: Mapping[str, tuple[SearchParam, ...]] = {
         _p("title", "string", "title", doc="Human-friendly title"),
         _p("status", "token", "status", doc="draft | active | retired"),
     ),
+    "Contract": (
+        _p("identifier", "token", _IDENTIFIER, doc="The sharing policy's identifier"),
+        _p("status", "token", "status", doc="executed (in force) | terminated (retired)"),
+        _p("title", "string", "title", doc="Title of the agreement"),
+    ),
     "Task": (
         _p("identifier", "token", _IDENTIFIER, doc="Request identifier"),
         _p("status", "token", "status", doc="Task status"),
@@ -120,6 +125,7 @@ DECLARED: Mapping[str, tuple[SearchParam, ...]] = {
         _p("subject", "reference", "for", doc="The subject of the enquiry", targets=("Patient",)),
         _p("authored-on", "date", "authoredOn", doc="When the enquiry was made"),
         _p("modified", "date", "lastModified", doc="When the enquiry last changed"),
+        _p("requester-org", "token", "meta.tag", doc="The requesting organisation (ODS), as the node recorded it"),
     ),
 }
 

@@ -1,0 +1,127 @@
+"""The enquiry over HTTP: the MAIS operation, the Task form, the what-if evaluation, ``$match`` and review.
+
+Thin: each route reads the body, names the caller, and calls the enquiry service.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from mais_node.api.deps import ServicesDep
+from mais_node.api.media import check_accept, check_content_type, fhir_response, parse_json, raw_response, read_resource
+from mais_node.api.security import require_scope
+from mais_node.auth.bearer import Caller
+from mais_node.auth.scopes import ENQUIRY, REVIEWER
+from mais_node.enquiry.model import Answer, Asker, Enquiry
+from mais_node.enquiry.parse import from_parameters, from_task
+from mais_node.enquiry.persons import match_bundle
+from mais_node.enquiry.respond import answer_task, task_for, to_parameters
+from mais_node.enquiry.review import decide_review
+from mais_node.enquiry.service import NotPermitted
+from mais_node.errors import InvalidRequest
+from mais_node.wiring import Services
+
+router = APIRouter(prefix="/fhir", dependencies=[Depends(check_accept)])
+
+EnquirerDep = Annotated[Caller, Depends(require_scope(ENQUIRY, "system/Task.crs", "system/*.cruds"))]
+ReviewerDep = Annotated[Caller, Depends(require_scope(REVIEWER))]
+
+
+def _asker(caller: Caller) -> Asker:
+    return Asker(caller.org_ods, caller.client_id)
+
+
+def _task_location(services: Services, stored_id: str, version: int) -> dict[str, str]:
+    return {"Location": f"{services.settings.fhir_base}/Task/{stored_id}/_history/{version}", "ETag": f'W/"{version}"'}
+
+
+def _store_task(services: Services, task: dict[str, Any]) -> tuple[str, int, bytes]:
+    stored = services.resources.create("Task", task).stored
+    return stored.id, stored.version, stored.json
+
+
+@router.post("/Patient/$person-info-query")
+async def person_info_query(request: Request, services: ServicesDep, caller: EnquirerDep) -> Response:
+    check_content_type(request)
+    raw = await request.body()
+    enquiry = services.enquiries.read(raw, lambda: from_parameters(parse_json(raw), raw), _asker(caller))
+    answer = services.enquiries.handle(enquiry, _asker(caller))
+    if answer.decision.outcome.value == "REVIEW":
+        return _referred(services, enquiry, answer, caller)
+    return fhir_response(to_parameters(answer))
+
+
+def _referred(services: Services, enquiry: Enquiry, answer: Answer, caller: Caller) -> Response:
+    """202 with the Task that waits for an IG officer's decision (DESIGN §3: REVIEW answers "referred")."""
+    task = answer_task(task_for(enquiry), answer.decision, None, services.settings.node_org, caller.org_ods)
+    task_id, version, body = _store_task(services, task)
+    return raw_response(body, 202, _task_location(services, task_id, version))
+
+
+@router.post("/Task")
+async def task_enquiry(request: Request, services: ServicesDep, caller: EnquirerDep) -> Response:
+    check_content_type(request)
+    raw = await request.body()
+    body: dict[str, Any] = {}
+
+    def parse() -> Enquiry:
+        body.update(parse_json(raw))
+        if body.get("resourceType") != "Task":
+            raise InvalidRequest("The body must be a Task", expression=("resourceType",))
+        return from_task(body, raw)
+
+    enquiry = services.enquiries.read(raw, parse, _asker(caller))
+    try:
+        answer = services.enquiries.handle(enquiry, _asker(caller))
+        task = answer_task(body, answer.decision, answer, services.settings.node_org, caller.org_ods)
+    except NotPermitted as refusal:
+        task = answer_task(body, refusal.decision, None, services.settings.node_org, caller.org_ods)
+    task_id, version, stored = _store_task(services, task)
+    return raw_response(stored, 201, _task_location(services, task_id, version))
+
+
+@router.post("/Patient/$what-if")
+async def what_if(request: Request, services: ServicesDep, caller: ReviewerDep) -> Response:
+    """Decide an enquiry without matching or answering: the decision per item and the rules that took it.
+
+    The body is the ``$person-info-query`` Parameters; its ``requester`` names the organisation to decide for."""
+    check_content_type(request)
+    raw = await request.body()
+    enquiry = services.enquiries.read(raw, lambda: from_parameters(parse_json(raw), raw), _asker(caller))
+    # "What if organisation X asked this?": the requester parameter names X (the reviewer's own by default).
+    decided = services.enquiries.what_if(enquiry, Asker(enquiry.requester_ods or caller.org_ods, caller.client_id))
+    parameters: list[dict[str, Any]] = [{"name": "outcome", "valueCode": decided.decision.outcome.value.lower()}]
+    for item in decided.decision:
+        part = [
+            {"name": "item", "valueCode": str(item.item)},
+            {"name": "outcome", "valueCode": item.outcome.value.lower()},
+        ]
+        part += [{"name": "rule", "valueString": rule} for rule in item.rule_ids]
+        part += [{"name": "reason", "valueString": reason} for reason in item.reasons]
+        parameters.append({"name": "decision", "part": part})
+    parameters.append({"name": "ruleSet", "valueString": decided.decision.rule_set_hash})
+    return fhir_response({"resourceType": "Parameters", "parameter": parameters})
+
+
+@router.post("/Patient/$match")
+async def patient_match(request: Request, services: ServicesDep, caller: ReviewerDep) -> Response:
+    """FHIR R4 ``Patient/$match`` for reviewers: candidates from the person index with their grade and score."""
+    body = await read_resource(request)
+    patient = next(
+        (p.get("resource") for p in body.get("parameter") or [] if p.get("name") == "resource"),
+        body if body.get("resourceType") == "Patient" else None,
+    )
+    if not isinstance(patient, dict):
+        raise InvalidRequest("Give the Patient to match in a 'resource' parameter", expression=("resource",))
+    return fhir_response(match_bundle(services.persons, patient, services.settings.fhir_base))
+
+
+@router.post("/Task/{task_id}/$review")
+async def review(task_id: str, request: Request, services: ServicesDep, caller: ReviewerDep) -> Response:
+    """An IG officer decides a referred enquiry: ``decision`` permit | deny and a ``reason``; the answer is released."""
+    body = await read_resource(request)
+    stored = decide_review(services, task_id, body, caller)
+    return raw_response(stored.json, 200, {"ETag": f'W/"{stored.version}"'})

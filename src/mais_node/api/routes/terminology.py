@@ -1,0 +1,115 @@
+"""Terminology and validation operations (FHIR R4 terminology service; issue 4): ``CodeSystem/$lookup``,
+``$validate-code`` on CodeSystem and ValueSet, ``ValueSet/$expand``, ``CodeSystem/$subsumes``, ``[type]/$validate``.
+
+Each takes its parameters from the query string (GET) or a Parameters body (POST).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from mais_node.api.deps import ServicesDep
+from mais_node.api.media import check_accept, fhir_response, read_resource
+from mais_node.api.security import CallerDep
+from mais_node.errors import InvalidRequest, Issue, NotFound
+from mais_node.fhir.outcome import operation_outcome
+
+router = APIRouter(prefix="/fhir", dependencies=[Depends(check_accept)])
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    """Operation parameters: query string, then a Parameters body (value[x] or resource)."""
+    params: dict[str, Any] = dict(request.query_params)
+    if request.method == "POST":
+        body = await read_resource(request)
+        if body.get("resourceType") != "Parameters":
+            params["resource"] = body
+        for parameter in body.get("parameter") or []:
+            if not isinstance(parameter, dict) or not isinstance(parameter.get("name"), str):
+                continue
+            value = parameter.get("resource")
+            if value is None:
+                value = next((v for k, v in parameter.items() if k.startswith("value")), None)
+            if isinstance(value, dict) and parameter["name"] == "coding":
+                params.setdefault("system", value.get("system"))
+                params.setdefault("code", value.get("code"))
+            params[parameter["name"]] = value
+    return params
+
+
+ParamsDep = Annotated[dict[str, Any], Depends(_params)]
+
+
+def _required(params: dict[str, Any], *names: str) -> list[str]:
+    missing = [n for n in names if not isinstance(params.get(n), str) or not params[n]]
+    if missing:
+        raise InvalidRequest(f"Missing parameter(s): {', '.join(missing)}", expression=tuple(missing))
+    return [str(params[n]) for n in names]
+
+
+def _int(params: dict[str, Any], name: str) -> int | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        return int(value)
+    raise InvalidRequest(f"'{name}' must be a non-negative integer", expression=(name,))
+
+
+@router.api_route("/CodeSystem/$lookup", methods=["GET", "POST"])
+async def lookup(services: ServicesDep, caller: CallerDep, params: ParamsDep) -> Response:
+    system, code = _required(params, "system", "code")
+    return fhir_response(services.vocabularies().lookup(system, code, params.get("version")).to_parameters())
+
+
+@router.api_route("/CodeSystem/$validate-code", methods=["GET", "POST"])
+async def codesystem_validate_code(services: ServicesDep, caller: CallerDep, params: ParamsDep) -> Response:
+    url = params.get("url") or params.get("system")
+    (code,) = _required(params, "code")
+    if not isinstance(url, str):
+        raise InvalidRequest("Missing parameter: url", expression=("url",))
+    result = services.vocabularies().validate_code(url, code, params.get("display"), version=params.get("version"))
+    return fhir_response(result.to_parameters())
+
+
+@router.api_route("/ValueSet/$validate-code", methods=["GET", "POST"])
+async def valueset_validate_code(services: ServicesDep, caller: CallerDep, params: ParamsDep) -> Response:
+    url, code = _required(params, "url", "code")
+    result = services.vocabularies().validate_code(url, code, params.get("display"), system=params.get("system"))
+    return fhir_response(result.to_parameters())
+
+
+@router.api_route("/ValueSet/$expand", methods=["GET", "POST"])
+async def expand(services: ServicesDep, caller: CallerDep, params: ParamsDep) -> Response:
+    (url,) = _required(params, "url")
+    expansion = services.vocabularies().expand(url, params.get("filter"), _int(params, "count"), _int(params, "offset"))
+    return fhir_response(expansion)
+
+
+@router.api_route("/CodeSystem/$subsumes", methods=["GET", "POST"])
+async def subsumes(services: ServicesDep, caller: CallerDep, params: ParamsDep) -> Response:
+    system, code_a, code_b = _required(params, "system", "codeA", "codeB")
+    outcome = services.vocabularies().subsumes(system, code_a, code_b, params.get("version"))
+    return fhir_response({"resourceType": "Parameters", "parameter": [{"name": "outcome", "valueCode": outcome}]})
+
+
+@router.post("/{rtype}/$validate")
+async def validate(rtype: str, services: ServicesDep, caller: CallerDep, params: ParamsDep) -> Response:
+    """``[type]/$validate``: every issue of the resource against the named profile (or its meta.profile)."""
+    resource = params.get("resource")
+    if not isinstance(resource, dict):
+        raise InvalidRequest(
+            "Give the resource to validate as the body or a 'resource' parameter", expression=("resource",)
+        )
+    if resource.get("resourceType") != rtype:
+        raise InvalidRequest(f"The resource is not a {rtype}", expression=("resourceType",))
+    profile = params.get("profile")
+    if profile is not None and profile not in services.profiles.urls():
+        raise NotFound(f"Profile '{str(profile)[:120]}' is not published by this node", expression=("profile",))
+    issues = services.validator().validate(resource, profile)
+    if not issues:
+        issues = [Issue("The resource conforms", "informational", "information")]
+    return fhir_response(operation_outcome(issues))

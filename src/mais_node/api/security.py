@@ -1,0 +1,62 @@
+"""The bearer check as FastAPI dependencies (SMART Backend Services; RFC 6750).
+
+``authenticate`` gives the ``Caller`` of a request (401 with WWW-Authenticate, 429 with Retry-After);
+``require_scope(...)`` adds a role-scope check (403); ``fhir_interaction`` checks the SMART v2 system scope of a
+FHIR REST interaction from the route (read, search, create, update, delete). The caller is also left on
+``request.state.caller`` for the audit records of later steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from mais_node.auth.bearer import Caller
+from mais_node.auth.services import AuthServices
+from mais_node.errors import Unavailable
+
+
+def auth_services(request: Request) -> AuthServices:
+    services = request.app.state.services
+    auth = getattr(services, "auth", None) or services.extras.get("auth")
+    if not isinstance(auth, AuthServices):
+        raise Unavailable("The node's auth services are not configured")
+    return auth
+
+
+async def authenticate(request: Request) -> Caller:
+    caller = auth_services(request).authenticate(request.headers.get("authorization"))
+    request.state.caller = caller
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(authenticate)]
+
+
+def require_scope(*any_of: str) -> Callable[[Caller], Awaitable[Caller]]:
+    """A dependency: the caller, when its token carries one of ``any_of`` (e.g. ``mais/admin``)."""
+
+    async def dependency(caller: CallerDep) -> Caller:
+        caller.require(*any_of)
+        return caller
+
+    return dependency
+
+
+def interaction_of(method: str, path: str, has_id: bool) -> str:
+    """The SMART v2 letter (c r u d s) of a FHIR REST request (R4 §3.1.0)."""
+    if method in ("GET", "HEAD"):
+        return "r" if has_id or path.endswith("/_history") else "s"
+    if method == "POST":
+        return "s" if path.endswith("/_search") else "c"
+    return {"PUT": "u", "PATCH": "u", "DELETE": "d"}.get(method, "c")
+
+
+async def fhir_interaction(request: Request, caller: CallerDep) -> Caller:
+    """A dependency for the FHIR REST routes: the caller, when its scopes allow this interaction on this type."""
+    rtype = str(request.path_params.get("rtype", "*"))
+    letter = interaction_of(request.method, request.url.path, "id" in request.path_params)
+    caller.require_interaction(rtype, letter)
+    return caller

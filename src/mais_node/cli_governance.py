@@ -1,0 +1,208 @@
+"""``mais policy``, ``mais sharing-policy``, ``mais audit`` and ``mais terminology``: the IG officer's, the
+auditor's and the terminology manager's commands (DESIGN §9)."""
+
+from __future__ import annotations
+
+import base64
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from mais_node.config import Settings
+
+policy_app = typer.Typer(
+    help="Decision rules: check them against the schema, run IG officers' test cases.", no_args_is_help=True
+)
+sharing_app = typer.Typer(
+    help="Sharing policies (MAIS SharingPolicy documents) held by this node.", no_args_is_help=True
+)
+audit_app = typer.Typer(help="The audit trail: verify it is unaltered, export it.", no_args_is_help=True)
+terminology_app = typer.Typer(help="The agreed vocabularies.", no_args_is_help=True)
+
+StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///PATH or mongodb://… (default MAIS_STORE)")]
+RulesOpt = Annotated[Path | None, typer.Option("--rules", help="Rules directory (default deploy/rules)")]
+
+
+def _settings(store: str | None) -> Settings:
+    return Settings(store=store) if store else Settings()
+
+
+def _services(store: str | None):  # type: ignore[no-untyped-def]
+    from mais_node.wiring import build_services
+
+    return build_services(_settings(store))
+
+
+@policy_app.command("check")
+def policy_check(store: StoreOpt = None, rules: RulesOpt = None) -> None:
+    """Check the rules (national, local and the compiled sharing policies) against the Cedar schema."""
+    from mais_node.adapters.cedar import CedarPolicyEngine
+    from mais_node.policy import compile_sharing_policies, load_rule_set
+
+    services = _services(store)
+    try:
+        held = services.rules.agreements.held()
+        rule_set = load_rule_set(
+            rules or services.settings.rules_dir, compile_sharing_policies(held, services.settings.node_org)
+        )
+        issues = CedarPolicyEngine().check(rule_set)
+    finally:
+        services.close()
+    for issue in issues:
+        typer.echo(f"{issue.severity}: {issue.diagnostics} {' '.join(issue.expression)}", err=True)
+    if issues:
+        raise typer.Exit(1)
+    typer.echo(f"rules valid: {len(rule_set.sources)} source(s), {rule_set.content_hash}")
+
+
+@policy_app.command("test")
+def policy_test(
+    directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder of case files (JSON)")],
+    store: StoreOpt = None,
+    rules: RulesOpt = None,
+) -> None:
+    """Run a folder of cases (request → expected decision per item and rule ids); non-zero exit on any mismatch."""
+    from mais_node.adapters.cedar import CedarPolicyEngine
+    from mais_node.policy import compile_sharing_policies, load_rule_set
+    from mais_node.policy.cases import all_passed, load_cases, render_table, run_cases
+
+    services = _services(store)
+    try:
+        held = services.rules.agreements.held()
+        engine = CedarPolicyEngine()
+        engine.load(
+            load_rule_set(
+                rules or services.settings.rules_dir, compile_sharing_policies(held, services.settings.node_org)
+            )
+        )
+        rows = run_cases(load_cases(directory, held), engine)
+    finally:
+        services.close()
+    typer.echo(render_table(rows))
+    if not all_passed(rows):
+        raise typer.Exit(1)
+
+
+@sharing_app.command("add")
+def sharing_add(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], store: StoreOpt = None) -> None:
+    """Hold a sharing policy (a new version of an agreement supersedes the old); it compiles into the rules."""
+    from mais_node.enquiry.records import to_contract
+    from mais_node.policy import parse_sharing_policy
+
+    document = orjson.loads(file.read_bytes())
+    policy = parse_sharing_policy(document)
+    services = _services(store)
+    try:
+        written = services.resources.update("Contract", policy.identifier, to_contract(document, policy))
+    finally:
+        services.close()
+    typer.echo(
+        f"held {policy.identifier} version {policy.version}"
+        f" (Contract/{written.stored.id}, version {written.stored.version})"
+    )
+
+
+@sharing_app.command("list")
+def sharing_list(store: StoreOpt = None) -> None:
+    """Every sharing policy held, its version, status and dates."""
+    from mais_node.policy import current_versions
+
+    services = _services(store)
+    try:
+        held = services.rules.agreements.held()
+        current = {p.key for p in current_versions(held)}
+    finally:
+        services.close()
+    for policy in sorted(held, key=lambda p: (p.identifier, p.version)):
+        state = "in force" if policy.key in current else policy.status
+        typer.echo(f"{policy.identifier}\tv{policy.version}\t{state}\t{policy.start} .. {policy.end}")
+
+
+@sharing_app.command("retire")
+def sharing_retire(identifier: str, store: StoreOpt = None) -> None:
+    """Retire an agreement: its rules stop at once, and an older version does not come back into force."""
+    from mais_node.enquiry.records import from_contract, to_contract
+    from mais_node.errors import NotFound
+    from mais_node.policy import parse_sharing_policy
+
+    services = _services(store)
+    try:
+        stored = services.resources.read("Contract", identifier)
+        policy = from_contract(stored.body)
+        if policy is None:
+            raise NotFound(f"Contract/{identifier} holds no sharing policy")
+        document = orjson.loads(base64.b64decode(stored.body["legallyBindingAttachment"]["data"]))
+        document["Status"] = "retired"
+        document["Version"] = policy.version + 1
+        services.resources.update(
+            "Contract", identifier, to_contract(document, parse_sharing_policy(document)), if_match=stored.version
+        )
+    finally:
+        services.close()
+    typer.echo(f"retired {identifier}")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    store: StoreOpt = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option("--checkpoint", help="A signed checkpoint (JSON) to verify against")
+    ] = None,
+) -> None:
+    """Walk the whole chain; report the first record changed, removed, reordered or inserted."""
+    from mais_node.audit.checkpoint import Checkpoint
+    from mais_node.audit.verify import verify
+
+    services = _services(store)
+    try:
+        cp = Checkpoint.from_json(orjson.loads(checkpoint.read_bytes())) if checkpoint else None
+        signer = services.extras.get("signer") if cp else None
+        if cp is not None and signer is None:
+            typer.echo("no node key to check the checkpoint's signature with", err=True)
+            raise typer.Exit(2)
+        report = verify(services.audit.scan(), cp, signer)
+    finally:
+        services.close()
+    typer.echo(str(report))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Annotated[Path, typer.Option("--out", help="File to write ('-' for standard output)")],
+    since: Annotated[datetime | None, typer.Option("--since", help="From this time (inclusive)")] = None,
+    until: Annotated[datetime | None, typer.Option("--until", help="Up to this time (exclusive)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="ndjson or csv")] = "ndjson",
+    store: StoreOpt = None,
+) -> None:
+    """Export the audit trail, streaming in constant memory."""
+    from mais_node.audit.export import export
+
+    if fmt not in ("ndjson", "csv"):
+        raise typer.BadParameter("--format must be ndjson or csv")
+    services = _services(store)
+    try:
+        if str(out) == "-":
+            count = export(services.audit.scan(), since, until, fmt, sys.stdout)  # type: ignore[arg-type]
+        else:
+            with out.open("w", encoding="utf-8", newline="") as handle:
+                count = export(services.audit.scan(), since, until, fmt, handle)  # type: ignore[arg-type]
+    finally:
+        services.close()
+    typer.echo(f"exported {count} event(s)", err=True)
+
+
+@terminology_app.command("load")
+def terminology_load(store: StoreOpt = None) -> None:
+    """Load the vocabularies of terminology/ into the store (idempotent by url and version)."""
+    services = _services(store)
+    try:
+        loaded, held = services.vocabularies.load_files()
+    finally:
+        services.close()
+    typer.echo(f"loaded {loaded} vocabulary resource(s); {held} already held")

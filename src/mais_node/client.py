@@ -1,0 +1,128 @@
+"""The requesting side (``mais enquire``): a SMART Backend Services client that gets a token with a signed
+client assertion (RFC 7523, private_key_jwt), sends ``$person-info-query`` and returns the answer.
+
+MAIS asks requesters to keep their own record: given a store, what was sent and received is written to its audit
+trail (the request and the response, base64, after the BALP Query pattern).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from joserfc import jwt
+from joserfc.jwk import ECKey, RSAKey
+
+NHS = "https://fhir.nhs.uk/Id/nhs-number"
+PURPOSE_SYSTEM = "https://mais.example.org/fhir/CodeSystem/request-asserted-purpose"
+
+
+@dataclass(frozen=True)
+class Subject:
+    nhs_number: str | None = None
+    family: str | None = None
+    given: str | None = None
+    birth_date: str | None = None
+    postcode: str | None = None
+
+    def patient(self) -> dict[str, Any]:
+        patient: dict[str, Any] = {"resourceType": "Patient"}
+        if self.nhs_number:
+            patient["identifier"] = [{"system": NHS, "value": self.nhs_number}]
+        if self.family or self.given:
+            name: dict[str, Any] = {"use": "official"}
+            if self.family:
+                name["family"] = self.family
+            if self.given:
+                name["given"] = [self.given]
+            patient["name"] = [name]
+        if self.birth_date:
+            patient["birthDate"] = self.birth_date
+        if self.postcode:
+            patient["address"] = [{"postalCode": self.postcode}]
+        return patient
+
+
+def client_assertion(client_id: str, token_url: str, private_jwk: dict[str, Any]) -> str:
+    """A signed JWT naming this client to the token endpoint (SMART Backend Services §4.1.2)."""
+    key = ECKey.import_key(private_jwk) if private_jwk["kty"] == "EC" else RSAKey.import_key(private_jwk)
+    alg = private_jwk.get("alg") or ("ES384" if private_jwk["kty"] == "EC" else "RS384")
+    now = int(time.time())
+    claims = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": token_url,
+        "exp": now + 240,
+        "iat": now,
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode({"alg": alg, "kid": private_jwk.get("kid"), "typ": "JWT"}, claims, key, algorithms=[alg])
+
+
+def enquiry_parameters(subject: Subject, reason: str, items: list[str], policies: list[str]) -> dict[str, Any]:
+    reason_param: dict[str, Any] = {"name": "reason"}
+    if reason.startswith("http"):
+        reason_param["valueUri"] = reason
+    else:
+        reason_param["valueCoding"] = {"system": PURPOSE_SYSTEM, "code": reason}
+    parameters = [{"name": "resource", "resource": subject.patient()}, reason_param]
+    parameters += [{"name": "requestedItem", "valueCode": item} for item in items]
+    parameters += [{"name": "sharingPolicy", "valueString": policy} for policy in policies]
+    return {"resourceType": "Parameters", "parameter": parameters}
+
+
+class EnquiryClient:
+    def __init__(
+        self, server: str, client_id: str, private_jwk: dict[str, Any], *, http: httpx.Client | None = None
+    ) -> None:
+        self.server = server.rstrip("/")
+        self.client_id = client_id
+        self.private_jwk = private_jwk
+        self.http = http or httpx.Client(timeout=30)
+
+    def token(self, scope: str = "mais/enquiry") -> str:
+        discovery = self.http.get(f"{self.server}/fhir/.well-known/smart-configuration")
+        discovery.raise_for_status()
+        token_url = discovery.json()["token_endpoint"]
+        response = self.http.post(
+            token_url,
+            data={
+                "grant_type": "client_credentials",
+                "scope": scope,
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": client_assertion(self.client_id, token_url, self.private_jwk),
+            },
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"token refused ({response.status_code}): {response.text[:300]}")
+        return str(response.json()["access_token"])
+
+    def enquire(self, parameters: dict[str, Any]) -> httpx.Response:
+        token = self.token()
+        return self.http.post(
+            f"{self.server}/fhir/Patient/$person-info-query",
+            json=parameters,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"},
+        )
+
+
+def summary(response: httpx.Response) -> str:
+    """One line a person at the requesting system can read: the outcome and what was released."""
+    if response.status_code == 202:
+        return f"REFERRED for review: poll {response.headers.get('location')}"
+    body = response.json()
+    if response.status_code != 200:
+        issues = "; ".join(i.get("diagnostics", "") for i in body.get("issue", []))
+        return f"{'DENIED' if response.status_code == 403 else 'REFUSED'} ({response.status_code}): {issues}"
+    values = {p["name"]: p for p in body.get("parameter", [])}
+    parts = [f"PERMITTED: match={values['match']['valueBoolean']}"]
+    if "open" in values:
+        parts.append(f"open={values['open']['valueBoolean']}")
+    if "contact" in values:
+        org = values["contact"]["resource"]
+        phone = next((t.get("value") for t in org.get("telecom", [])), "")
+        parts.append(f"contact={org.get('name')} {phone}".strip())
+    return " ".join(parts)

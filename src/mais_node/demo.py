@@ -1,0 +1,143 @@
+"""``mais demo``: a node with everything needed to try an enquiry end to end (issue 5 §9).
+
+Seeds the register (a requesting local authority, a police force, this node's organisation), their systems with
+keys under ``var/demo/``, the vocabularies and rules, a sharing policy, and a person index of synthetic people
+(test-range NHS numbers, some with an open involvement), then prints ready ``mais enquire`` commands.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from mais_node.adapters.jose_keys import write_key_pair
+from mais_node.audit.actors import Actor
+from mais_node.errors import VersionConflict
+from mais_node.matching.fhir_patient import to_fhir_patient
+from mais_node.matching.synthetic import generate_population
+
+if TYPE_CHECKING:
+    from mais_node.wiring import Services
+
+LA = ("LA0001", "Leeds City Council Children's Social Care", "la-childrens-social-care")
+POLICE = ("POL001", "West Yorkshire Police", "police")
+VERIFIED_NHS = {
+    "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus",
+    "valueCodeableConcept": {
+        "coding": [
+            {"system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland", "code": "01"}
+        ]
+    },
+}
+
+
+@dataclass(frozen=True)
+class DemoClient:
+    name: str
+    client_id: str
+    key: Path
+
+
+def _client(services: Services, directory: Path, name: str, ods: str, scopes: list[str], actor: Actor) -> DemoClient:
+    record = directory / f"{name}.json"
+    if record.exists():
+        saved = json.loads(record.read_text())
+        return DemoClient(name, saved["client_id"], Path(saved["key"]))
+    private, public, _ = write_key_pair(directory / name)
+    client = services.auth.clients.add(ods, scopes, actor=actor, jwks=orjson.loads(public.read_bytes()), name=name)
+    record.write_text(json.dumps({"client_id": client.client_id, "key": str(private)}))
+    return DemoClient(name, client.client_id, private)
+
+
+def seed(services: Services, directory: Path, *, people: int = 10_000, seed_value: int = 2026) -> dict[str, DemoClient]:
+    """Put the demo's register, clients, agreement and people in the store (idempotent)."""
+    auth = services.auth
+    actor = Actor(org_ods=services.settings.node_org, client_id="mais-demo")
+    for ods, name, kind in (LA, POLICE):
+        with contextlib.suppress(VersionConflict):  # already in the register from an earlier run
+            auth.organisations.add(ods, name, kind, actor=actor, verified=True)
+    clients = {
+        "la": _client(services, directory, "la", LA[0], ["mais/enquiry", "system/Task.crs"], actor),
+        "police": _client(services, directory, "police", POLICE[0], ["mais/enquiry"], actor),
+        "reviewer": _client(
+            services, directory, "reviewer", services.settings.node_org, ["mais/reviewer", "system/Task.crs"], actor
+        ),
+        "auditor": _client(services, directory, "auditor", services.settings.node_org, ["system/AuditEvent.rs"], actor),
+    }
+    _agreement(services)
+    if services.resources.search("Patient", [("_summary", "count")]).page.total == 0:
+        _people(services, people, seed_value)
+    return clients
+
+
+def _agreement(services: Services) -> None:
+    from mais_node.enquiry.records import to_contract
+    from mais_node.policy import parse_sharing_policy
+
+    path = services.settings.rules_dir.parent / "sharing-policies" / "LA0001-NODE01-2026.json"
+    document = orjson.loads(path.read_bytes())
+    policy = parse_sharing_policy(document)
+    services.resources.update("Contract", policy.identifier, to_contract(document, policy))
+
+
+def _people(services: Services, count: int, seed_value: int) -> None:
+    team = services.resources.create(
+        "Organization",
+        {
+            "resourceType": "Organization",
+            "name": "Children's Social Work Service, North Team",
+            "telecom": [
+                {"system": "phone", "value": "0113 378 9000"},
+                {"system": "email", "value": "north.team@example.org"},
+            ],
+            "address": [{"line": ["Merrion House"], "city": "Leeds", "postalCode": "LS2 8BB"}],
+        },
+    ).stored.id
+    rng = random.Random(seed_value)  # noqa: S311 - synthetic data, not security
+    for record in generate_population(count, seed=seed_value):
+        patient = to_fhir_patient(record)
+        for identifier in patient.get("identifier", []):
+            identifier["extension"] = [VERIFIED_NHS]
+        person = services.resources.update("Patient", record.id, patient).stored.id
+        if rng.random() < 0.3:
+            services.resources.create(
+                "EpisodeOfCare",
+                {
+                    "resourceType": "EpisodeOfCare",
+                    "status": "active",
+                    "patient": {"reference": f"Patient/{person}"},
+                    "managingOrganization": {"reference": f"Organization/{team}"},
+                    "period": {"start": "2026-09-01"},
+                },
+            )
+
+
+def commands(services: Services, clients: dict[str, DemoClient], server: str) -> list[tuple[str, str]]:
+    """Three ready ``mais enquire`` commands: one PERMIT, one DENY, one referred for review."""
+    open_person = _person_with_open_episode(services)
+    nhs = next(i["value"] for i in open_person.get("identifier", []) if i.get("system", "").endswith("nhs-number"))
+    name = open_person["name"][0]
+    la, police = clients["la"], clients["police"]
+    base = ".venv/bin/mais enquire --server " + server
+    as_la = f"{base} --client-id {la.client_id} --key {la.key}"
+    who = f"--nhs-number {nhs} --birth-date {open_person['birthDate']}"
+    who += f" --family {name['family']} --given {name['given'][0]}"
+    permit = f"{as_la} --reason s47-enquiry --ask is-known --ask is-open --ask contact {who}"
+    deny = f"{base} --client-id {police.client_id} --key {police.key} --reason s47-enquiry --nhs-number {nhs}"
+    review = (
+        f"{as_la} --reason general-safeguarding --ask is-known "
+        f"--family {name['family']} --given {name['given'][0]} --birth-date {open_person['birthDate']}"
+    )
+    return [("PERMIT", permit), ("DENY", deny), ("REVIEW", review)]
+
+
+def _person_with_open_episode(services: Services) -> dict[str, Any]:
+    episode = services.resources.search("EpisodeOfCare", [("status", "active"), ("_count", "1")]).page.items[0].body
+    person_id = episode["patient"]["reference"].removeprefix("Patient/")
+    return services.resources.read("Patient", person_id).body

@@ -1,0 +1,179 @@
+"""Read an enquiry from either form: the MAIS operation's Parameters (data exchange standard v0.3 with the
+information-governance v0.1 Request elements) or an enquiry Task (profile ``mais-enquiry``).
+
+Parameters of ``POST [base]/Patient/$person-info-query``:
+
+    resource        Patient                       1..1  the subject
+    reason          valueUri | valueCoding        1..1  a legislation URI (v0.3) or an asserted-purpose code
+    requestId       valueString | valueIdentifier 0..1  the requester's own identifier of the request
+    requestedItem   valueCode | valueCoding       0..*  is-known (default), is-open, contact
+    sharingPolicy   valueString | valueIdentifier 0..*  the agreements the requester relies on
+    requester       valueIdentifier               0..1  the requesting organisation (ODS); must be the token's
+    authorisedUser  part: identifier, name, role  0..1  the person at the requesting system
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mais_node.enquiry.model import AuthorisedUser, Enquiry
+from mais_node.errors import InvalidRequest, Issue, NotConformant
+
+ODS = "https://fhir.nhs.uk/Id/ods-organization-code"
+
+
+def _text(param: Mapping[str, Any], *kinds: str) -> str | None:
+    for kind in kinds:
+        value = param.get(f"value{kind}")
+        if isinstance(value, str):
+            return value
+        if isinstance(value, Mapping):
+            inner = value.get("value") if kind == "Identifier" else value.get("code")
+            if isinstance(inner, str):
+                return inner
+    return None
+
+
+def _where(index: int, name: str) -> tuple[str, ...]:
+    return (f"Parameters.parameter[{index}]", name)
+
+
+def from_parameters(document: Mapping[str, Any], raw: bytes) -> Enquiry:
+    """The enquiry in a ``$person-info-query`` Parameters resource; every problem is listed at once."""
+    if document.get("resourceType") != "Parameters":
+        raise InvalidRequest(
+            "The body of $person-info-query must be a Parameters resource", expression=("resourceType",)
+        )
+    issues: list[Issue] = []
+    subjects: list[dict[str, Any]] = []
+    reason_uri = purpose = request_id = requester = None
+    items: list[str] = []
+    policies: list[str] = []
+    user = AuthorisedUser()
+    for index, param in enumerate(document.get("parameter") or []):
+        name = param.get("name") if isinstance(param, Mapping) else None
+        where = f"Parameters.parameter[{index}]"
+        if name == "resource":
+            resource = param.get("resource")
+            if not isinstance(resource, dict) or resource.get("resourceType") != "Patient":
+                issues.append(Issue("The 'resource' parameter must hold a Patient", "invalid", expression=(where,)))
+            else:
+                subjects.append(resource)
+        elif name == "reason":
+            reason_uri = param.get("valueUri") if isinstance(param.get("valueUri"), str) else None
+            coding = param.get("valueCoding")
+            purpose = coding.get("code") if isinstance(coding, Mapping) else None
+            if reason_uri is None and purpose is None:
+                issues.append(Issue("'reason' must be a valueUri or a valueCoding", "invalid", expression=(where,)))
+        elif name == "requestId":
+            request_id = _text(param, "String", "Identifier")
+        elif name == "requestedItem":
+            item = _text(param, "Code", "Coding")
+            if item is None:
+                issues.append(Issue("'requestedItem' must be a valueCode", "invalid", expression=(where,)))
+            else:
+                items.append(item)
+        elif name == "sharingPolicy":
+            policy = _text(param, "String", "Identifier")
+            if policy is None:
+                issues.append(Issue("'sharingPolicy' must be a valueIdentifier", "invalid", expression=(where,)))
+            else:
+                policies.append(policy)
+        elif name == "requester":
+            requester = _text(param, "Identifier", "String")
+        elif name == "authorisedUser":
+            user = _user(param.get("part") or [])
+        else:
+            issues.append(Issue(f"Unknown parameter '{str(name)[:40]}'", "not-supported", expression=(where,)))
+    if not subjects:
+        issues.append(Issue("The subject is missing: give one 'resource' parameter holding a Patient", "required"))
+    if len(subjects) > 1:
+        issues.append(
+            Issue("An enquiry is about one person: several subjects were given", "invalid", expression=("resource",))
+        )
+    if reason_uri is None and purpose is None and not any("reason" in i.expression for i in issues):
+        issues.append(Issue("The reason for the enquiry is missing", "required", expression=("reason",)))
+    if issues:
+        raise NotConformant(issues[0].diagnostics, issues=issues)
+    return Enquiry(
+        form="operation",
+        request_id=request_id or uuid.uuid4().hex,
+        subject=subjects[0],
+        purpose=purpose,
+        reason_uri=reason_uri,
+        items=tuple(items) or ("is-known",),
+        sharing_policies=tuple(policies),
+        user=user,
+        requester_ods=requester,
+        raw=raw,
+    )
+
+
+def _user(parts: Sequence[Any]) -> AuthorisedUser:
+    values: dict[str, str | None] = {}
+    for part in parts:
+        if isinstance(part, Mapping) and isinstance(part.get("name"), str):
+            values[part["name"]] = _text(part, "String", "Identifier", "Coding", "Code")
+    return AuthorisedUser(values.get("identifier"), values.get("name"), values.get("role"))
+
+
+def _contained(task: Mapping[str, Any], reference: Any) -> dict[str, Any] | None:
+    ref = reference.get("reference") if isinstance(reference, Mapping) else None
+    if not isinstance(ref, str) or not ref.startswith("#"):
+        return None
+    for resource in task.get("contained") or []:
+        if isinstance(resource, dict) and resource.get("id") == ref[1:]:
+            return resource
+    return None
+
+
+def _code(concept: Any) -> str | None:
+    if not isinstance(concept, Mapping):
+        return None
+    for coding in concept.get("coding") or []:
+        if isinstance(coding, Mapping) and isinstance(coding.get("code"), str):
+            return str(coding["code"])
+    return None
+
+
+def from_task(task: dict[str, Any], raw: bytes) -> Enquiry:
+    """The enquiry in a Task already checked against the ``mais-enquiry`` profile."""
+    subject = _contained(task, task.get("for"))
+    if subject is None:
+        raise NotConformant("Task.for must reference the contained subject Patient", expression=("Task.for",))
+    role = _contained(task, task.get("requester")) or {}
+    practitioner = role.get("practitioner") or {}
+    org = (role.get("organization") or {}).get("identifier") or {}
+    items: list[str] = []
+    policies: list[str] = []
+    for entry in task.get("input") or []:
+        kind = _code(entry.get("type"))
+        if kind == "requested-item":
+            code = _code(entry.get("valueCodeableConcept"))
+            if code:
+                items.append(code)
+        elif kind == "sharing-policy":
+            value = entry.get("valueIdentifier") or {}
+            if isinstance(value.get("value"), str):
+                policies.append(value["value"])
+    identifier = next((i.get("value") for i in task.get("identifier") or [] if isinstance(i.get("value"), str)), None)
+    user = AuthorisedUser(
+        (practitioner.get("identifier") or {}).get("value"),
+        practitioner.get("display"),
+        next((c.get("text") or _code(c) for c in role.get("code") or []), None),
+    )
+    return Enquiry(
+        form="task",
+        request_id=identifier or uuid.uuid4().hex,
+        subject=subject,
+        purpose=_code(task.get("reasonCode")),
+        reason_uri=None,
+        items=tuple(items) or ("is-known",),
+        sharing_policies=tuple(policies),
+        user=user,
+        requester_ods=org.get("value") if org.get("system", ODS) == ODS else None,
+        raw=raw,
+        task=task,
+    )

@@ -1,0 +1,85 @@
+"""The node's person index for matching: every Patient in the store, kept in memory and refreshed from the
+store's changes (at most every second), so a person imported by another process is found within seconds."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from mais_node.enquiry.model import Match
+from mais_node.fhir.search.parse import encode_cursor
+from mais_node.fhir.service import ResourceService
+from mais_node.matching import MATCH_GRADE_EXTENSION, PersonIndex, from_fhir_patient, match_grade_summary
+from mais_node.policy import MatchGrade
+
+
+class IndexedPersons:
+    """The ``PersonMatcher`` port over a ``PersonIndex`` built from the store's Patients."""
+
+    def __init__(self, resources: ResourceService, *, refresh_every: float = 1.0) -> None:
+        self.resources = resources
+        self.refresh_every = refresh_every
+        self.index = PersonIndex()
+        self._since: str | None = None
+        self._refreshed = 0.0
+        self._lock = threading.Lock()
+
+    def refresh(self) -> int:
+        """Add or replace every Patient written since the last refresh; the number taken in."""
+        with self._lock:
+            self._refreshed = time.monotonic()
+            taken = 0
+            pairs = [("_sort", "_lastUpdated"), ("_count", "200")]
+            if self._since is not None:
+                pairs.append(("_lastUpdated", f"ge{self._since}"))
+            base = list(pairs)
+            while True:
+                result = self.resources.search("Patient", pairs)
+                for stored in result.page.items:
+                    self.index.add(from_fhir_patient({**stored.body, "id": stored.id}))
+                    self._since = stored.body["meta"]["lastUpdated"]
+                    taken += 1
+                if result.page.next_after is None:
+                    return taken
+                pairs = [*base, ("_cursor", encode_cursor(result.page.next_after))]
+
+    def match(self, subject: dict[str, Any]) -> Match:
+        if time.monotonic() - self._refreshed >= self.refresh_every:
+            self.refresh()
+        query = from_fhir_patient({**subject, "id": "subject"})
+        summary = match_grade_summary(self.index.match(query))
+        best = summary.best
+        if best is not None and not self._current(best.id):
+            self.index.remove(best.id)
+            return self.match(subject)
+        if best is None:
+            return Match(MatchGrade.CERTAINLY_NOT)
+        return Match(MatchGrade(summary.grade.value), best.id, best.score, summary.ambiguous)
+
+    def _current(self, person_id: str) -> bool:
+        stored = self.resources.store.read("Patient", person_id)
+        return stored is not None and not stored.deleted
+
+
+def match_bundle(persons: IndexedPersons, subject: dict[str, Any], base: str) -> dict[str, Any]:
+    """FHIR R4 ``Patient/$match`` output: a searchset of candidates with score and match grade (R4 §Patient)."""
+    persons.refresh()
+    candidates = persons.index.match(from_fhir_patient({**subject, "id": "subject"}))
+    entries = []
+    for candidate in candidates:
+        stored = persons.resources.store.read("Patient", candidate.id)
+        if stored is None or stored.deleted:
+            continue
+        entries.append(
+            {
+                "fullUrl": f"{base}/Patient/{candidate.id}",
+                "resource": stored.body,
+                "search": {
+                    "mode": "match",
+                    "score": round(candidate.score, 4),
+                    "extension": [{"url": MATCH_GRADE_EXTENSION, "valueCode": candidate.grade.value}],
+                },
+            }
+        )
+    return {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries}

@@ -1,0 +1,111 @@
+"""The enquiry's ports served from the node's own FHIR resources: the register (Organization), involvements
+(EpisodeOfCare) and the sharing policies held (kept as Contract resources carrying the MAIS document)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from mais_node.enquiry.model import Contact
+from mais_node.errors import MaisError
+from mais_node.fhir.service import ResourceService
+from mais_node.policy import Requester, SharingPolicy, parse_sharing_policy
+from mais_node.register.organisations import Organisations
+from mais_node.terminology import CANONICAL_BASE
+
+SHARING_POLICY_SYSTEM = f"{CANONICAL_BASE}/sharing-policy"
+
+
+class RegisterDirectory:
+    """The requesting organisation's register entry, as the decision rules see it."""
+
+    def __init__(self, organisations: Organisations) -> None:
+        self.organisations = organisations
+
+    def requester(self, ods: str) -> Requester | None:
+        org = self.organisations.get(ods)
+        if org is None:
+            return None
+        return Requester(
+            org.ods, org.type, org.operational_status, org.technical_status, org.verification_status == "verified"
+        )
+
+
+class EpisodeInvolvements:
+    """'Open to you' is an active EpisodeOfCare; the contact is the organisation managing it."""
+
+    def __init__(self, resources: ResourceService) -> None:
+        self.resources = resources
+
+    def open_episode_contact(self, person_id: str) -> tuple[bool, Contact | None]:
+        result = self.resources.search(
+            "EpisodeOfCare",
+            [("patient", f"Patient/{person_id}"), ("status", "active"), ("_count", "1"), ("_sort", "-_lastUpdated")],
+        )
+        if not result.page.items:
+            return False, None
+        episode = result.page.items[0].body
+        reference = (episode.get("managingOrganization") or {}).get("reference", "")
+        if not reference.startswith("Organization/"):
+            return True, None
+        try:
+            organization = self.resources.read("Organization", reference.removeprefix("Organization/")).body
+        except MaisError:
+            return True, None
+        keep = ("resourceType", "id", "identifier", "name", "telecom", "address")
+        return True, Contact({k: v for k, v in organization.items() if k in keep})
+
+
+def to_contract(policy_json: dict[str, Any], policy: SharingPolicy) -> dict[str, Any]:
+    """A sharing policy as a FHIR Contract: the MAIS document kept whole, the searchable fields beside it."""
+    return {
+        "resourceType": "Contract",
+        "id": policy.identifier,
+        "identifier": [{"system": SHARING_POLICY_SYSTEM, "value": policy.identifier}],
+        "version": str(policy.version),
+        "status": "terminated" if policy.status == "retired" else "executed",
+        "title": str(policy_json.get("Title") or policy.identifier)[:200],
+        "legallyBindingAttachment": {
+            "contentType": "application/json",
+            "data": base64.b64encode(orjson.dumps(policy_json)).decode(),
+        },
+    }
+
+
+def from_contract(contract: dict[str, Any]) -> SharingPolicy | None:
+    data = (contract.get("legallyBindingAttachment") or {}).get("data")
+    if not isinstance(data, str):
+        return None
+    try:
+        return parse_sharing_policy(orjson.loads(base64.b64decode(data)))
+    except (MaisError, ValueError):
+        return None
+
+
+class ContractAgreements:
+    """Every version of every sharing policy the node holds, from the Contract resources' history."""
+
+    def __init__(self, resources: ResourceService) -> None:
+        self.resources = resources
+
+    def held(self) -> Sequence[SharingPolicy]:
+        policies: list[SharingPolicy] = []
+        after = None
+        while True:
+            page = self.resources.store.history("Contract", None, 200, after)
+            for stored in page.items:
+                if not stored.deleted:
+                    policy = from_contract(stored.body)
+                    if policy is not None:
+                        policies.append(policy)
+            if page.next_after is None:
+                return policies
+            after = page.next_after
+
+    def fingerprint(self) -> str:
+        """Changes whenever a sharing policy is added, versioned or retired."""
+        page = self.resources.store.history("Contract", None, 1, None)
+        return "" if not page.items else f"{page.items[0].id}/{page.items[0].version}/{page.items[0].last_updated}"

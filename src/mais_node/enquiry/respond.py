@@ -1,0 +1,142 @@
+"""The answer, in the form the enquiry came in: MAIS ``$person-info-query`` Parameters out, or the Task itself.
+
+Only what was asked and permitted is written. A DENY item says "deny" and nothing else; a REVIEW leaves the Task
+on hold until an IG officer decides.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from mais_node.enquiry.model import Answer, Enquiry
+from mais_node.policy import Decision, Item, Outcome
+from mais_node.terminology import CANONICAL_BASE, REQUEST_TYPE_SYSTEM
+
+DECISION_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/decision"
+INPUT_TYPE_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/enquiry-input-type"
+MATCH_GRADE_SYSTEM = "http://terminology.hl7.org/CodeSystem/match-grade"
+REQUESTER_TAG = f"{CANONICAL_BASE}/requester-org"
+PURPOSE_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/request-asserted-purpose"
+TASK_STATUS = {Outcome.PERMIT: "completed", Outcome.DENY: "rejected", Outcome.REVIEW: "on-hold"}
+
+
+def _decision_parts(decision: Decision) -> list[dict[str, Any]]:
+    parts = []
+    for decided in decision:
+        part: list[dict[str, Any]] = [
+            {"name": "item", "valueCode": str(decided.item)},
+            {"name": "outcome", "valueCode": decided.outcome.value.lower()},
+        ]
+        part.extend({"name": "rule", "valueString": rule} for rule in decided.rule_ids)
+        parts.append({"name": "decision", "part": part})
+    return parts
+
+
+def to_parameters(answer: Answer) -> dict[str, Any]:
+    """Parameters out (MAIS v0.3): ``match`` and, when permitted, ``open`` and ``contact``; the decisions."""
+    parameters: list[dict[str, Any]] = [
+        {"name": "match", "valueBoolean": bool(answer.known)},
+        {"name": "requestId", "valueString": answer.enquiry_id},
+    ]
+    if answer.open is not None:
+        parameters.append({"name": "open", "valueBoolean": answer.open})
+    if answer.contact is not None:
+        parameters.append({"name": "contact", "resource": answer.contact.organization})
+    if answer.grade is not None and answer.known:
+        parameters.append({"name": "matchGrade", "valueCode": answer.grade.value})
+    parameters.extend(_decision_parts(answer.decision))
+    return {"resourceType": "Parameters", "parameter": parameters}
+
+
+def _item_coding(item: Item) -> dict[str, Any]:
+    return {"coding": [{"system": REQUEST_TYPE_SYSTEM, "code": str(item)}]}
+
+
+def _decision_concept(outcome: Outcome) -> dict[str, Any]:
+    return {"coding": [{"system": DECISION_SYSTEM, "code": outcome.value.lower()}], "text": outcome.value}
+
+
+def answer_task(
+    task: dict[str, Any], decision: Decision, answer: Answer | None, node_ods: str, requester_ods: str
+) -> dict[str, Any]:
+    """The enquiry Task answered in place: status, businessStatus = the outcome, one output per item."""
+    out = copy.deepcopy(task)
+    out.pop("id", None)
+    outcome = decision.outcome
+    out["status"] = TASK_STATUS[outcome]
+    out["businessStatus"] = _decision_concept(outcome)
+    out["owner"] = {"identifier": {"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": node_ods}}
+    meta = dict(out.get("meta") or {})
+    meta["tag"] = [t for t in meta.get("tag", []) if t.get("system") != REQUESTER_TAG] + [
+        {"system": REQUESTER_TAG, "code": requester_ods}
+    ]
+    out["meta"] = meta
+    outputs: list[dict[str, Any]] = []
+    for decided in decision:
+        output: dict[str, Any] = {"type": _item_coding(decided.item)}
+        if decided.outcome is not Outcome.PERMIT or answer is None:
+            output["valueCodeableConcept"] = _decision_concept(decided.outcome)
+        elif decided.item is Item.IS_KNOWN:
+            output["valueBoolean"] = bool(answer.known)
+        elif decided.item is Item.IS_OPEN:
+            output["valueBoolean"] = bool(answer.open)
+        elif answer.contact is not None:
+            contained = [r for r in out.get("contained", []) if r.get("id") != "contact"]
+            out["contained"] = [*contained, {**answer.contact.organization, "id": "contact"}]
+            output["valueReference"] = {"reference": "#contact"}
+        else:
+            output["valueCodeableConcept"] = {"text": "no contact to give"}
+        outputs.append(output)
+    out["output"] = outputs
+    return out
+
+
+def task_for(enquiry: Enquiry) -> dict[str, Any]:
+    """An enquiry made through the MAIS operation, written as an enquiry Task (to wait for review)."""
+    subject = {**enquiry.subject, "id": "subject"}
+    user: dict[str, Any] = {"resourceType": "PractitionerRole", "id": "user"}
+    if enquiry.user.identifier or enquiry.user.name:
+        user["practitioner"] = {
+            k: v
+            for k, v in (
+                ("identifier", {"value": enquiry.user.identifier} if enquiry.user.identifier else None),
+                ("display", enquiry.user.name),
+            )
+            if v
+        }
+    if enquiry.user.role:
+        user["code"] = [{"text": enquiry.user.role}]
+    inputs = [
+        {
+            "type": {"coding": [{"system": INPUT_TYPE_SYSTEM, "code": "requested-item"}]},
+            "valueCodeableConcept": _item_coding(Item(i)),
+        }
+        for i in enquiry.items
+        if i in {x.value for x in Item}
+    ]
+    inputs += [
+        {
+            "type": {"coding": [{"system": INPUT_TYPE_SYSTEM, "code": "sharing-policy"}]},
+            "valueIdentifier": {"system": f"{CANONICAL_BASE}/sharing-policy", "value": p},
+        }
+        for p in enquiry.sharing_policies
+    ]
+    task: dict[str, Any] = {
+        "resourceType": "Task",
+        "contained": [subject, user],
+        "identifier": [{"system": f"{CANONICAL_BASE}/Id/request-id", "value": enquiry.request_id}],
+        "status": "requested",
+        "intent": "order",
+        "code": _item_coding(Item(enquiry.items[0]))
+        if enquiry.items[0] in {x.value for x in Item}
+        else {"text": "enquiry"},
+        "for": {"reference": "#subject"},
+        "requester": {"reference": "#user"},
+        "input": inputs,
+    }
+    if enquiry.purpose:
+        task["reasonCode"] = {"coding": [{"system": PURPOSE_SYSTEM, "code": enquiry.purpose}]}
+    elif enquiry.reason_uri:
+        task["reasonCode"] = {"text": enquiry.reason_uri}
+    return task

@@ -1,0 +1,270 @@
+"""The enquiry, as it goes through the node (DESIGN §3):
+
+    who is asking ─► is it well formed ─► decision rules ─► match the person ─► release ─► answer
+    └────────────── every step writes to the audit trail; no answer leaves without its record ──────┘
+
+``EnquiryService.handle`` reads as that flow. Hard gates raise before the rules are asked; the rules decide each
+requested item; the match grade goes back to the rules for the release stage; only permitted items are released.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from mais_node.audit import balp
+from mais_node.audit.actors import Actor, Coding, Node, Subject
+from mais_node.audit.port import AuditLog
+from mais_node.clock import Clock
+from mais_node.enquiry.gates import Gates
+from mais_node.enquiry.model import Answer, Asker, Enquiry, Match
+from mais_node.enquiry.ports import Involvements, PersonMatcher
+from mais_node.errors import Forbidden, MaisError
+from mais_node.policy import Decision, DecisionRequest, Item, ItemDecision, MatchGrade, Outcome, PolicyEngine
+from mais_node.terminology import PURPOSE_OF_USE_MAP, PURPOSE_SYSTEM, TerminologyService
+
+NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
+NOT_PERMITTED = "The enquiry is not permitted"
+
+_AUDIT_OUTCOME = {Outcome.PERMIT: "permit", Outcome.DENY: "deny", Outcome.REVIEW: "review"}
+
+
+class NotPermitted(Forbidden):
+    """The rules denied every item: 403 for the operation, a rejected Task for the Task form; nothing revealed."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(NOT_PERMITTED)
+        self.decision = decision
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """The rules' first answer, before matching: what the what-if evaluation returns."""
+
+    request: DecisionRequest
+    decision: Decision
+
+
+class EnquiryService:
+    def __init__(
+        self,
+        *,
+        gates: Gates,
+        rules: Callable[[], PolicyEngine],
+        terminology: Callable[[], TerminologyService],
+        matcher: PersonMatcher,
+        involvements: Involvements,
+        audit: AuditLog,
+        node: Node,
+        clock: Clock,
+    ) -> None:
+        self.gates = gates
+        self.rules = rules
+        self.terminology = terminology
+        self.matcher = matcher
+        self.involvements = involvements
+        self.audit = audit
+        self.node = node
+        self.clock = clock
+
+    def read(self, raw: bytes, parse: Callable[[], Enquiry], asker: Asker) -> Enquiry:
+        """Read an enquiry from its body; one that cannot be read is refused, and that refusal is audited."""
+        try:
+            return parse()
+        except MaisError as exc:
+            now, actor = self.clock.now(), Actor(org_ods=asker.ods, client_id=asker.client_id)
+            self._record(
+                balp.enquiry_received(self.node, now, actor, enquiry_id="unread", raw_request=raw, subject=None)
+            )
+            self._record(balp.enquiry_refused(self.node, now, actor, enquiry_id="unread", reason=exc.diagnostics[:500]))
+            raise
+
+    def handle(self, enquiry: Enquiry, asker: Asker) -> Answer:
+        """Answer one enquiry: every step audited; DENY raises Forbidden revealing nothing about the person."""
+        now = self.clock.now()
+        actor = self._actor(enquiry, asker)
+        subject = _subject(enquiry)
+        self._record(
+            balp.enquiry_received(
+                self.node, now, actor, enquiry_id=enquiry.request_id, raw_request=enquiry.raw, subject=subject
+            )
+        )
+        decided = self._decide_first(enquiry, asker, actor, now)
+        if decided.decision.outcome is Outcome.DENY:
+            self._record_decision(decided.decision, enquiry, actor, now, subject)
+            raise NotPermitted(decided.decision)
+        match = self.matcher.match(enquiry.subject)
+        grade = MatchGrade.PROBABLE if match.ambiguous and match.grade is MatchGrade.CERTAIN else match.grade
+        final = self.rules().decide(decided.request.at_release(grade))
+        self._record_decision(final, enquiry, actor, now, subject)
+        if final.outcome is Outcome.DENY:
+            raise NotPermitted(final)
+        answer = Answer(enquiry.request_id, final, grade)
+        if final.outcome is Outcome.PERMIT:
+            self._release(answer, match)
+            self._record_disclosure(answer, match, enquiry, actor, now, self._policy_uris(decided.request))
+        return answer
+
+    def review(
+        self, enquiry: Enquiry, pending: Decision, *, permit: bool, reason: str, reviewer: Asker, requester: Asker
+    ) -> Answer:
+        """An IG officer's decision on the referred items; on permit, the answer is released as the rules allow."""
+        now = self.clock.now()
+        reviewer_actor = Actor(org_ods=reviewer.ods, client_id=reviewer.client_id)
+        subject = _subject(enquiry)
+        items = []
+        for decided in pending:
+            if decided.outcome is Outcome.REVIEW:
+                outcome = Outcome.PERMIT if permit else Outcome.DENY
+                self._record(
+                    balp.review_decision(
+                        self.node,
+                        now,
+                        reviewer_actor,
+                        enquiry_id=enquiry.request_id,
+                        item=str(decided.item),
+                        outcome=_AUDIT_OUTCOME[outcome],  # type: ignore[arg-type]
+                        reason=reason,
+                        subject=subject,
+                    )
+                )
+                decided = ItemDecision(decided.item, outcome, (f"review:{reviewer.client_id}",), (reason,))
+            items.append(decided)
+        decision = Decision(tuple(items), pending.rule_set_hash)
+        if decision.outcome is not Outcome.PERMIT:
+            return Answer(enquiry.request_id, decision, None)
+        match = self.matcher.match(enquiry.subject)
+        answer = Answer(enquiry.request_id, decision, match.grade)
+        # A reviewer's permit stands in for the rules' referral of a probable match: the person is the best candidate.
+        reviewed = (
+            Match(MatchGrade.CERTAIN, match.person_id, match.score) if match.grade is MatchGrade.PROBABLE else match
+        )
+        self._release(answer, reviewed)
+        self._record_disclosure(answer, reviewed, enquiry, self._actor(enquiry, requester), now, ())
+        return answer
+
+    def _record_disclosure(
+        self, answer: Answer, match: Match, enquiry: Enquiry, actor: Actor, now: datetime, policies: tuple[str, ...]
+    ) -> None:
+        if not answer.released or match.person_id is None:
+            return
+        subject = _subject(enquiry)
+        self._record(
+            balp.disclosure(
+                self.node,
+                now,
+                actor,
+                enquiry_id=enquiry.request_id,
+                subject=Subject(
+                    reference=f"Patient/{match.person_id}", nhs_number=subject.nhs_number if subject else None
+                ),
+                items=[str(i) for i in answer.released],
+                policies=policies,
+            )
+        )
+
+    def what_if(self, enquiry: Enquiry, asker: Asker) -> Decided:
+        """Decide without matching or answering (the IG officer's question); audited as a what-if."""
+        now = self.clock.now()
+        actor = self._actor(enquiry, asker)
+        decided = self._decide_first(enquiry, asker, actor, now)
+        outcomes = {str(d.item): _AUDIT_OUTCOME[d.outcome] for d in decided.decision}
+        self._record(balp.what_if(self.node, now, actor, raw_request=enquiry.raw, decisions=outcomes))  # type: ignore[arg-type]
+        return decided
+
+    # -- the steps ----------------------------------------------------------------------------------------
+    def _decide_first(self, enquiry: Enquiry, asker: Asker, actor: Actor, now: datetime) -> Decided:
+        """The hard gates, then the rules before matching. A refusal by a gate is audited and raised."""
+        try:
+            request = self.gates.check(enquiry, asker, now)
+        except MaisError as exc:
+            self._record(
+                balp.enquiry_refused(self.node, now, actor, enquiry_id=enquiry.request_id, reason=exc.diagnostics)
+            )
+            raise
+        return Decided(request, self.rules().decide(request))
+
+    def _release(self, answer: Answer, match: Match) -> None:
+        """Only what was asked and permitted; "not known" unless the match is certain."""
+        known = match.grade is MatchGrade.CERTAIN and match.person_id is not None
+        decision = answer.decision
+        asked = {d.item for d in decision}
+        permitted = {d.item for d in decision if d.outcome is Outcome.PERMIT}
+        answer.known = known
+        if known:
+            answer.released.append(Item.IS_KNOWN)
+        if Item.IS_OPEN in permitted or Item.CONTACT in permitted:
+            is_open, contact = (
+                self.involvements.open_episode_contact(match.person_id) if known and match.person_id else (False, None)
+            )
+            if Item.IS_OPEN in permitted:
+                answer.open = is_open
+                if is_open:
+                    answer.released.append(Item.IS_OPEN)
+            if Item.CONTACT in permitted and contact is not None:
+                answer.contact = contact
+                answer.released.append(Item.CONTACT)
+        elif Item.IS_OPEN in asked:
+            answer.open = None
+
+    # -- audit ---------------------------------------------------------------------------------------------
+    def _record(self, event: dict[str, object]) -> None:
+        """Append durably or fail closed: AuditUnavailable propagates and the node answers 503."""
+        self.audit.append(event)
+
+    def _record_decision(
+        self, decision: Decision, enquiry: Enquiry, actor: Actor, now: datetime, subject: Subject | None
+    ) -> None:
+        for decided in decision:
+            self._record(
+                balp.decision(
+                    self.node,
+                    now,
+                    actor,
+                    enquiry_id=enquiry.request_id,
+                    item=str(decided.item),
+                    outcome=_AUDIT_OUTCOME[decided.outcome],  # type: ignore[arg-type]
+                    rule_ids=decided.rule_ids,
+                    policies=tuple(f"urn:mais:sharing-policy:{p}" for p in enquiry.sharing_policies),
+                    subject=subject,
+                )
+            )
+
+    def _policy_uris(self, request: DecisionRequest) -> tuple[str, ...]:
+        return tuple(f"urn:mais:sharing-policy:{p.identifier}|{p.version}" for p in request.sharing_policies)
+
+    def _actor(self, enquiry: Enquiry, asker: Asker) -> Actor:
+        purposes: list[Coding] = []
+        purpose = enquiry.purpose
+        terminology = self.terminology()
+        if purpose is None and enquiry.reason_uri:
+            ref = terminology.purpose_for_legislation(enquiry.reason_uri)
+            purpose = ref.code if ref else None
+        if purpose:
+            purposes.append(Coding(PURPOSE_SYSTEM, purpose))
+            with contextlib.suppress(MaisError):  # a purpose with no HL7 equivalent keeps only its own code
+                purposes.extend(Coding(t.system, t.code) for t in terminology.translate(PURPOSE_OF_USE_MAP, purpose))
+        return Actor(
+            org_ods=asker.ods,
+            client_id=asker.client_id,
+            user_id=enquiry.user.identifier,
+            user_name=enquiry.user.name,
+            user_role=Coding("urn:mais:user-role", enquiry.user.role) if enquiry.user.role else None,
+            purpose=tuple(purposes),
+        )
+
+
+def _subject(enquiry: Enquiry) -> Subject | None:
+    for identifier in enquiry.subject.get("identifier") or []:
+        if (
+            isinstance(identifier, dict)
+            and identifier.get("system") == NHS_NUMBER
+            and isinstance(identifier.get("value"), str)
+        ):
+            return Subject(nhs_number=identifier["value"])
+    names = enquiry.subject.get("name") or []
+    if names and isinstance(names[0], dict):
+        return Subject(display="subject without NHS number")
+    return None

@@ -1,0 +1,243 @@
+"""SMART Backend Services through HTTP, in process: a third-party OAuth client (authlib's httpx client with
+private_key_jwt) gets tokens and calls the API; bad tokens, suspended organisations and excess rates are refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import orjson
+import pytest
+from authlib.integrations.httpx_client import AsyncOAuth2Client
+from authlib.oauth2.rfc7523 import PrivateKeyJWT, private_key_jwt_sign
+from fastapi.testclient import TestClient
+from joserfc import jwt
+from joserfc.jwk import ECKey
+
+from mais_node.auth.ratelimit import RateLimitPolicy
+from mais_node.clock import FixedClock, SystemClock
+from tests.builders import patient
+from tests.unit.auth.support import ADMIN, BASE, TOKEN_URL, World, epoch, make_world
+
+FHIR = {"content-type": "application/fhir+json"}
+
+
+class SmartPrivateKeyJWT(PrivateKeyJWT):  # type: ignore[misc]
+    """authlib's private_key_jwt, with the assertion lifetime SMART allows (authlib's default is one hour)."""
+
+    def sign(self, auth: Any, token_endpoint: str) -> str:
+        return str(
+            private_key_jwt_sign(
+                auth.client_secret,
+                client_id=auth.client_id,
+                token_endpoint=token_endpoint,
+                alg=self.alg,
+                header=dict(self.headers),
+                expires_in=240,
+            )
+        )
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[World]:
+    world = make_world(tmp_path, SystemClock())
+    world.organisation("LA0001")
+    yield world
+    world.close()
+
+
+@pytest.mark.parametrize("alg", ["ES384", "RS384"])
+def test_a_third_party_oauth_client_gets_a_token_and_reads_a_patient(live: World, alg: str) -> None:
+    registered = live.client(alg, scope="system/Patient.crs")
+    app = live.app()
+    key = registered.key
+
+    async def scenario() -> tuple[dict[str, Any], int, int]:
+        method = SmartPrivateKeyJWT(TOKEN_URL, alg=alg, headers={"kid": registered.private_jwk["kid"]})
+        async with AsyncOAuth2Client(
+            registered.client_id,
+            key,
+            token_endpoint_auth_method=method,
+            scope="system/Patient.crs",
+            transport=httpx2.ASGITransport(app=app),
+            base_url=BASE,
+        ) as oauth:
+            token = await oauth.fetch_token(TOKEN_URL, grant_type="client_credentials")
+            created = await oauth.post("/fhir/Patient", content=orjson.dumps(patient()), headers=FHIR)
+            read = await oauth.get(f"/fhir/Patient/{created.json()['id']}")
+            return dict(token), created.status_code, read.status_code
+
+    token, created, read = asyncio.run(scenario())
+    assert token["token_type"] == "bearer"
+    assert token["expires_in"] <= 300
+    assert (created, read) == (201, 200)
+
+
+@pytest.fixture
+def node(tmp_path: Path, clock: FixedClock) -> Iterator[tuple[World, TestClient]]:
+    world = make_world(tmp_path, clock, rate=RateLimitPolicy(5, 60))
+    world.organisation("LA0001")
+    with TestClient(world.app()) as client:
+        yield world, client
+    world.close()
+
+
+def token_for(world: World, client: TestClient, scope: str = "system/Patient.rs") -> str:
+    registered = world.client(scope=scope)
+    answer = client.post("/auth/token", data=registered.form(epoch(world.clock), scope=scope))
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["access_token"])
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_discovery_is_json_whatever_the_accept_header(node: tuple[World, TestClient]) -> None:
+    _, client = node
+    answer = client.get("/fhir/.well-known/smart-configuration", headers={"Accept": "application/fhir+xml"})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/json")
+    body = answer.json()
+    assert body["token_endpoint"] == TOKEN_URL
+    assert body["grant_types_supported"] == ["client_credentials"]
+    assert body["token_endpoint_auth_methods_supported"] == ["private_key_jwt"]
+    assert body["token_endpoint_auth_signing_alg_values_supported"] == ["RS384", "ES384"]
+    assert {"client-confidential-asymmetric", "permission-v2"} <= set(body["capabilities"])
+    assert "system/AuditEvent.rs" in body["scopes_supported"]
+
+
+def test_the_jwks_publishes_the_key_that_signs_tokens(node: tuple[World, TestClient]) -> None:
+    world, client = node
+    token = token_for(world, client)
+    keys = client.get("/auth/jwks").json()["keys"]
+    kid = jwt.decode(token, ECKey.import_key(keys[0]), algorithms=["ES384"]).header["kid"]
+    assert kid in {k["kid"] for k in keys}
+    assert all("d" not in k for k in keys)
+
+
+def test_token_endpoint_errors_are_rfc6749_json(node: tuple[World, TestClient]) -> None:
+    world, client = node
+    registered = world.client()
+    answer = client.post("/auth/token", json=registered.form(epoch(world.clock)))
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_request"
+    form = registered.form(epoch(world.clock), exp=int(epoch(world.clock)) - 600)
+    answer = client.post("/auth/token", data=form)
+    assert (answer.status_code, answer.json()["error"]) == (401, "invalid_client")
+
+
+def test_without_a_token_the_api_answers_401_with_a_challenge(node: tuple[World, TestClient]) -> None:
+    _, client = node
+    answer = client.get("/fhir/Patient/x")
+    assert answer.status_code == 401
+    assert answer.headers["www-authenticate"].startswith("Bearer")
+    assert answer.json()["resourceType"] == "OperationOutcome"
+
+
+def test_a_short_scope_is_403(node: tuple[World, TestClient]) -> None:
+    world, client = node
+    token = token_for(world, client, scope="system/Patient.rs")
+    assert client.get("/fhir/Patient", headers=bearer(token)).status_code == 200
+    assert client.get("/fhir/AuditEvent", headers=bearer(token)).status_code == 403
+    answer = client.post("/fhir/Patient", content=orjson.dumps(patient()), headers=FHIR | bearer(token))
+    assert answer.status_code == 403
+
+
+def _tamper(token: str) -> str:
+    head, payload, signature = token.split(".")
+    claims = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["scope"] = "system/*.cruds"
+    forged = base64.urlsafe_b64encode(orjson.dumps(claims)).rstrip(b"=").decode()
+    return f"{head}.{forged}.{signature}"
+
+
+def _foreign(world: World, token: str) -> str:
+    public = ECKey.import_key(world.auth.keyring.public_jwks()["keys"][0])
+    claims = jwt.decode(token, public, algorithms=["ES384"]).claims
+    other = ECKey.generate_key("P-384", private=True)
+    kid = world.auth.keyring.signing_key()[0]
+    return jwt.encode({"alg": "ES384", "kid": kid}, claims, other, algorithms=["ES384"])
+
+
+def test_tampered_expired_and_foreign_tokens_are_401(node: tuple[World, TestClient]) -> None:
+    world, client = node
+    token = token_for(world, client)
+    assert client.get("/fhir/Patient", headers=bearer(_tamper(token))).status_code == 401
+    assert client.get("/fhir/Patient", headers=bearer(_foreign(world, token))).status_code == 401
+    assert isinstance(world.clock, FixedClock)
+    world.clock.advance(seconds=301)
+    expired = client.get("/fhir/Patient", headers=bearer(token))
+    assert expired.status_code == 401
+    assert "expired" in expired.text
+
+
+def test_an_organisation_suspended_after_issue_is_refused_within_seconds(node: tuple[World, TestClient]) -> None:
+    world, client = node
+    token = token_for(world, client)
+    assert client.get("/fhir/Patient", headers=bearer(token)).status_code == 200
+    world.auth.organisations.suspend("LA0001", actor=ADMIN)
+    assert isinstance(world.clock, FixedClock)
+    world.clock.advance(seconds=3)
+    answer = client.get("/fhir/Patient", headers=bearer(token))
+    assert answer.status_code == 401
+    assert "suspended" in answer.text
+
+
+def test_a_client_revoked_after_issue_is_refused_within_seconds(node: tuple[World, TestClient]) -> None:
+    world, client = node
+    token = token_for(world, client)
+    caller = world.auth.bearer.authenticate(f"Bearer {token}")
+    world.auth.clients.revoke(caller.client_id, actor=ADMIN)
+    assert isinstance(world.clock, FixedClock)
+    world.clock.advance(seconds=3)
+    assert client.get("/fhir/Patient", headers=bearer(token)).status_code == 401
+
+
+def test_a_client_over_its_rate_gets_429_with_retry_after(node: tuple[World, TestClient]) -> None:
+    world, client = node
+    token = token_for(world, client)
+    statuses = [client.get("/fhir/Patient", headers=bearer(token)).status_code for _ in range(6)]
+    assert statuses == [200] * 5 + [429]
+    answer = client.get("/fhir/Patient", headers=bearer(token))
+    assert 1 <= int(answer.headers["retry-after"]) <= 60
+
+
+def test_register_changes_over_http_need_the_admin_scope(node: tuple[World, TestClient]) -> None:
+    world, client = node
+    reader = token_for(world, client, scope="system/Patient.rs")
+    new_org = {"ods": "PD0001", "name": "Police", "type": "police", "verified": True}
+    assert client.post("/auth/register/organisations", json=new_org, headers=bearer(reader)).status_code == 403
+    admin = token_for(world, client, scope="mais/admin")
+    created = client.post("/auth/register/organisations", json=new_org, headers=bearer(admin))
+    assert created.status_code == 201
+    suspended = client.post("/auth/register/organisations/PD0001/suspend", headers=bearer(admin))
+    assert suspended.json()["operational_status"] == "suspended"
+    jwks = world.client(ods="LA0001").client.jwks
+    added = client.post(
+        "/auth/register/clients",
+        json={"org": "LA0001", "scope": "system/Patient.rs", "jwks": jwks},
+        headers=bearer(admin),
+    )
+    assert added.status_code == 201
+    revoked = client.post(f"/auth/register/clients/{added.json()['client_id']}/revoke", headers=bearer(admin))
+    assert revoked.json()["status"] == "revoked"
+    listed = client.get("/auth/register/organisations", headers=bearer(admin)).json()
+    assert {"NODE01", "LA0001", "PD0001"} <= {o["ods"] for o in listed}
+    changes = [r.event for r in world.audit.records if r.event["type"]["code"] == "rest"]
+    assert len(changes) >= 4
+
+
+def test_token_issuance_is_fast_enough_for_a_smoke_check(node: tuple[World, TestClient]) -> None:
+    world, client = node
+    registered = world.client()
+    started = time.perf_counter()
+    for _ in range(5):
+        assert client.post("/auth/token", data=registered.form(epoch(world.clock))).status_code == 200
+    assert time.perf_counter() - started < 5

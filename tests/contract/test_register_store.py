@@ -1,0 +1,91 @@
+"""The register-store contract (DESIGN §8): clients, the replay cache, rate counters and node keys behave the same
+on every adapter; the replay cache and the counters are shared by every worker using the same store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from mais_node.auth.ports import NodeKey
+from mais_node.auth.services import RegisterStore
+from mais_node.errors import VersionConflict
+from mais_node.register.model import Client
+from mais_node.storage.sqlite import SqliteDatabase
+from mais_node.storage.sqlite_register import SqliteRegisterStore
+
+NOW = 1_800_000_000.0
+
+
+def a_client(client_id: str = "c1", org: str = "LA0001", created: str = "2026-01-01T00:00:00+00:00") -> Client:
+    return Client(client_id, org, ("system/Patient.rs",), created, jwks={"keys": [{"kty": "EC", "kid": "k"}]})
+
+
+def test_a_client_round_trips(register_store: RegisterStore) -> None:
+    register_store.put_client(a_client(), expected_version=0)
+    assert register_store.get_client("c1") == a_client()
+    assert register_store.get_client("nobody") is None
+
+
+def test_a_client_id_is_registered_once(register_store: RegisterStore) -> None:
+    register_store.put_client(a_client(), expected_version=0)
+    with pytest.raises(VersionConflict):
+        register_store.put_client(a_client(), expected_version=0)
+
+
+def test_a_client_update_needs_the_current_version(register_store: RegisterStore) -> None:
+    register_store.put_client(a_client(), expected_version=0)
+    revoked = replace(a_client(), status="revoked", version=2)
+    register_store.put_client(revoked, expected_version=1)
+    assert register_store.get_client("c1") == revoked
+    with pytest.raises(VersionConflict):
+        register_store.put_client(replace(revoked, version=3), expected_version=1)
+
+
+def test_clients_are_listed_oldest_first_and_by_organisation(register_store: RegisterStore) -> None:
+    register_store.put_client(a_client("b", "LA0002", "2026-01-02T00:00:00+00:00"), expected_version=0)
+    register_store.put_client(a_client("a", "LA0001", "2026-01-03T00:00:00+00:00"), expected_version=0)
+    register_store.put_client(a_client("c", "LA0001", "2026-01-01T00:00:00+00:00"), expected_version=0)
+    assert [c.client_id for c in register_store.list_clients()] == ["c", "b", "a"]
+    assert [c.client_id for c in register_store.list_clients("LA0001")] == ["c", "a"]
+
+
+def test_a_jti_is_accepted_once_per_issuer_within_its_lifetime(register_store: RegisterStore) -> None:
+    assert register_store.first_use("c1", "j1", NOW + 300, NOW)
+    assert not register_store.first_use("c1", "j1", NOW + 300, NOW + 10)
+    assert register_store.first_use("c2", "j1", NOW + 300, NOW)
+    assert register_store.first_use("c1", "j1", NOW + 900, NOW + 301)
+
+
+def test_rate_counters_count_per_key_and_window(register_store: RegisterStore) -> None:
+    assert [register_store.hit("client:a", 7, NOW) for _ in range(3)] == [1, 2, 3]
+    assert register_store.hit("client:b", 7, NOW) == 1
+    assert register_store.hit("client:a", 8, NOW + 60) == 1
+
+
+def test_node_keys_keep_their_status(register_store: RegisterStore) -> None:
+    key = NodeKey("k1", "ES384", {"kty": "EC", "d": "secret"}, "2026-01-01T00:00:00+00:00")
+    register_store.add_node_key(key)
+    register_store.add_node_key(key)  # a second worker racing to add the same key changes nothing
+    register_store.add_node_key(replace(key, kid="k2", created="2026-01-02T00:00:00+00:00"))
+    register_store.set_node_key_status("k1", "previous", "2026-01-02T00:00:00+00:00")
+    keys = register_store.node_keys()
+    assert [(k.kid, k.status) for k in keys] == [("k1", "previous"), ("k2", "active")]
+    assert keys[0].jwk == {"kty": "EC", "d": "secret"}
+    assert keys[0].status_since == "2026-01-02T00:00:00+00:00"
+
+
+def test_two_workers_on_one_sqlite_file_share_the_replay_cache_and_counters(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first, second = SqliteDatabase(url), SqliteDatabase(url)
+    try:
+        one, two = SqliteRegisterStore(first), SqliteRegisterStore(second)
+        assert one.first_use("c1", "j1", NOW + 300, NOW)
+        assert not two.first_use("c1", "j1", NOW + 300, NOW + 1)
+        assert one.hit("client:a", 1, NOW) == 1
+        assert two.hit("client:a", 1, NOW) == 2
+    finally:
+        first.close()
+        second.close()

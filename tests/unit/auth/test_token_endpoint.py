@@ -1,0 +1,232 @@
+"""The token endpoint's acceptance rules (SMART Backend Services; RFC 6749 §5.2 errors): every attack is refused
+with the right error and leaves an audit record with the reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey, OctKey
+
+from mais_node.auth.token_endpoint import TokenResponse
+from mais_node.clock import FixedClock
+from tests.unit.auth.support import ADMIN, Registered, World, epoch
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def post(world: World, form: dict[str, str], media_type: str = FORM) -> TokenResponse:
+    return world.auth.token_endpoint.handle(media_type, urlencode(form).encode(), "10.0.0.7")
+
+
+def b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def test_a_registered_client_gets_a_short_lived_bearer_token_naming_its_organisation(world: World) -> None:
+    client = world.client("ES384", scope="system/Patient.rs mais/enquiry")
+    answer = post(world, client.form(epoch(world.clock), scope="system/Patient.rs mais/enquiry"))
+    assert answer.status == 200
+    assert answer.body["token_type"] == "bearer"
+    assert answer.body["expires_in"] == 300
+    assert answer.body["scope"] == "system/Patient.rs mais/enquiry"
+    assert "refresh_token" not in answer.body
+    assert answer.headers["Cache-Control"] == "no-store"
+    caller = world.auth.bearer.authenticate(f"Bearer {answer.body['access_token']}")
+    assert (caller.client_id, caller.org_ods) == (client.client_id, "LA0001")
+    issued = world.audit.records[-1].event
+    assert issued["outcome"] == "0"
+    assert issued["type"]["code"] == "110114"
+
+
+def test_rs384_clients_are_accepted_too(world: World) -> None:
+    client = world.client("RS384")
+    assert post(world, client.form(epoch(world.clock))).status == 200
+
+
+def test_a_narrower_scope_than_registered_is_granted(world: World) -> None:
+    client = world.client(scope="system/*.cruds")
+    answer = post(world, client.form(epoch(world.clock), scope="system/Patient.r"))
+    assert answer.body["scope"] == "system/Patient.r"
+
+
+Attack = Callable[[World, Registered, float], dict[str, str]]
+
+
+def _foreign_key(world: World, client: Registered, now: float) -> dict[str, str]:
+    other = ECKey.generate_key("P-384", private=True)
+    claims: dict[str, Any] = {"iss": client.client_id, "sub": client.client_id, "aud": world.auth.token_url}
+    claims |= {"exp": int(now) + 200, "jti": "j-foreign"}
+    token = jwt.encode({"alg": "ES384", "kid": client.private_jwk["kid"]}, claims, other, algorithms=["ES384"])
+    return client.form(now) | {"client_assertion": token}
+
+
+def _alg_none(world: World, client: Registered, now: float) -> dict[str, str]:
+    claims: dict[str, Any] = {"iss": client.client_id, "sub": client.client_id, "aud": world.auth.token_url}
+    claims |= {"exp": int(now) + 200, "jti": "j-none"}
+    token = f"{b64({'alg': 'none', 'kid': client.private_jwk['kid']})}.{b64(claims)}."
+    return client.form(now) | {"client_assertion": token}
+
+
+def _hmac_with_public_key(world: World, client: Registered, now: float) -> dict[str, str]:
+    public = json.dumps(client.client.jwks["keys"][0] if client.client.jwks else {}).encode()
+    claims: dict[str, Any] = {"iss": client.client_id, "sub": client.client_id, "aud": world.auth.token_url}
+    claims |= {"exp": int(now) + 200, "jti": "j-hmac"}
+    header = {"alg": "HS256", "kid": client.private_jwk["kid"]}
+    token = jwt.encode(header, claims, OctKey.import_key(public), algorithms=["HS256"])
+    return client.form(now) | {"client_assertion": token}
+
+
+ATTACKS: dict[str, tuple[Attack, int, str, str]] = {
+    "signature by another key": (_foreign_key, 401, "invalid_client", "signature does not verify"),
+    "alg none": (_alg_none, 401, "invalid_client", "alg 'none' is not accepted"),
+    "HS256 with the public key": (_hmac_with_public_key, 401, "invalid_client", "alg 'HS256' is not accepted"),
+    "expired": (lambda w, c, now: c.form(now, exp=int(now) - 120), 401, "invalid_client", "expired"),
+    "exp too far ahead": (lambda w, c, now: c.form(now, exp=int(now) + 3600), 401, "invalid_client", "five minutes"),
+    "wrong aud": (
+        lambda w, c, now: c.form(now, aud="https://elsewhere.example/token"),
+        401,
+        "invalid_client",
+        "'aud'",
+    ),
+    "iss is not sub": (lambda w, c, now: c.form(now, sub="someone-else"), 401, "invalid_client", "differ"),
+    "unknown client": (
+        lambda w, c, now: c.form(now, iss="nobody", sub="nobody"),
+        401,
+        "invalid_client",
+        "unknown client",
+    ),
+    "unknown kid": (
+        lambda w, c, now: c.form(now) | {"client_assertion": c.assertion(now, header={"kid": "other"})},
+        401,
+        "invalid_client",
+        "selects 0 keys",
+    ),
+    "no kid": (
+        lambda w, c, now: c.form(now) | {"client_assertion": c.assertion(now, header={"kid": None})},
+        401,
+        "invalid_client",
+        "no 'kid'",
+    ),
+    "no jti": (lambda w, c, now: c.form(now, jti=None), 401, "invalid_client", "'jti'"),
+    "garbage assertion": (
+        lambda w, c, now: c.form(now) | {"client_assertion": "not-a-jwt"},
+        401,
+        "invalid_client",
+        "compact JWS",
+    ),
+    "scope not allowed": (lambda w, c, now: c.form(now, scope="mais/admin"), 400, "invalid_scope", "mais/admin"),
+    "wrong grant type": (
+        lambda w, c, now: c.form(now) | {"grant_type": "password"},
+        400,
+        "unsupported_grant_type",
+        "unsupported_grant_type",
+    ),
+    "wrong assertion type": (
+        lambda w, c, now: c.form(now) | {"client_assertion_type": "urn:x"},
+        401,
+        "invalid_client",
+        "jwt-bearer",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+def test_each_attack_is_refused_with_its_error_and_audited(world: World, name: str) -> None:
+    attack, status, error, reason = ATTACKS[name]
+    client = world.client("ES384", scope="system/Patient.rs")
+    before = len(world.audit.records)
+    answer = post(world, attack(world, client, epoch(world.clock)))
+    assert (answer.status, answer.body["error"]) == (status, error)
+    assert "access_token" not in answer.body
+    records = world.audit.records[before:]
+    assert len(records) == 1
+    event = records[0].event
+    assert event["outcome"] == "8"
+    assert reason in event["outcomeDesc"]
+
+
+@pytest.mark.parametrize("missing", ["grant_type", "scope", "client_assertion_type", "client_assertion"])
+def test_each_missing_parameter_is_an_invalid_request(world: World, missing: str) -> None:
+    client = world.client()
+    form = client.form(epoch(world.clock))
+    del form[missing]
+    answer = post(world, form)
+    assert (answer.status, answer.body["error"]) == (400, "invalid_request")
+    assert missing in world.refusals()[-1]
+
+
+def test_a_json_body_is_an_invalid_request(world: World) -> None:
+    client = world.client()
+    body = json.dumps(client.form(epoch(world.clock))).encode()
+    answer = world.auth.token_endpoint.handle("application/json", body)
+    assert (answer.status, answer.body["error"]) == (400, "invalid_request")
+    assert "x-www-form-urlencoded" in world.refusals()[-1]
+
+
+def test_a_repeated_parameter_is_an_invalid_request(world: World) -> None:
+    client = world.client()
+    form = urlencode(client.form(epoch(world.clock))) + "&scope=system/*.cruds"
+    answer = world.auth.token_endpoint.handle(FORM, form.encode())
+    assert (answer.status, answer.body["error"]) == (400, "invalid_request")
+
+
+def test_a_replayed_assertion_is_refused(world: World) -> None:
+    client = world.client()
+    form = client.form(epoch(world.clock))
+    assert post(world, form).status == 200
+    replay = post(world, form)
+    assert (replay.status, replay.body["error"]) == (401, "invalid_client")
+    assert "replay" in world.refusals()[-1]
+
+
+def test_a_jti_may_be_used_again_once_its_lifetime_is_over(world: World, clock: FixedClock) -> None:
+    client = world.client()
+    assert post(world, client.form(epoch(clock), jti="same")).status == 200
+    clock.advance(seconds=400)
+    assert post(world, client.form(epoch(clock), jti="same")).status == 200
+
+
+def test_a_revoked_client_is_refused(world: World) -> None:
+    client = world.client()
+    world.auth.clients.revoke(client.client_id, actor=ADMIN)
+    answer = post(world, client.form(epoch(world.clock)))
+    assert (answer.status, answer.body["error"]) == (401, "invalid_client")
+    assert "revoked" in world.refusals()[-1]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"operational_status": "suspended"}, "operationally suspended"),
+        ({"technical_status": "onboarding"}, "technically onboarding"),
+        ({"verification_status": "rejected"}, "rejected"),
+    ],
+)
+def test_an_organisation_that_may_not_connect_gets_no_token(world: World, change: dict[str, str], reason: str) -> None:
+    client = world.client()
+    world.auth.organisations.change("LA0001", actor=ADMIN, **change)
+    answer = post(world, client.form(epoch(world.clock)))
+    assert (answer.status, answer.body["error"]) == (401, "invalid_client")
+    assert reason in world.refusals()[-1]
+
+
+def test_an_unverified_organisation_gets_no_token(world: World) -> None:
+    world.organisation("LA0002", verified=False)
+    client = world.client(ods="LA0002")
+    answer = post(world, client.form(epoch(world.clock)))
+    assert answer.status == 401
+    assert "unverified" in world.refusals()[-1]
+
+
+def test_a_refusal_names_the_claimed_client_in_the_audit_record(world: World) -> None:
+    client = world.client()
+    post(world, client.form(epoch(world.clock), exp=int(epoch(world.clock)) - 300))
+    agents = world.audit.records[-1].event["agent"]
+    assert any(client.client_id in json.dumps(agent) for agent in agents)

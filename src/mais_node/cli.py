@@ -181,7 +181,7 @@ def _log_requester_side(store: str, sent: dict[str, object], received: bytes, st
             raw_request=orjson.dumps({"sent": sent, "status": status, "received": received.decode("utf-8", "replace")}),
             subject=None,
         )
-        services.audit.append(event)
+        services.checkpointer.append(event)
     finally:
         services.close()
 

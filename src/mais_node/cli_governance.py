@@ -154,17 +154,15 @@ def audit_verify(
     ] = None,
 ) -> None:
     """Walk the whole chain; report the first record changed, removed, reordered or inserted."""
+    from mais_node.adapters.jose_signer import KeyRingSigner
     from mais_node.audit.checkpoint import Checkpoint
     from mais_node.audit.verify import verify
 
     services = _services(store)
     try:
         cp = Checkpoint.from_json(orjson.loads(checkpoint.read_bytes())) if checkpoint else None
-        signer = services.extras.get("signer") if cp else None
-        if cp is not None and signer is None:
-            typer.echo("no node key to check the checkpoint's signature with", err=True)
-            raise typer.Exit(2)
-        report = verify(services.audit.scan(), cp, signer)
+        cp = cp or services.checkpoints.latest_checkpoint()
+        report = verify(services.audit.scan(), cp, KeyRingSigner(services.auth.keyring) if cp else None)
     finally:
         services.close()
     typer.echo(str(report))

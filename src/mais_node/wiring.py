@@ -10,8 +10,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from mais_node.adapters.jose_signer import KeyRingSigner
+from mais_node.adapters.jwks_http import HttpJwksFetcher
 from mais_node.audit.actors import Node
+from mais_node.audit.checkpoint import Checkpointer
 from mais_node.audit.port import AuditLog, CheckpointStore
+from mais_node.auth.keyring import NodeKeyRing
 from mais_node.auth.services import AuthServices, RegisterStore, build_auth
 from mais_node.clock import Clock, SystemClock
 from mais_node.config import Settings
@@ -43,6 +47,7 @@ class Services:
     enquiries: EnquiryService
     node: Node
     auth: AuthServices
+    checkpointer: Checkpointer
     closers: list[Callable[[], None]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -113,27 +118,29 @@ def build_services(settings: Settings, *, clock: Clock | None = None, mongo_data
     vocabularies = Vocabularies(resources, settings.terminology_dir)
     profiles = ProfileRegistry.from_directory(settings.profiles_dir)
     agreements = ContractAgreements(resources)
+    # Every writer appends through the checkpointer: every Nth record gets a checkpoint signed by the node's key.
+    register_store = open_register_store(store)
+    signer = KeyRingSigner(NodeKeyRing(register_store, clock))
+    checkpointer = Checkpointer(audit, audit, signer, clock, every=settings.checkpoint_every)
     rules = RuleBook(
         CedarPolicyEngine(),
         settings.rules_dir,
         agreements,
         node_ods=settings.node_org,
-        audit=audit,
+        audit=checkpointer,
         node=node,
         clock=clock,
     )
     persons = IndexedPersons(resources)
-    from mais_node.adapters.jwks_http import HttpJwksFetcher
-
     http = HttpJwksFetcher()
     auth = build_auth(
         settings,
         store,
         resources,
-        audit,
+        checkpointer,
         clock,
         jwks_fetcher=http,
-        register_store=open_register_store(store),
+        register_store=register_store,
         closers=[http.close],
     )
 
@@ -153,7 +160,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, mongo_data
         terminology=vocabularies,
         matcher=persons,
         involvements=EpisodeInvolvements(resources),
-        audit=audit,
+        audit=checkpointer,
         node=node,
         clock=clock,
     )
@@ -171,6 +178,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, mongo_data
         enquiries=enquiries,
         node=node,
         auth=auth,
+        checkpointer=checkpointer,
         closers=[*auth.closers, close_store],
     )
 

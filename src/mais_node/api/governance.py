@@ -55,7 +55,7 @@ def audit_write(services: Services, caller: Caller, rtype: str, id: str, before:
     if owner is None:
         return
     interaction: Literal["create", "update", "delete"] = "delete" if after is None else "update" if before else "create"
-    services.audit.append(
+    services.checkpointer.append(
         balp.changed(
             services.node,
             services.clock.now(),

@@ -40,6 +40,12 @@ class AuditPage:
     next_cursor: str | None = None
 
 
+class AuditSink(Protocol):
+    """What a writer of the trail needs: append one event durably, or raise AuditUnavailable (fail closed)."""
+
+    def append(self, event: Event) -> AuditRecord: ...
+
+
 class AuditLog(Protocol):
     def append(self, event: Event) -> AuditRecord:
         """Chain and store ``event`` durably before returning; raise AuditUnavailable on any store failure."""

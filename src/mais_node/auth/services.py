@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mais_node.audit.actors import Actor, Node
-from mais_node.audit.port import AuditLog
+from mais_node.audit.port import AuditSink
 from mais_node.auth.assertion import AssertionVerifier
 from mais_node.auth.bearer import BearerValidator, Caller
 from mais_node.auth.client_keys import ClientKeys
@@ -90,7 +90,7 @@ def build_auth(
     settings: Settings,
     store: ResourceStore,
     resources: ResourceService,
-    audit: AuditLog,
+    audit: AuditSink,
     clock: Clock,
     *,
     jwks_fetcher: JwksFetcher,

@@ -28,7 +28,7 @@ from joserfc import jwt
 
 from mais_node.audit import balp
 from mais_node.audit.actors import Actor, Node
-from mais_node.audit.port import AuditLog
+from mais_node.audit.port import AuditSink
 from mais_node.auth import scopes
 from mais_node.auth.assertion import AssertionRefused, AssertionVerifier, unverified_issuer
 from mais_node.auth.keyring import ALGORITHM, NodeKeyRing
@@ -163,7 +163,7 @@ class TokenEndpoint:
         verifier: AssertionVerifier,
         keyring: NodeKeyRing,
         clock: Clock,
-        audit: AuditLog,
+        audit: AuditSink,
         node: Node,
         *,
         issuer: str,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mais_node.audit import balp
 from mais_node.audit.actors import Actor, Node
-from mais_node.audit.port import AuditLog
+from mais_node.audit.port import AuditSink
 from mais_node.clock import Clock
 from mais_node.enquiry.records import ContractAgreements
 from mais_node.errors import MaisError
@@ -30,7 +30,7 @@ class RuleBook:
         agreements: ContractAgreements,
         *,
         node_ods: str,
-        audit: AuditLog,
+        audit: AuditSink,
         node: Node,
         clock: Clock,
         check_every: float = 2.0,

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from mais_node.audit import balp
 from mais_node.audit.actors import Actor, Coding, Node, Subject
-from mais_node.audit.port import AuditLog
+from mais_node.audit.port import AuditSink
 from mais_node.clock import Clock
 from mais_node.enquiry.gates import Gates
 from mais_node.enquiry.model import Answer, Asker, Enquiry, Match
@@ -56,7 +56,7 @@ class EnquiryService:
         terminology: Callable[[], TerminologyService],
         matcher: PersonMatcher,
         involvements: Involvements,
-        audit: AuditLog,
+        audit: AuditSink,
         node: Node,
         clock: Clock,
     ) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from mais_node.audit import balp
 from mais_node.audit.actors import Actor, Node
-from mais_node.audit.port import AuditLog
+from mais_node.audit.port import AuditSink
 from mais_node.auth.scopes import check_registrable
 from mais_node.clock import Clock
 from mais_node.errors import InvalidRequest, NotFound
@@ -24,7 +24,7 @@ from mais_node.register.ports import ClientStore
 
 
 class Clients:
-    def __init__(self, store: ClientStore, organisations: Organisations, clock: Clock, audit: AuditLog, node: Node):
+    def __init__(self, store: ClientStore, organisations: Organisations, clock: Clock, audit: AuditSink, node: Node):
         self.store = store
         self.organisations = organisations
         self.clock = clock

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from mais_node.audit import balp
 from mais_node.audit.actors import Actor, Node
-from mais_node.audit.port import AuditLog
+from mais_node.audit.port import AuditSink
 from mais_node.clock import Clock
 from mais_node.errors import InvalidRequest, NotFound, VersionConflict
 from mais_node.fhir.search.parse import encode_cursor
@@ -43,7 +43,7 @@ class Organisations:
         self,
         resources: ResourceService,
         clock: Clock,
-        audit: AuditLog,
+        audit: AuditSink,
         node: Node,
         *,
         types: Collection[str] = (),

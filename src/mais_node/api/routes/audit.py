@@ -37,7 +37,7 @@ async def search(request: Request, services: ServicesDep, caller: AuditorDep) ->
         for record in page.records
     ]
     actor = Actor(org_ods=caller.org_ods, client_id=caller.client_id)
-    services.audit.append(
+    services.checkpointer.append(
         balp.audit_searched(services.node, services.clock.now(), actor, query=urlencode(pairs), returned=len(entries))
     )
     return fhir_response({"resourceType": "Bundle", "type": "searchset", "link": links, "entry": entries})
@@ -64,10 +64,7 @@ async def latest_checkpoint(services: ServicesDep, caller: AuditorDep) -> Respon
 @router.post("/audit/checkpoint")
 async def new_checkpoint(services: ServicesDep, caller: AuditorDep) -> Response:
     """Sign a checkpoint of the chain as it stands now."""
-    checkpointer = services.extras.get("checkpointer")
-    if checkpointer is None:
-        raise NotFound("This node has no signing key for checkpoints")
-    checkpoint = checkpointer.checkpoint()
+    checkpoint = services.checkpointer.checkpoint()
     if checkpoint is None:
         raise NotFound("The audit trail is empty")
     return JSONResponse(checkpoint.to_json(), status_code=201)

@@ -13,8 +13,10 @@ from mais_node import __version__
 from mais_node.api import errors
 from mais_node.api.middleware import EdgeMiddleware, Metrics
 from mais_node.api.routes import audit, auth, enquiry, ops, rest, terminology
+from mais_node.audit.query import AUDIT_SEARCH_PARAMS
 from mais_node.config import Settings, get_settings
-from mais_node.fhir.capability import capability_statement
+from mais_node.fhir.capability import OPERATIONS, capability_statement
+from mais_node.fhir.search.params import DECLARED
 from mais_node.wiring import Services, build_services, start
 
 log = logging.getLogger("mais_node")
@@ -46,7 +48,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     metrics = Metrics()
     app.state.services = node
     app.state.metrics = metrics
-    app.state.capability = capability_statement(settings.fhir_base, software_date=datetime.now(UTC).date().isoformat())
+    app.state.capability = capability_statement(
+        settings.fhir_base,
+        software_date=datetime.now(UTC).date().isoformat(),
+        operations=OPERATIONS,
+        profiles={rtype: node.profiles.profiles_for(rtype) for rtype in (*DECLARED, "AuditEvent", "Parameters")},
+        audit_params=AUDIT_SEARCH_PARAMS,
+    )
     errors.install(app)
     # Specific routes first: the generic /fhir/{rtype}/{id} routes would otherwise take "$operation" paths.
     for module in (ops, auth, audit, enquiry, terminology, rest):

@@ -249,3 +249,24 @@ def test_an_unexpected_error_is_a_bare_500(node: Node, operator: dict[str, str])
     assert response.status_code == 500
     assert response.json()["issue"][0]["diagnostics"] == "Internal Server Error"
     assert "shadow" not in response.text
+
+
+def test_capability_statement_lists_the_profiles_and_operations(client: TestClient) -> None:
+    statement = client.get("/fhir/metadata").json()
+    resources = {r["type"]: r for r in statement["rest"][0]["resource"]}
+    assert "https://mais.example.org/fhir/StructureDefinition/mais-enquiry" in resources["Task"]["supportedProfile"]
+    assert "https://mais.example.org/fhir/StructureDefinition/mais-person" in resources["Patient"]["supportedProfile"]
+    operations = {(rtype, op["name"]) for rtype, r in resources.items() for op in r.get("operation", [])}
+    assert {
+        ("Patient", "person-info-query"),
+        ("Patient", "match"),
+        ("CodeSystem", "lookup"),
+        ("ValueSet", "expand"),
+    } <= operations
+    assert {p["name"] for p in resources["AuditEvent"]["searchParam"]} >= {
+        "date",
+        "agent",
+        "patient",
+        "policy",
+        "purpose",
+    }

@@ -26,6 +26,15 @@ TOKEN_PARAMS = frozenset(
     {"agent", "agent-name", "agent-role", "entity", "entity-type", "entity-role", "patient", "policy", "type"}
     | {"subtype", "outcome", "action", "source", "site", "address", "purpose"}
 )
+# What the CapabilityStatement declares for AuditEvent: the same parameters this parser accepts.
+AUDIT_SEARCH_PARAMS: tuple[tuple[str, str], ...] = (
+    ("date", "date"),
+    ("agent-name", "string"),
+    *(
+        (name, "reference" if name in ("agent", "entity", "patient") else "token")
+        for name in sorted(TOKEN_PARAMS - {"agent-name"})
+    ),
+)
 IGNORED = frozenset({"_format", "_pretty"})  # presentation only: they never change which records match
 MAX_COUNT = 1000
 _TIME = r"T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?"

@@ -27,6 +27,24 @@ class OperationDecl:
     definition: str
 
 
+_OPS = "https://mais.example.org/fhir/OperationDefinition"
+_HL7 = "http://hl7.org/fhir/OperationDefinition"
+
+# Every operation the node serves (api/routes/enquiry.py and terminology.py), declared once here.
+OPERATIONS: tuple[OperationDecl, ...] = (
+    OperationDecl("person-info-query", "Patient", f"{_OPS}/person-info-query"),
+    OperationDecl("what-if", "Patient", f"{_OPS}/what-if"),
+    OperationDecl("match", "Patient", f"{_HL7}/Patient-match"),
+    OperationDecl("review", "Task", f"{_OPS}/review"),
+    OperationDecl("lookup", "CodeSystem", f"{_HL7}/CodeSystem-lookup"),
+    OperationDecl("validate-code", "CodeSystem", f"{_HL7}/CodeSystem-validate-code"),
+    OperationDecl("subsumes", "CodeSystem", f"{_HL7}/CodeSystem-subsumes"),
+    OperationDecl("validate-code", "ValueSet", f"{_HL7}/ValueSet-validate-code"),
+    OperationDecl("expand", "ValueSet", f"{_HL7}/ValueSet-expand"),
+    *(OperationDecl("validate", rtype, f"{_HL7}/Resource-validate") for rtype in sorted(DECLARED)),
+)
+
+
 def capability_statement(
     base: str,
     *,

@@ -56,8 +56,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         audit_params=AUDIT_SEARCH_PARAMS,
     )
     errors.install(app)
-    # Specific routes first: the generic /fhir/{rtype}/{id} routes would otherwise take "$operation" paths.
-    for module in (ops, auth, audit, enquiry, terminology, rest):
-        app.include_router(module.router)
+    # The enquiry's POST /fhir/Task comes before the generic create; the generic routes match only stored types
+    # and FHIR ids (api/paths.py), so "$operation" paths and AuditEvent fall through to their own routers.
+    for router in (enquiry.task_router, rest.router, enquiry.router, terminology.router, audit.router, auth.router):
+        app.include_router(router)
+    app.include_router(ops.router)
+    app.include_router(rest.fallback)
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     return app

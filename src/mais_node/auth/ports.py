@@ -30,8 +30,8 @@ class ReplayCache(Protocol):
 
 
 class RateCounter(Protocol):
-    def hit(self, key: str, window: int, expires_at: float) -> int:
-        """Count one request of ``key`` in fixed window ``window``; the count so far in that window."""
+    def hit(self, key: str, window: int, expires_at: float, n: int = 1) -> int:
+        """Count ``n`` requests of ``key`` in fixed window ``window``; the count so far in that window."""
         ...
 
 

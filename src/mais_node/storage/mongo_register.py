@@ -88,11 +88,11 @@ class MongoRegisterStore:
         return True
 
     # -- rate counters ------------------------------------------------------------------------------------
-    def hit(self, key: str, window: int, expires_at: float) -> int:
+    def hit(self, key: str, window: int, expires_at: float, n: int = 1) -> int:
         try:
             doc = self.rates.find_one_and_update(
                 {"_id": f"{key}\x1f{window}"},
-                {"$inc": {"n": 1}, "$setOnInsert": {"expires": _instant(expires_at)}},
+                {"$inc": {"n": n}, "$setOnInsert": {"expires": _instant(expires_at)}},
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
             )

@@ -92,15 +92,15 @@ class SqliteRegisterStore:
         return inserted == 1
 
     # -- rate counters ------------------------------------------------------------------------------------
-    def hit(self, key: str, window: int, expires_at: float) -> int:
+    def hit(self, key: str, window: int, expires_at: float, n: int = 1) -> int:
         try:
             with self.db.transaction() as conn:
                 row = conn.execute(
-                    "INSERT INTO rate_window (key, window, n, expires) VALUES (?, ?, 1, ?) "
-                    "ON CONFLICT (key, window) DO UPDATE SET n = n + 1 RETURNING n",
-                    (key, window, expires_at),
+                    "INSERT INTO rate_window (key, window, n, expires) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (key, window) DO UPDATE SET n = n + excluded.n RETURNING n",
+                    (key, window, n, expires_at),
                 ).fetchone()
-                if row[0] == 1:  # a new window: the key's older windows are over
+                if row[0] == n:  # a new window: the key's older windows are over
                     conn.execute("DELETE FROM rate_window WHERE key = ? AND window < ?", (key, window))
         except sqlite3.Error as exc:
             raise Unavailable("The rate counter could not be written") from exc

@@ -10,15 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
 from mais_node.adapters.jose_keys import generate_private_jwk, public_jwks
-from mais_node.api import errors
-from mais_node.api.routes import auth as auth_routes
-from mais_node.api.routes import rest
-from mais_node.api.security import fhir_interaction
+from mais_node.app import create_app
 from mais_node.audit.actors import Actor
 from mais_node.audit.memory import MemoryAuditLog
 from mais_node.auth.ports import FetchedJwks
@@ -65,13 +62,8 @@ class World:
         self.services.close()
 
     def app(self) -> FastAPI:
-        """The node's API as the lead wires it: auth routes first, FHIR REST behind the SMART scope check."""
-        app = FastAPI()
-        errors.install(app)
-        app.state.services = self.services
-        app.include_router(auth_routes.router)
-        app.include_router(rest.router, dependencies=guard())
-        return app
+        """The node's API, as the app factory wires it, on this world's services."""
+        return create_app(self.settings, services=self.services)
 
     def organisation(self, ods: str = "LA0001", *, verified: bool = True) -> None:
         self.auth.organisations.add(ods, f"Council {ods}", "la-childrens-social-care", actor=ADMIN, verified=verified)
@@ -119,13 +111,6 @@ class Registered:
             "client_assertion_type": ASSERTION_TYPE,
             "client_assertion": self.assertion(now, **claims),
         }
-
-
-def guard() -> list[Any]:
-    """The SMART scope check for the REST router, unless the router already carries it."""
-    if any(d.dependency is fhir_interaction for d in rest.router.dependencies):
-        return []
-    return [Depends(fhir_interaction)]
 
 
 def make_world(tmp_path: Path, clock: Clock, *, store: str | None = None, rate: RateLimitPolicy | None = None) -> World:

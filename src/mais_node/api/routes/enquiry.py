@@ -25,6 +25,8 @@ from mais_node.errors import InvalidRequest
 from mais_node.wiring import Services
 
 router = APIRouter(prefix="/fhir", dependencies=[Depends(check_accept)])
+# POST /fhir/Task is the enquiry's Task form: included before the generic create of api/routes/rest.py.
+task_router = APIRouter(prefix="/fhir", dependencies=[Depends(check_accept)])
 
 EnquirerDep = Annotated[Caller, Depends(require_scope(ENQUIRY, "system/Task.crs", "system/*.cruds"))]
 ReviewerDep = Annotated[Caller, Depends(require_scope(REVIEWER))]
@@ -61,7 +63,7 @@ def _referred(services: Services, enquiry: Enquiry, answer: Answer, caller: Call
     return raw_response(body, 202, _task_location(services, task_id, version))
 
 
-@router.post("/Task")
+@task_router.post("/Task")
 async def task_enquiry(request: Request, services: ServicesDep, caller: EnquirerDep) -> Response:
     check_content_type(request)
     raw = await request.body()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+import mais_node.api.paths  # noqa: F401  (registers the path convertors used below)
 from mais_node.api.deps import ServicesDep, StrictDep
 from mais_node.api.governance import audit_write, caller_of, check_task_owner, guard_write, task_filter
 from mais_node.api.media import check_accept, fhir_response, raw_response, read_resource
@@ -66,7 +67,7 @@ async def system_history(request: Request, services: ServicesDep) -> Response:
     return _history(request, services, None, None, "_history")
 
 
-@router.get("/{rtype}")
+@router.get("/{rtype:stored}")
 async def search(rtype: str, request: Request, services: ServicesDep, strict: StrictDep) -> Response:
     pairs = _pairs(request)
     if rtype == "Task":
@@ -74,7 +75,7 @@ async def search(rtype: str, request: Request, services: ServicesDep, strict: St
     return _search_response(services, _type(rtype), pairs, strict)
 
 
-@router.post("/{rtype}/_search")
+@router.post("/{rtype:stored}/_search")
 async def search_post(rtype: str, request: Request, services: ServicesDep, strict: StrictDep) -> Response:
     form = await request.form()
     pairs = [*_pairs(request), *((k, v) for k, v in form.multi_items() if isinstance(v, str))]
@@ -83,7 +84,7 @@ async def search_post(rtype: str, request: Request, services: ServicesDep, stric
     return _search_response(services, _type(rtype), pairs, strict)
 
 
-@router.post("/{rtype}")
+@router.post("/{rtype:stored}")
 async def create(rtype: str, request: Request, services: ServicesDep) -> Response:
     _type(rtype, write=True)
     body = await read_resource(request)
@@ -100,12 +101,12 @@ async def create(rtype: str, request: Request, services: ServicesDep) -> Respons
     return raw_response(stored.json, 201 if written.created else 200, headers)
 
 
-@router.get("/{rtype}/_history")
+@router.get("/{rtype:stored}/_history")
 async def type_history(rtype: str, request: Request, services: ServicesDep) -> Response:
     return _history(request, services, _type(rtype), None, f"{rtype}/_history")
 
 
-@router.get("/{rtype}/{id}")
+@router.get("/{rtype:stored}/{id:fhirid}")
 async def read(rtype: str, id: str, request: Request, services: ServicesDep) -> Response:
     stored = services.resources.read(_type(rtype), id)
     if rtype == "Task":
@@ -113,7 +114,7 @@ async def read(rtype: str, id: str, request: Request, services: ServicesDep) -> 
     return raw_response(stored.json, 200, _headers(stored))
 
 
-@router.put("/{rtype}/{id}")
+@router.put("/{rtype:stored}/{id:fhirid}")
 async def update(rtype: str, id: str, request: Request, services: ServicesDep) -> Response:
     _type(rtype, write=True)
     body = await read_resource(request)
@@ -129,7 +130,7 @@ async def update(rtype: str, id: str, request: Request, services: ServicesDep) -
     return raw_response(stored.json, 201 if written.created else 200, headers)
 
 
-@router.delete("/{rtype}/{id}")
+@router.delete("/{rtype:stored}/{id:fhirid}")
 async def delete(rtype: str, id: str, request: Request, services: ServicesDep) -> Response:
     caller = caller_of(request)
     before = guard_write(services, caller, _type(rtype, write=True), id, None)
@@ -139,14 +140,14 @@ async def delete(rtype: str, id: str, request: Request, services: ServicesDep) -
     return Response(status_code=204)
 
 
-@router.get("/{rtype}/{id}/_history")
+@router.get("/{rtype:stored}/{id:fhirid}/_history")
 async def instance_history(rtype: str, id: str, request: Request, services: ServicesDep) -> Response:
     if rtype == "Task":
         check_task_owner(caller_of(request), services.resources.read("Task", id).body, id)
     return _history(request, services, _type(rtype), id, f"{rtype}/{id}/_history")
 
 
-@router.get("/{rtype}/{id}/_history/{vid}")
+@router.get("/{rtype:stored}/{id:fhirid}/_history/{vid}")
 async def vread(rtype: str, id: str, vid: str, request: Request, services: ServicesDep) -> Response:
     stored = services.resources.vread(_type(rtype), id, vid)
     if rtype == "Task":
@@ -166,3 +167,16 @@ def _history(request: Request, services: ServicesDep, rtype: str | None, id: str
     after = decode_cursor(params["_cursor"]) if "_cursor" in params else None
     page = services.resources.history(rtype, id, count, after)
     return fhir_response(bundle.history(services.settings.fhir_base, path, pairs, page.items, page.next_after))
+
+
+# Included last: whatever no other route took under /fhir is an unknown type (or an id that is not a FHIR id).
+fallback = APIRouter(prefix="/fhir", dependencies=[Depends(check_accept)])
+_ANY = ["GET", "POST", "PUT", "DELETE", "PATCH"]
+
+
+@fallback.api_route("/{rtype}", methods=_ANY, include_in_schema=False)
+@fallback.api_route("/{rtype}/{rest:path}", methods=_ANY, include_in_schema=False)
+async def unknown(rtype: str, rest: str = "") -> Response:
+    if rtype in DECLARED:
+        raise NotFound(f"{rtype}/{rest[:64]} is not a resource or operation of this server", expression=("id",))
+    raise NotFound(f"Resource type '{rtype[:64]}' is not supported", expression=("type",))

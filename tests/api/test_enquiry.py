@@ -286,6 +286,7 @@ def test_the_node_fails_closed_when_the_audit_trail_cannot_be_written(
 
     headers = {**FHIR, **world.as_("mais/enquiry", "LA0001")}
     monkeypatch.setattr(world.services.audit, "append", broken)
+    monkeypatch.setattr(world.services.audit, "append_many", broken)
     body = orjson.dumps(parameters(*ask("is-known", "is-open", "contact")))
     answer = world.http.post("/fhir/Patient/$person-info-query", content=body, headers=headers)
     assert answer.status_code == 503

@@ -9,6 +9,7 @@ demand.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -82,6 +83,12 @@ class Checkpointer:
         if record.seq % self._every == 0:
             self._store.put_checkpoint(sign_checkpoint(record, self._signer, self._clock.now()))
         return record
+
+    def append_many(self, events: Sequence[Event]) -> list[AuditRecord]:
+        records = self._log.append_many(events)
+        if records and records[-1].seq // self._every > (records[0].seq - 1) // self._every:
+            self._store.put_checkpoint(sign_checkpoint(records[-1], self._signer, self._clock.now()))
+        return records
 
     def checkpoint(self) -> Checkpoint | None:
         """Sign the current tail now; None while the log is empty."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from mais_node.audit.chain import GENESIS, seal, to_micros
 from mais_node.audit.checkpoint import Checkpoint
@@ -20,6 +20,12 @@ class MemoryAuditLog:
         self.failing = False
         self._clock = clock or SystemClock()
         self._lock = threading.Lock()
+
+    def append_many(self, events: Sequence[Event]) -> list[AuditRecord]:
+        with self._lock:
+            if self.failing:
+                raise AuditUnavailable("the audit trail cannot be written")
+        return [self.append(event) for event in events]
 
     def append(self, event: Event) -> AuditRecord:
         with self._lock:

@@ -8,7 +8,7 @@ chain is the resource's identity, so a record cannot be moved without its id and
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -41,14 +41,22 @@ class AuditPage:
 
 
 class AuditSink(Protocol):
-    """What a writer of the trail needs: append one event durably, or raise AuditUnavailable (fail closed)."""
+    """What a writer of the trail needs: append durably, or raise AuditUnavailable (fail closed)."""
 
     def append(self, event: Event) -> AuditRecord: ...
+
+    def append_many(self, events: Sequence[Event]) -> list[AuditRecord]:
+        """Append several events in order, in one durable write where the store allows it."""
+        ...
 
 
 class AuditLog(Protocol):
     def append(self, event: Event) -> AuditRecord:
         """Chain and store ``event`` durably before returning; raise AuditUnavailable on any store failure."""
+        ...
+
+    def append_many(self, events: Sequence[Event]) -> list[AuditRecord]:
+        """Chain and store several events in order; on SQLite in one transaction (all or none)."""
         ...
 
     def scan(self, from_seq: int = 1) -> Iterator[AuditRecord]:

@@ -10,7 +10,8 @@ requested item; the match grade goes back to the rules for the release stage; on
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import contextvars
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +27,7 @@ from mais_node.policy import Decision, DecisionRequest, Item, ItemDecision, Matc
 from mais_node.terminology import PURPOSE_OF_USE_MAP, PURPOSE_SYSTEM, TerminologyService
 
 NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
+_BATCH: contextvars.ContextVar[list[dict[str, object]] | None] = contextvars.ContextVar("audit_batch", default=None)
 NOT_PERMITTED = "The enquiry is not permitted"
 
 _AUDIT_OUTCOME = {Outcome.PERMIT: "permit", Outcome.DENY: "deny", Outcome.REVIEW: "review"}
@@ -83,6 +85,10 @@ class EnquiryService:
 
     def handle(self, enquiry: Enquiry, asker: Asker) -> Answer:
         """Answer one enquiry: every step audited; DENY raises Forbidden revealing nothing about the person."""
+        with self._batch():
+            return self._handle(enquiry, asker)
+
+    def _handle(self, enquiry: Enquiry, asker: Asker) -> Answer:
         now = self.clock.now()
         actor = self._actor(enquiry, asker)
         subject = _subject(enquiry)
@@ -167,12 +173,13 @@ class EnquiryService:
 
     def what_if(self, enquiry: Enquiry, asker: Asker) -> Decided:
         """Decide without matching or answering (the IG officer's question); audited as a what-if."""
-        now = self.clock.now()
-        actor = self._actor(enquiry, asker)
-        decided = self._decide_first(enquiry, asker, actor, now)
-        outcomes = {str(d.item): _AUDIT_OUTCOME[d.outcome] for d in decided.decision}
-        self._record(balp.what_if(self.node, now, actor, raw_request=enquiry.raw, decisions=outcomes))  # type: ignore[arg-type]
-        return decided
+        with self._batch():
+            now = self.clock.now()
+            actor = self._actor(enquiry, asker)
+            decided = self._decide_first(enquiry, asker, actor, now)
+            outcomes = {str(d.item): _AUDIT_OUTCOME[d.outcome] for d in decided.decision}
+            self._record(balp.what_if(self.node, now, actor, raw_request=enquiry.raw, decisions=outcomes))  # type: ignore[arg-type]
+            return decided
 
     # -- the steps ----------------------------------------------------------------------------------------
     def _decide_first(self, enquiry: Enquiry, asker: Asker, actor: Actor, now: datetime) -> Decided:
@@ -211,8 +218,31 @@ class EnquiryService:
 
     # -- audit ---------------------------------------------------------------------------------------------
     def _record(self, event: dict[str, object]) -> None:
-        """Append durably or fail closed: AuditUnavailable propagates and the node answers 503."""
-        self.audit.append(event)
+        """Into the open batch, else straight to the trail (durably, or AuditUnavailable: the node answers 503)."""
+        batch = _BATCH.get()
+        if batch is None:
+            self.audit.append(event)
+        else:
+            batch.append(event)
+
+    @contextlib.contextmanager
+    def _batch(self) -> Iterator[None]:
+        """One enquiry's records are appended together, in one durable write, before any answer leaves.
+
+        They are written on the way out whether the enquiry was answered or refused; if they cannot be written,
+        AuditUnavailable replaces the answer (fail closed). One fsync per enquiry instead of one per record.
+        """
+        if _BATCH.get() is not None:
+            yield
+            return
+        events: list[dict[str, object]] = []
+        token = _BATCH.set(events)
+        try:
+            yield
+        finally:
+            _BATCH.reset(token)
+            if events:
+                self.audit.append_many(events)
 
     def _record_decision(
         self, decision: Decision, enquiry: Enquiry, actor: Actor, now: datetime, subject: Subject | None

@@ -8,7 +8,7 @@ record's search keys (multikey index). Every pymongo error becomes AuditUnavaila
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pymongo
@@ -48,6 +48,10 @@ class MongoAuditLog:
             self._log.create_index([("recorded", pymongo.ASCENDING), ("_id", pymongo.ASCENDING)])
         except PyMongoError as exc:
             raise AuditUnavailable("the audit trail cannot be opened") from exc
+
+    def append_many(self, events: Sequence[Event]) -> list[AuditRecord]:
+        """Each record is its own atomic insert (no transactions): a crash mid-batch leaves a valid prefix."""
+        return [self.append(event) for event in events]
 
     def append(self, event: Event) -> AuditRecord:
         try:

@@ -64,15 +64,24 @@ def policy_test(
     directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder of case files (JSON)")],
     store: StoreOpt = None,
     rules: RulesOpt = None,
+    agreements: Annotated[
+        Path | None,
+        typer.Option(
+            "--sharing-policies", help="Also hold the SharingPolicy files here (default deploy/sharing-policies)"
+        ),
+    ] = None,
 ) -> None:
     """Run a folder of cases (request → expected decision per item and rule ids); non-zero exit on any mismatch."""
     from mais_node.adapters.cedar import CedarPolicyEngine
-    from mais_node.policy import compile_sharing_policies, load_rule_set
+    from mais_node.errors import MaisError
+    from mais_node.policy import compile_sharing_policies, load_rule_set, read_sharing_policy
     from mais_node.policy.cases import all_passed, load_cases, render_table, run_cases
 
     services = _services(store)
     try:
-        held = services.rules.agreements.held()
+        folder = agreements or services.settings.rules_dir.parent / "sharing-policies"
+        files = [read_sharing_policy(path) for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+        held = [*services.rules.agreements.held(), *files]
         engine = CedarPolicyEngine()
         engine.load(
             load_rule_set(
@@ -80,6 +89,9 @@ def policy_test(
             )
         )
         rows = run_cases(load_cases(directory, held), engine)
+    except MaisError as exc:
+        typer.echo(f"error: {exc.diagnostics}", err=True)
+        raise typer.Exit(2) from exc
     finally:
         services.close()
     typer.echo(render_table(rows))

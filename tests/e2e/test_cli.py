@@ -1,0 +1,106 @@
+"""The `mais` command line in process (typer's runner): person import, policy check/test, sharing policies,
+terminology load. Each command works on a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from mais_node.cli import app
+from mais_node.config import PROJECT_ROOT
+from tests.builders import episode, patient
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def mais(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_person_import_reports_counts_and_refuses_a_file_with_a_bad_row(tmp_path: Path, store: str) -> None:
+    good = [patient(id="p1"), patient(id="p2", gender="female"), episode("p1")]
+    bad = {**patient(id="p3"), "birthDate": "1990-02-31x"}
+    ndjson = tmp_path / "people.ndjson"
+    ndjson.write_text("\n".join(json.dumps(r) for r in [*good[:2], bad, good[2]]))
+    code, output = mais("person", "import", str(ndjson), "--store", store)
+    assert code == 1
+    assert "line 3" in output
+    assert "nothing imported" in output
+    code, output = mais("person", "import", str(ndjson), "--store", store, "--skip-invalid")
+    assert code == 0, output
+    assert "imported 1 EpisodeOfCare, 2 Patient; rejected 1" in output
+    bundle = tmp_path / "people.json"
+    bundle.write_text(
+        json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in good]})
+    )
+    code, output = mais("person", "import", str(bundle), "--store", store)
+    assert code == 0, output
+
+
+def test_policy_check_and_test_pass_on_the_shipped_rules(store: str) -> None:
+    code, output = mais("policy", "check", "--store", store)
+    assert code == 0, output
+    assert "rules valid" in output
+    code, output = mais("policy", "test", str(PROJECT_ROOT / "deploy" / "rules" / "tests"), "--store", store)
+    assert code == 0, output
+    assert " 0 failed" in output
+
+
+def test_policy_test_exits_non_zero_on_a_mismatch(tmp_path: Path, store: str) -> None:
+    cases = tmp_path / "cases"
+    shutil.copytree(PROJECT_ROOT / "deploy" / "rules" / "tests" / "national", cases)
+    first = sorted(cases.glob("*.json"))[0]
+    document = json.loads(first.read_text())
+    text = json.dumps(document)
+    first.write_text(
+        text.replace('"PERMIT"', '"DENY"', 1) if '"PERMIT"' in text else text.replace('"DENY"', '"PERMIT"', 1)
+    )
+    code, output = mais("policy", "test", str(cases), "--store", store)
+    assert code == 1
+    assert "1 failed" in output
+
+
+def test_policy_check_refuses_an_invalid_rule_set(tmp_path: Path, store: str) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(PROJECT_ROOT / "deploy" / "rules", rules)
+    (rules / "local" / "99-broken.cedar").write_text(
+        'permit (principal, action == Action::"no-such-action", resource);'
+    )
+    code, output = mais("policy", "check", "--store", store, "--rules", str(rules))
+    assert code == 1
+    assert "no-such-action" in output or "error" in output
+
+
+def test_sharing_policies_are_added_listed_and_retired(store: str) -> None:
+    path = PROJECT_ROOT / "deploy" / "sharing-policies" / "LA0001-NODE01-2026.json"
+    code, output = mais("sharing-policy", "add", str(path), "--store", store)
+    assert code == 0, output
+    identifier = orjson.loads(path.read_bytes())["Identifier"]["value"]
+    code, output = mais("sharing-policy", "list", "--store", store)
+    assert f"{identifier}\tv1\tin force" in output
+    code, output = mais("sharing-policy", "retire", identifier, "--store", store)
+    assert code == 0, output
+    code, output = mais("sharing-policy", "list", "--store", store)
+    assert "in force" not in output
+    assert "retired" in output
+
+
+def test_terminology_load_is_idempotent(store: str) -> None:
+    code, first = mais("terminology", "load", "--store", store)
+    assert code == 0, first
+    code, second = mais("terminology", "load", "--store", store)
+    assert "loaded 0 vocabulary resource(s)" in second
+    loaded = int(first.split()[1])
+    assert loaded > 0
+    assert f"{loaded} already held" in second

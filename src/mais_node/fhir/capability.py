@@ -41,7 +41,10 @@ OPERATIONS: tuple[OperationDecl, ...] = (
     OperationDecl("subsumes", "CodeSystem", f"{_HL7}/CodeSystem-subsumes"),
     OperationDecl("validate-code", "ValueSet", f"{_HL7}/ValueSet-validate-code"),
     OperationDecl("expand", "ValueSet", f"{_HL7}/ValueSet-expand"),
-    *(OperationDecl("validate", rtype, f"{_HL7}/Resource-validate") for rtype in sorted(DECLARED)),
+    *(
+        OperationDecl("validate", rtype, f"{_HL7}/Resource-validate")
+        for rtype in (*sorted(DECLARED), "AuditEvent", "Parameters")
+    ),
 )
 
 
@@ -64,7 +67,18 @@ def capability_statement(
     }
     if profiles.get("AuditEvent"):
         audit["supportedProfile"] = list(profiles["AuditEvent"])
+    audit_ops = [_op(o) for o in operations if o.resource_type == "AuditEvent"]
+    if audit_ops:
+        audit["operation"] = audit_ops
     resources.append(audit)
+    # Parameters is not stored: it is listed for the profiles of the MAIS operation's input and output.
+    parameters: dict[str, Any] = {"type": "Parameters", "interaction": []}
+    if profiles.get("Parameters"):
+        parameters["supportedProfile"] = list(profiles["Parameters"])
+    parameters_ops = [_op(o) for o in operations if o.resource_type == "Parameters"]
+    if parameters_ops:
+        parameters["operation"] = parameters_ops
+    resources.append(parameters)
     system_ops = [_op(o) for o in operations if o.resource_type is None]
     rest: dict[str, Any] = {
         "mode": "server",

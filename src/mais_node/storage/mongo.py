@@ -94,6 +94,7 @@ class MongoResourceStore:
             self.current.create_index([("t", 1), ("lu", 1)])
             self.versions.create_index([("t", 1), ("id", 1), ("vid", -1)])
             self.versions.create_index([("lu", -1), ("_id", -1)])
+            self.versions.create_index([("t", 1), ("lu", -1), ("_id", -1)])
         except PyMongoError as exc:
             raise Unavailable("The resource store cannot be prepared") from exc
 

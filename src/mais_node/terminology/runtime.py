@@ -1,5 +1,10 @@
 """The vocabularies in force: the files of ``terminology/`` loaded into the store, then edited by terminology
-managers as versioned CodeSystems and ValueSets; the service is rebuilt whenever one of them changes."""
+managers as versioned CodeSystems and ValueSets; the service is rebuilt whenever one of them changes.
+
+Each use checks the store's newest CodeSystem / ValueSet version (one indexed read per type), so an edit, by this
+process or another replica, is in force for the very next enquiry: a retired purpose is refused at once (issue 4
+§3). Superseded CodeSystem versions stay answerable by ``version`` ($lookup, $validate-code).
+"""
 
 from __future__ import annotations
 
@@ -15,12 +20,14 @@ from mais_node.terminology.loader import load_directory
 from mais_node.terminology.service import TerminologyService
 
 STORED = ("CodeSystem", "ValueSet")
+_PAGE = 200
 
 
 class Vocabularies:
-    def __init__(self, resources: ResourceService, files: Path, *, check_every: float = 2.0) -> None:
+    def __init__(self, resources: ResourceService, files: Path, *, check_every: float = 0.0) -> None:
         self.resources = resources
         self.files = files
+        # Seconds a service is trusted without looking at the store; 0 (the default) looks on every use.
         self.check_every = check_every
         self._service: TerminologyService | None = None
         self._fingerprint = ""
@@ -44,13 +51,30 @@ class Vocabularies:
 
     def _stored(self) -> Iterator[dict[str, Any]]:
         for rtype in STORED:
-            pairs = [("_count", "200")]
+            pairs = [("_count", str(_PAGE))]
             while True:
                 result = self.resources.search(rtype, pairs)
                 yield from (s.body for s in result.page.items)
                 if result.page.next_after is None:
                     break
-                pairs = [("_count", "200"), ("_cursor", encode_cursor(result.page.next_after))]
+                pairs = [("_count", str(_PAGE)), ("_cursor", encode_cursor(result.page.next_after))]
+
+    def _superseded(self, current: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Earlier CodeSystem versions (by url and version) the current resources no longer hold, newest first."""
+        held = {(r.get("url"), r.get("version")) for r in current if r.get("resourceType") == "CodeSystem"}
+        found: dict[tuple[Any, Any], dict[str, Any]] = {}
+        after: tuple[str, ...] | None = None
+        while True:
+            page = self.resources.store.history("CodeSystem", None, _PAGE, after)
+            for stored in page.items:
+                if stored.deleted:
+                    continue
+                key = (stored.body.get("url"), stored.body.get("version"))
+                if key not in held:
+                    found.setdefault(key, stored.body)
+            if page.next_after is None:
+                return list(found.values())
+            after = page.next_after
 
     def fingerprint(self) -> str:
         parts = []
@@ -60,16 +84,23 @@ class Vocabularies:
         return "|".join(parts)
 
     def __call__(self) -> TerminologyService:
-        """The current service; rebuilt (at most every few seconds) when a vocabulary changed."""
-        if self._service is not None and time.monotonic() - self._checked < self.check_every:
-            return self._service
+        """The service on the vocabularies in the store now (rebuilt only when one of them changed)."""
+        service, now = self._service, time.monotonic()
+        if service is not None and now - self._checked < self.check_every:
+            return service
+        fingerprint = self.fingerprint()
+        if service is not None and fingerprint == self._fingerprint:
+            self._checked = now
+            return service
         with self._lock:
-            self._checked = time.monotonic()
-            fingerprint = self.fingerprint()
             if self._service is None or fingerprint != self._fingerprint:
-                resources = list(self._stored()) or [
-                    r for r in load_directory(self.files) if r.get("resourceType") in STORED
-                ]
-                self._service = TerminologyService([*resources, *self._maps])
+                current = list(self._stored())
+                if current:
+                    superseded = self._superseded(current)
+                else:
+                    current = [r for r in load_directory(self.files) if r.get("resourceType") in STORED]
+                    superseded = []
+                self._service = TerminologyService([*current, *self._maps], superseded=superseded)
                 self._fingerprint = fingerprint
+            self._checked = now
             return self._service

@@ -35,7 +35,14 @@ LEGISLATION = "legislation"
 class TerminologyService:
     """Answers terminology operations from a fixed set of CodeSystem, ValueSet and ConceptMap resources."""
 
-    def __init__(self, resources: Iterable[Mapping[str, Any]], clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        resources: Iterable[Mapping[str, Any]],
+        clock: Clock | None = None,
+        *,
+        superseded: Iterable[Mapping[str, Any]] = (),
+    ) -> None:
+        """``superseded``: earlier CodeSystem versions, answerable only when a request names their version."""
         self._clock = clock or SystemClock()
         versions: dict[str, list[CodeSystemVersion]] = defaultdict(list)
         value_sets: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
@@ -52,6 +59,9 @@ class TerminologyService:
             url: {cs.version: cs for cs in group} for url, group in versions.items()
         }
         self._current = {url: current_version(group) for url, group in versions.items()}
+        for resource in superseded:
+            earlier = CodeSystemVersion.from_resource(resource)
+            self._versions.setdefault(earlier.url, {}).setdefault(earlier.version, earlier)
         self._value_sets = {url: _current_resource(group) for url, group in value_sets.items()}
         self._members: dict[str, tuple[Concept, ...]] = {}
         for url in self._value_sets:

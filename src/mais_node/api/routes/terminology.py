@@ -96,9 +96,24 @@ async def subsumes(services: ServicesDep, caller: CallerDep, params: ParamsDep) 
     return fhir_response({"resourceType": "Parameters", "parameter": [{"name": "outcome", "valueCode": outcome}]})
 
 
+def _posted_parameters(
+    rtype: str, params: dict[str, Any], body: dict[str, Any], query_profile: str | None
+) -> dict[str, Any]:
+    """The operation's parameters. ``Parameters/$validate`` validates the posted Parameters itself, unless it wraps
+    a Parameters resource in 'resource': a bare one's parameters are data, not the operation's."""
+    wrapped = params.get("resource")
+    if rtype != "Parameters" or (isinstance(wrapped, dict) and wrapped.get("resourceType") == "Parameters"):
+        return params
+    return {"resource": body, "profile": query_profile}
+
+
 @router.post("/{rtype}/$validate")
-async def validate(rtype: str, services: ServicesDep, caller: CallerDep, params: ParamsDep) -> Response:
+async def validate(
+    rtype: str, request: Request, services: ServicesDep, caller: CallerDep, params: ParamsDep
+) -> Response:
     """``[type]/$validate``: every issue of the resource against the named profile (or its meta.profile)."""
+    body = await read_resource(request)
+    params = _posted_parameters(rtype, params, body, request.query_params.get("profile"))
     resource = params.get("resource")
     if not isinstance(resource, dict):
         raise InvalidRequest(

@@ -161,6 +161,21 @@ def enquire(
         raise typer.Exit(1)
 
 
+@app.command()
+def token(
+    server: Annotated[str, typer.Option(help="Base URL of the node, e.g. http://127.0.0.1:8080")],
+    client_id: Annotated[str, typer.Option("--client-id", help="This system's client id at that node")],
+    key: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="This system's private JWK file")],
+    scope: Annotated[str, typer.Option(help="Space-separated scopes to ask for")] = "mais/enquiry",
+) -> None:
+    """Print a 5-minute access token (SMART Backend Services, signed client assertion) for scripts and curl."""
+    import orjson
+
+    from mais_node.client import EnquiryClient
+
+    typer.echo(EnquiryClient(server, client_id, orjson.loads(key.read_bytes())).token(scope))
+
+
 def _log_requester_side(store: str, sent: dict[str, object], received: bytes, status: int) -> None:
     """MAIS asks requesters to keep their own record of what they asked and what they were told."""
     import uuid

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -195,6 +195,9 @@ def audit_export(
 
     if fmt not in ("ndjson", "csv"):
         raise typer.BadParameter("--format must be ndjson or csv")
+    # Times given without an offset are UTC, as the trail records them.
+    since = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
+    until = until.replace(tzinfo=UTC) if until and until.tzinfo is None else until
     services = _services(store)
     try:
         if str(out) == "-":

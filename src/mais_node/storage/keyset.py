@@ -1,4 +1,4 @@
-"""Helpers shared by both adapters: meta stamping and keyset paging (no offset scans)."""
+"""Helpers shared by both adapters: version checks, meta stamping and keyset paging (no offset scans)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from typing import Any, TypeVar
 
 import orjson
 
+from mais_node.errors import NotFound, PreconditionFailed, VersionConflict
 from mais_node.fhir.search.query import SortKey
+from mais_node.storage.port import Change
 
 T = TypeVar("T")
 
@@ -39,3 +41,18 @@ def keyset(
     for i, key in enumerate(sort):
         branches.append(all_of([*(equal(j) for j in range(i)), compare(i, key.descending)]))
     return any_of(branches)
+
+
+def check_version(change: Change, current: tuple[int, bool] | None) -> None:
+    """The write's expected version against the current one (version, deleted); the same rules on every store."""
+    expected = change.expected_version
+    if change.operation == "delete" and (current is None or current[1]):
+        raise NotFound(f"{change.resource_type}/{change.id} is not known")
+    if expected is None:
+        return
+    if expected == 0 and current is not None and not current[1]:
+        raise VersionConflict(f"{change.resource_type}/{change.id} already exists")
+    if expected > 0 and (current is None or current[0] != expected):
+        raise PreconditionFailed(
+            f"{change.resource_type}/{change.id} is not at version {expected}", expression=("If-Match",)
+        )

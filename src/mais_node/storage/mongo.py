@@ -21,7 +21,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
 from pymongo.write_concern import WriteConcern
 
-from mais_node.errors import InvalidRequest, NotFound, PreconditionFailed, Unavailable, VersionConflict
+from mais_node.errors import InvalidRequest, Unavailable, VersionConflict
 from mais_node.fhir.search.extract import index_entries
 from mais_node.fhir.search.params import params_for, sortable
 from mais_node.fhir.search.query import (
@@ -36,7 +36,7 @@ from mais_node.fhir.search.query import (
     Value,
 )
 from mais_node.fhir.search.text import MAX_CHAR
-from mais_node.storage.keyset import keyset, stamp
+from mais_node.storage.keyset import check_version, keyset, stamp
 from mais_node.storage.port import Change, Page, Stored
 
 Document = dict[str, Any]
@@ -107,7 +107,7 @@ class MongoResourceStore:
     def _write(self, change: Change) -> Stored:
         key = f"{change.resource_type}/{change.id}"
         current = self.current.find_one({"_id": key}, {"vid": 1, "del": 1})
-        _check(change, None if current is None else (current["vid"], current["del"]))
+        check_version(change, None if current is None else (current["vid"], current["del"]))
         version = 1 if current is None else current["vid"] + 1
         deleted = change.operation == "delete"
         payload = b"" if deleted or change.body is None else stamp(change.body, version, change.last_updated)
@@ -195,20 +195,6 @@ class MongoResourceStore:
             self.db.command("ping")
         except PyMongoError as exc:
             raise Unavailable("The resource store is unreachable") from exc
-
-
-def _check(change: Change, current: tuple[int, bool] | None) -> None:
-    expected = change.expected_version
-    if change.operation == "delete" and (current is None or current[1]):
-        raise NotFound(f"{change.resource_type}/{change.id} is not known")
-    if expected is None:
-        return
-    if expected == 0 and current is not None and not current[1]:
-        raise VersionConflict(f"{change.resource_type}/{change.id} already exists")
-    if expected > 0 and (current is None or current[0] != expected):
-        raise PreconditionFailed(
-            f"{change.resource_type}/{change.id} is not at version {expected}", expression=("If-Match",)
-        )
 
 
 def _get(doc: Mapping[str, Any], field: str) -> Any:

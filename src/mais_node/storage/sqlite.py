@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mais_node.errors import InvalidRequest, NotFound, PreconditionFailed, Unavailable, VersionConflict
+from mais_node.errors import InvalidRequest, Unavailable
 from mais_node.fhir.search.query import (
     Criterion,
     DateValue,
@@ -26,7 +26,7 @@ from mais_node.fhir.search.query import (
     Value,
 )
 from mais_node.fhir.search.text import MAX_CHAR
-from mais_node.storage.keyset import keyset, stamp
+from mais_node.storage.keyset import check_version, keyset, stamp
 from mais_node.storage.port import Change, Page, Stored
 
 SCHEMA = """
@@ -143,7 +143,7 @@ class SqliteResourceStore:
             "SELECT rid, vid, deleted FROM resource WHERE rtype = ? AND id = ?",
             (change.resource_type, change.id),
         ).fetchone()
-        _check_version(change, None if current is None else (current[1], bool(current[2])))
+        check_version(change, None if current is None else (current[1], bool(current[2])))
         version = 1 if current is None else current[1] + 1
         deleted = change.operation == "delete"
         payload = b"" if deleted or change.body is None else stamp(change.body, version, change.last_updated)
@@ -236,20 +236,6 @@ class SqliteResourceStore:
             self.db.connection().execute("SELECT 1").fetchone()
         except sqlite3.Error as exc:
             raise Unavailable("The resource store is unreachable") from exc
-
-
-def _check_version(change: Change, current: tuple[int, bool] | None) -> None:
-    expected = change.expected_version
-    if change.operation == "delete" and (current is None or current[1]):
-        raise NotFound(f"{change.resource_type}/{change.id} is not known")
-    if expected is None:
-        return
-    if expected == 0 and current is not None and not current[1]:
-        raise VersionConflict(f"{change.resource_type}/{change.id} already exists")
-    if expected > 0 and (current is None or current[0] != expected):
-        raise PreconditionFailed(
-            f"{change.resource_type}/{change.id} is not at version {expected}", expression=("If-Match",)
-        )
 
 
 class _Compiled:

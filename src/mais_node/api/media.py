@@ -9,7 +9,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mais_node.errors import InvalidRequest, NotAcceptable, UnsupportedMediaType
+from mais_node.errors import NotAcceptable, UnsupportedMediaType
+from mais_node.fhir import wire
 
 FHIR_JSON = "application/fhir+json"
 _JSON_TYPES = {"application/fhir+json", "application/json", "application/json+fhir", "json", "text/json"}
@@ -57,11 +58,5 @@ async def read_resource(request: Request) -> dict[str, Any]:
 
 
 def parse_json(body: bytes) -> dict[str, Any]:
-    """A JSON object, or 400 saying where the JSON breaks."""
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"The body is not valid JSON (at character {exc.pos})") from exc
-    if not isinstance(document, dict):
-        raise InvalidRequest("The body must be a JSON object (a FHIR resource)")
-    return document
+    """A JSON object, or 400 saying where the JSON breaks (or which property repeats, or holds a control character)."""
+    return wire.loads(body)

@@ -133,7 +133,8 @@ def _date_bounds(query: AuditQuery, value: str) -> AuditQuery:
 
 
 def _count(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= MAX_COUNT:
+    # ASCII digits only, and short: str.isdigit() alone takes '²', and int() of thousands of digits raises.
+    if not (0 < len(value) <= 6 and value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_COUNT:
         raise InvalidRequest(f"_count must be a whole number from 1 to {MAX_COUNT}", expression=["_count"])
     return int(value)
 

@@ -9,6 +9,7 @@ media type and body and returns status, JSON body and headers. Every token issue
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -192,7 +193,8 @@ class TokenEndpoint:
         except (UnicodeDecodeError, ValueError):
             return self._refuse({}, address, "The body is not a form")
         form = dict(pairs)
-        repeated = sorted({k for k, _ in pairs if k in PARAMETERS and sum(1 for n, _ in pairs if n == k) > 1})
+        counts = Counter(k for k, _ in pairs)
+        repeated = sorted(k for k in PARAMETERS if counts[k] > 1)
         if repeated:
             return self._refuse(form, address, f"Repeated '{repeated[0]}'")
         if not form.get("grant_type"):

@@ -17,7 +17,7 @@ from mais_node.fhir.models import check_structure, valid_id
 from mais_node.fhir.search.dates import render
 from mais_node.fhir.search.extract import index_entries, walk
 from mais_node.fhir.search.params import params_for
-from mais_node.fhir.search.parse import parse_search
+from mais_node.fhir.search.parse import is_small_int, parse_search
 from mais_node.fhir.search.query import Criterion, Include, Query, ReferenceValue, SearchRequest
 from mais_node.storage.keyset import fhir_instant
 from mais_node.storage.port import Change, Page, ResourceStore, Stored
@@ -65,7 +65,7 @@ class ResourceService:
         return stored
 
     def vread(self, resource_type: str, id: str, version: str) -> Stored:
-        stored = self.store.read(resource_type, id, int(version)) if valid_id(id) and version.isdigit() else None
+        stored = self.store.read(resource_type, id, int(version)) if valid_id(id) and is_small_int(version) else None
         if stored is None:
             raise NotFound(f"{resource_type}/{id[:64]}/_history/{version[:16]} is not known")
         if stored.deleted:

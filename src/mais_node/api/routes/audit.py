@@ -17,6 +17,7 @@ from mais_node.audit.actors import Actor
 from mais_node.audit.query import parse_audit_query
 from mais_node.auth.bearer import Caller
 from mais_node.errors import MethodNotAllowed, NotFound
+from mais_node.fhir.search.parse import is_small_int
 
 router = APIRouter(dependencies=[Depends(check_accept)])
 AUDITOR = "system/AuditEvent.rs"
@@ -45,7 +46,7 @@ async def search(request: Request, services: ServicesDep, caller: AuditorDep) ->
 
 @router.get("/fhir/AuditEvent/{seq}")
 async def read(seq: str, services: ServicesDep, caller: AuditorDep) -> Response:
-    if seq.isdigit():
+    if is_small_int(seq):
         record = next(iter(services.audit.scan(int(seq))), None)
         if record is not None and record.seq == int(seq):
             return fhir_response(record.event)

@@ -12,12 +12,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import JSONResponse
 
+from mais_node.api.media import parse_json
 from mais_node.api.security import auth_services, require_scope
 from mais_node.audit.actors import Actor
 from mais_node.auth.bearer import Caller
 from mais_node.auth.scopes import ADMIN
 from mais_node.auth.services import AuthServices
-from mais_node.errors import InvalidRequest
+from mais_node.errors import InvalidRequest, PayloadTooLarge
 from mais_node.register.model import Client, Organisation
 
 router = APIRouter()
@@ -35,10 +36,18 @@ async def jwks(auth: AuthDep) -> JSONResponse:
     return JSONResponse(auth.keyring.public_jwks(), headers={"Cache-Control": "max-age=60"})
 
 
+# A client_credentials request is a few parameters and one signed assertion (about 1 KiB). Anything much larger is
+# refused before it is parsed: the form parser and authlib are not meant for 100,000-field bodies.
+MAX_TOKEN_REQUEST_BYTES = 16 * 1024
+
+
 @router.post("/auth/token")
 async def token(request: Request, auth: AuthDep) -> JSONResponse:
     body = await request.body()
     address = request.client.host if request.client else None
+    if len(body) > MAX_TOKEN_REQUEST_BYTES:
+        auth.token_endpoint.audit_refused(Actor(address=address), "invalid_request: the request is too large")
+        raise PayloadTooLarge(f"A token request must not exceed {MAX_TOKEN_REQUEST_BYTES} bytes")
     answer = auth.token_endpoint.handle(request.headers.get("content-type", ""), body, address)
     return JSONResponse(answer.body, answer.status, headers=answer.headers)
 
@@ -51,13 +60,17 @@ def _actor(caller: Caller, request: Request) -> Actor:
 
 
 async def _json(request: Request) -> dict[str, Any]:
-    try:
-        document = await request.json()
-    except ValueError as exc:
-        raise InvalidRequest("The body must be a JSON object") from exc
-    if not isinstance(document, dict):
-        raise InvalidRequest("The body must be a JSON object")
-    return document
+    return parse_json(await request.body())
+
+
+def _text(doc: dict[str, Any], name: str, *, optional: bool = False) -> str:
+    """A string member of a register request: ``{"$ne": ""}`` is refused here, not turned into text."""
+    value = doc.get(name, "")
+    if value is None and optional:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidRequest(f"'{name}' must be a string", expression=(name,))
+    return value
 
 
 def _org(org: Organisation) -> dict[str, Any]:
@@ -95,9 +108,9 @@ async def list_organisations(auth: AuthDep, caller: AdminDep) -> JSONResponse:
 async def add_organisation(request: Request, auth: AuthDep, caller: AdminDep) -> JSONResponse:
     doc = await _json(request)
     org = auth.organisations.add(
-        str(doc.get("ods", "")),
-        str(doc.get("name", "")),
-        str(doc.get("type", "")),
+        _text(doc, "ods"),
+        _text(doc, "name"),
+        _text(doc, "type"),
         verified=doc.get("verified") is True,
         actor=_actor(caller, request),
     )
@@ -124,12 +137,12 @@ async def list_clients(auth: AuthDep, caller: AdminDep, org: str | None = None) 
 @router.post("/auth/register/clients")
 async def add_client(request: Request, auth: AuthDep, caller: AdminDep) -> JSONResponse:
     doc = await _json(request)
-    jwks, jwks_uri = doc.get("jwks"), doc.get("jwks_uri")
+    jwks, jwks_uri = doc.get("jwks"), _text(doc, "jwks_uri", optional=True)
     client = auth.clients.add(
-        str(doc.get("org", "")),
-        str(doc.get("scope", "")).split(),
+        _text(doc, "org"),
+        _text(doc, "scope").split(),
         jwks=jwks if isinstance(jwks, dict) else None,
-        jwks_uri=str(jwks_uri) if jwks_uri else None,
+        jwks_uri=jwks_uri or None,
         actor=_actor(caller, request),
     )
     return JSONResponse(_client(client), 201)

@@ -112,8 +112,13 @@ async def what_if(request: Request, services: ServicesDep, caller: ReviewerDep) 
 async def patient_match(request: Request, services: ServicesDep, caller: ReviewerDep) -> Response:
     """FHIR R4 ``Patient/$match`` for reviewers: candidates from the person index with their grade and score."""
     body = await read_resource(request)
+    parameters = body.get("parameter")
     patient = next(
-        (p.get("resource") for p in body.get("parameter") or [] if p.get("name") == "resource"),
+        (
+            p.get("resource")
+            for p in (parameters if isinstance(parameters, list) else [])
+            if isinstance(p, dict) and p.get("name") == "resource"
+        ),
         body if body.get("resourceType") == "Patient" else None,
     )
     if not isinstance(patient, dict):

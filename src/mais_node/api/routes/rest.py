@@ -14,7 +14,7 @@ from mais_node.errors import InvalidRequest, MethodNotAllowed, NotFound
 from mais_node.fhir import bundle
 from mais_node.fhir.capability import READ_ONLY_TYPES
 from mais_node.fhir.search.params import DECLARED
-from mais_node.fhir.search.parse import decode_cursor
+from mais_node.fhir.search.parse import count_value, decode_cursor, is_small_int
 from mais_node.storage.keyset import fhir_instant
 from mais_node.storage.port import Stored
 
@@ -37,7 +37,7 @@ def _version_header(value: str | None) -> int | None:
     if value is None:
         return None
     digits = value.strip().removeprefix("W/").strip('"')
-    if not digits.isdigit():
+    if not is_small_int(digits):
         raise InvalidRequest('If-Match must be a version ETag such as W/"3"', expression=("If-Match",))
     return int(digits)
 
@@ -159,11 +159,7 @@ def _history(request: Request, services: ServicesDep, rtype: str | None, id: str
     pairs = _pairs(request)
     params = dict(pairs)
     count_text = params.get("_count")
-    if count_text is not None and not count_text.isdigit():
-        raise InvalidRequest("_count must be a non-negative integer", expression=("_count",))
-    count = int(count_text) if count_text is not None else None
-    if count is not None and count > services.settings.max_page_size:
-        raise InvalidRequest(f"_count must not exceed {services.settings.max_page_size}", expression=("_count",))
+    count = None if count_text is None else count_value("_count", count_text, services.settings.max_page_size)
     after = decode_cursor(params["_cursor"]) if "_cursor" in params else None
     page = services.resources.history(rtype, id, count, after)
     return fhir_response(bundle.history(services.settings.fhir_base, path, pairs, page.items, page.next_after))

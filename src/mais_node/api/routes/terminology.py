@@ -16,6 +16,7 @@ from mais_node.api.media import check_accept, fhir_response, read_resource
 from mais_node.api.security import CallerDep
 from mais_node.errors import InvalidRequest, Issue, NotFound
 from mais_node.fhir.outcome import operation_outcome
+from mais_node.fhir.search.parse import is_small_int
 
 router = APIRouter(prefix="/fhir", dependencies=[Depends(check_accept)])
 
@@ -54,18 +55,20 @@ def _int(params: dict[str, Any], name: str) -> int | None:
     value = params.get(name)
     if value is None:
         return None
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+    if isinstance(value, int) or (isinstance(value, str) and is_small_int(value)):
         return int(value)
     raise InvalidRequest(f"'{name}' must be a non-negative integer", expression=(name,))
 
 
-@router.api_route("/CodeSystem/$lookup", methods=["GET", "POST"])
+@router.get("/CodeSystem/$lookup", operation_id="lookup_get")
+@router.post("/CodeSystem/$lookup", operation_id="lookup_post")
 async def lookup(services: ServicesDep, caller: CallerDep, params: ParamsDep) -> Response:
     system, code = _required(params, "system", "code")
     return fhir_response(services.vocabularies().lookup(system, code, params.get("version")).to_parameters())
 
 
-@router.api_route("/CodeSystem/$validate-code", methods=["GET", "POST"])
+@router.get("/CodeSystem/$validate-code", operation_id="codesystem_validate_code_get")
+@router.post("/CodeSystem/$validate-code", operation_id="codesystem_validate_code_post")
 async def codesystem_validate_code(services: ServicesDep, caller: CallerDep, params: ParamsDep) -> Response:
     url = params.get("url") or params.get("system")
     (code,) = _required(params, "code")
@@ -75,21 +78,24 @@ async def codesystem_validate_code(services: ServicesDep, caller: CallerDep, par
     return fhir_response(result.to_parameters())
 
 
-@router.api_route("/ValueSet/$validate-code", methods=["GET", "POST"])
+@router.get("/ValueSet/$validate-code", operation_id="valueset_validate_code_get")
+@router.post("/ValueSet/$validate-code", operation_id="valueset_validate_code_post")
 async def valueset_validate_code(services: ServicesDep, caller: CallerDep, params: ParamsDep) -> Response:
     url, code = _required(params, "url", "code")
     result = services.vocabularies().validate_code(url, code, params.get("display"), system=params.get("system"))
     return fhir_response(result.to_parameters())
 
 
-@router.api_route("/ValueSet/$expand", methods=["GET", "POST"])
+@router.get("/ValueSet/$expand", operation_id="expand_get")
+@router.post("/ValueSet/$expand", operation_id="expand_post")
 async def expand(services: ServicesDep, caller: CallerDep, params: ParamsDep) -> Response:
     (url,) = _required(params, "url")
     expansion = services.vocabularies().expand(url, params.get("filter"), _int(params, "count"), _int(params, "offset"))
     return fhir_response(expansion)
 
 
-@router.api_route("/CodeSystem/$subsumes", methods=["GET", "POST"])
+@router.get("/CodeSystem/$subsumes", operation_id="subsumes_get")
+@router.post("/CodeSystem/$subsumes", operation_id="subsumes_post")
 async def subsumes(services: ServicesDep, caller: CallerDep, params: ParamsDep) -> Response:
     system, code_a, code_b = _required(params, "system", "codeA", "codeB")
     outcome = services.vocabularies().subsumes(system, code_a, code_b, params.get("version"))

@@ -12,12 +12,14 @@ _DATE = re.compile(
     r"(?P<tz>Z|[+-]\d{2}:\d{2})?)?)?)?$"
 )
 
-_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
+_FIRST = "0001-01-01T00:00:00.000000"
+_LAST = "9999-12-31T23:59:59.999999"
 
 
 def render(moment: datetime) -> str:
     """Normalised sortable text of an instant: UTC, microseconds, no offset."""
-    return moment.astimezone(UTC).strftime(_FORMAT)
+    # isoformat, not strftime("%Y"): glibc writes year 203 as "203", which sorts after "1990".
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
 def _add_months(moment: datetime, months: int) -> datetime:
@@ -30,35 +32,51 @@ def date_range(text: str) -> tuple[str, str]:
     match = _DATE.match(text)
     if not match:
         raise InvalidRequest(f"'{text[:40]}' is not a valid FHIR date")
-    g = match.groupdict()
+    try:
+        return _range(match.groupdict())
+    except (ValueError, OverflowError) as exc:
+        # Month 13, day 45, an offset of +99:99.
+        raise InvalidRequest(f"'{text[:40]}' is not a valid FHIR date") from exc
+
+
+def _range(g: dict[str, str | None]) -> tuple[str, str]:
     tz = g["tz"]
     tzinfo = UTC
     if tz and tz != "Z":
         sign = 1 if tz[0] == "+" else -1
         tzinfo = timezone(sign * timedelta(hours=int(tz[1:3]), minutes=int(tz[4:6])))
+    start = datetime(
+        int(g["y"] or 0),
+        int(g["m"] or 1),
+        int(g["d"] or 1),
+        int(g["H"] or 0),
+        int(g["M"] or 0),
+        int(g["S"] or 0),
+        int(float(g["f"]) * 1_000_000) if g["f"] else 0,
+        tzinfo=tzinfo,
+    )
+    # 9999-12-31 is a valid date: a range that would leave years 1-9999 in UTC is held at the edge.
+    edge = _FIRST if start.year == 1 else _LAST
     try:
-        start = datetime(
-            int(g["y"]),
-            int(g["m"] or 1),
-            int(g["d"] or 1),
-            int(g["H"] or 0),
-            int(g["M"] or 0),
-            int(g["S"] or 0),
-            int(float(g["f"]) * 1_000_000) if g["f"] else 0,
-            tzinfo=tzinfo,
-        )
-    except ValueError as exc:
-        raise InvalidRequest(f"'{text[:40]}' is not a valid FHIR date") from exc
+        lo = render(start)
+    except (ValueError, OverflowError):
+        lo = edge
+    try:
+        hi = render(_end(start, g))
+    except (ValueError, OverflowError):
+        hi = edge
+    return lo, hi
+
+
+def _end(start: datetime, g: dict[str, str | None]) -> datetime:
     if g["m"] is None:
-        end = start.replace(year=start.year + 1)
-    elif g["d"] is None:
-        end = _add_months(start, 1)
-    elif g["H"] is None:
-        end = start + timedelta(days=1)
-    elif g["S"] is None:
-        end = start + timedelta(minutes=1)
-    elif g["f"] is None:
-        end = start + timedelta(seconds=1)
-    else:
-        end = start + timedelta(microseconds=1)
-    return render(start), render(end)
+        return start.replace(year=start.year + 1)
+    if g["d"] is None:
+        return _add_months(start, 1)
+    if g["H"] is None:
+        return start + timedelta(days=1)
+    if g["S"] is None:
+        return start + timedelta(minutes=1)
+    if g["f"] is None:
+        return start + timedelta(seconds=1)
+    return start + timedelta(microseconds=1)

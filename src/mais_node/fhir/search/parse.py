@@ -13,7 +13,7 @@ from typing import cast
 
 import orjson
 
-from mais_node.errors import InvalidRequest, UnknownSearchParameter
+from mais_node.errors import InvalidRequest, Issue, UnknownSearchParameter
 from mais_node.fhir.search.dates import date_range, render
 from mais_node.fhir.search.params import DECLARED, SearchParam, params_for, sortable
 from mais_node.fhir.search.query import (
@@ -45,6 +45,10 @@ _RESULT_PARAMS = {
     "_format",
 }
 _SPLIT = re.compile(r"(?<!\\),")
+# A search is one bounded query: past these the store would refuse it (SQLite's expression depth), so 400 first.
+MAX_VALUES = 100
+MAX_SORT_KEYS = 8
+MAX_INCLUDES = 8
 
 
 def encode_cursor(values: tuple[str, ...]) -> str:
@@ -70,7 +74,10 @@ def _approximately(lo: str, hi: str, now: datetime) -> tuple[str, str]:
     start = datetime.fromisoformat(lo).replace(tzinfo=UTC)
     end = datetime.fromisoformat(hi).replace(tzinfo=UTC)
     slack = max(abs(now - start) * 0.1, timedelta(days=1))
-    return render(start - slack), render(end + slack)
+    # Widened past year 1 or 9999 (``ap9999-12-31``), the range stops at the edge of the calendar.
+    low = render(start - slack) if start - datetime.min.replace(tzinfo=UTC) > slack else "0001-01-01T00:00:00.000000"
+    high = render(end + slack) if datetime.max.replace(tzinfo=UTC) - end > slack else "9999-12-31T23:59:59.999999"
+    return low, high
 
 
 def _value(param: SearchParam, modifier: str, raw: str, now: datetime) -> Value:
@@ -120,13 +127,33 @@ def _criterion(param: SearchParam, modifier: str, raw: str, now: datetime) -> Cr
     return Criterion(param.name, values, negate=modifier == "not")
 
 
-def _int(name: str, raw: str, maximum: int) -> int:
-    if not raw.isdigit():
+def is_small_int(text: str) -> bool:
+    """ASCII digits that fit a 64-bit integer: ``str.isdigit`` alone takes '²' (which ``int`` refuses)."""
+    return 0 < len(text) <= 18 and text.isascii() and text.isdigit()
+
+
+def count_value(name: str, raw: str, maximum: int) -> int:
+    """A non-negative integer parameter no larger than ``maximum`` (``_count``), else 400 naming it."""
+    if not is_small_int(raw):
         raise InvalidRequest(f"{name} must be a non-negative integer", expression=(name,))
     value = int(raw)
     if value > maximum:
         raise InvalidRequest(f"{name} must not exceed {maximum}", expression=(name,))
     return value
+
+
+def _too_costly(what: str, limit: int, name: str) -> InvalidRequest:
+    diagnostics = f"A search may have at most {limit} {what}"
+    return InvalidRequest(diagnostics, issues=[Issue(diagnostics, "too-costly", expression=(name,))])
+
+
+def _check_cost(criteria: list[Criterion], sort: tuple[SortKey, ...], request: SearchRequest) -> None:
+    if sum(max(1, len(c.values)) for c in criteria) > MAX_VALUES:
+        raise _too_costly("search values", MAX_VALUES, criteria[-1].param)
+    if len(sort) > MAX_SORT_KEYS:
+        raise _too_costly("sort keys", MAX_SORT_KEYS, "_sort")
+    if len(request.includes) > MAX_INCLUDES:
+        raise _too_costly("_include and _revinclude parameters", MAX_INCLUDES, "_include")
 
 
 def _sort(resource_type: str, raw: str) -> tuple[SortKey, ...]:
@@ -170,7 +197,7 @@ def parse_search(
         name, _, modifier = key.partition(":")
         if name in _RESULT_PARAMS:
             if name == "_count":
-                count = _int("_count", raw, max_count)
+                count = count_value("_count", raw, max_count)
             elif name == "_sort":
                 sort = _sort(resource_type, raw)
             elif name == "_total":
@@ -197,6 +224,7 @@ def parse_search(
             request.ignored.append(name[:60])
             continue
         criteria.append(_criterion(param, modifier, raw, now or datetime.now(UTC)))
+    _check_cost(criteria, sort, request)
     if request.summary_count:
         count, total = 0, True
     if sort[-1].param != "_id":

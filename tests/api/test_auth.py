@@ -176,6 +176,13 @@ def test_tampered_expired_and_foreign_tokens_are_401(node: tuple[World, TestClie
     expired = client.get("/fhir/Patient", headers=bearer(token))
     assert expired.status_code == 401
     assert "expired" in expired.text
+    refusals = [
+        r.event["outcomeDesc"]
+        for r in world.services.audit.scan()
+        if r.event.get("outcome") == "8" and str(r.event.get("outcomeDesc", "")).startswith("bearer token")
+    ]
+    assert len(refusals) == 3  # each refused token is a security alert in the trail
+    assert "expired" in refusals[-1]
 
 
 def test_an_organisation_suspended_after_issue_is_refused_within_seconds(node: tuple[World, TestClient]) -> None:

@@ -13,9 +13,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from mais_node.audit import balp
+from mais_node.audit.actors import Actor
 from mais_node.auth.bearer import Caller
 from mais_node.auth.services import AuthServices
-from mais_node.errors import Unavailable
+from mais_node.errors import NotAuthenticated, Unavailable
 
 
 def auth_services(request: Request) -> AuthServices:
@@ -27,7 +29,17 @@ def auth_services(request: Request) -> AuthServices:
 
 
 async def authenticate(request: Request) -> Caller:
-    caller = auth_services(request).authenticate(request.headers.get("authorization"))
+    """The caller named by the bearer token; a refused token is a security alert in the audit trail (DESIGN §10)."""
+    try:
+        caller = auth_services(request).authenticate(request.headers.get("authorization"))
+    except NotAuthenticated as exc:
+        services = request.app.state.services
+        address = request.client.host if request.client else None
+        event = balp.token_refused(
+            services.node, services.clock.now(), Actor(address=address), reason=f"bearer token: {exc.diagnostics}"
+        )
+        services.checkpointer.append(event)
+        raise
     request.state.caller = caller
     return caller
 

@@ -21,28 +21,32 @@ class IndexedPersons:
         self.resources = resources
         self.refresh_every = refresh_every
         self.index = PersonIndex()
-        self._since: str | None = None
+        self._after: tuple[str, str] | None = None
         self._refreshed = 0.0
         self._lock = threading.Lock()
 
     def refresh(self) -> int:
-        """Add or replace every Patient written since the last refresh; the number taken in."""
+        """Add or replace every Patient written since the last refresh; the number taken in.
+
+        Pages by the store's own keyset on (lastUpdated, id), so a bulk load written within one instant is read once,
+        not again at every refresh.
+        """
         with self._lock:
             self._refreshed = time.monotonic()
             taken = 0
-            pairs = [("_sort", "_lastUpdated"), ("_count", "200")]
-            if self._since is not None:
-                pairs.append(("_lastUpdated", f"ge{self._since}"))
-            base = list(pairs)
             while True:
+                pairs = [("_sort", "_lastUpdated"), ("_count", "200")]
+                if self._after is not None:
+                    pairs.append(("_cursor", encode_cursor(self._after)))
                 result = self.resources.search("Patient", pairs)
                 for stored in result.page.items:
                     self.index.add(from_fhir_patient({**stored.body, "id": stored.id}))
-                    self._since = stored.body["meta"]["lastUpdated"]
                     taken += 1
+                if result.page.items:
+                    last = result.page.items[-1]
+                    self._after = (last.last_updated, last.id)
                 if result.page.next_after is None:
                     return taken
-                pairs = [*base, ("_cursor", encode_cursor(result.page.next_after))]
 
     def match(self, subject: dict[str, Any]) -> Match:
         if time.monotonic() - self._refreshed >= self.refresh_every:

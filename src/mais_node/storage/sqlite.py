@@ -370,6 +370,11 @@ def _compile(query: Query, driver: int | None = None) -> _Compiled:
             lambda xs: "(" + " AND ".join(xs) + ")",
             lambda xs: "(" + " OR ".join(xs) + ")",
         )
+        # The leading key's own range ("k1 >= v1") lets SQLite seek in the sort index instead of scanning from
+        # the start for every page: without it, paging through a large type is quadratic.
+        lead, lead_args = sorts[0]
+        select_where.append(f"{lead} {'<=' if query.sort[0].descending else '>='} ?")
+        select_args.extend([*lead_args, after[0]])
         select_where.append(cond)
         select_args.extend(cond_args)
     order = ", ".join(

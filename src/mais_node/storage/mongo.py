@@ -212,7 +212,7 @@ def _after(query: Query, fields: list[str]) -> Document:
     after = query.after or ()
     if len(after) != len(fields):
         raise InvalidRequest("_cursor does not belong to this search", expression=("_cursor",))
-    branches = keyset(
+    branches: Document = keyset(
         query.sort,
         after,
         lambda i, desc: {fields[i]: {"$lt" if desc else "$gt": after[i]}},

@@ -35,8 +35,17 @@ unit: $(STAMP) node_modules/.installed
 
 test: lint types contracts unit
 
-bench: $(STAMP)
-	$(BIN)/python -m bench.run
+# The benchmark (docs/performance.md): wrk from Debian, the fhirstarter peer in its own virtualenv (it pins its own
+# FastAPI). About 25 minutes on 2 cores; `make bench BENCH_ARGS=--quick` is a 4-minute smoke run.
+PEER := bench/.venv-fhirstarter
+$(PEER)/.installed:
+	test -x $(PEER)/bin/python || $(PYTHON) -m venv $(PEER)
+	$(PEER)/bin/python -m pip install --quiet --disable-pip-version-check 'fhirstarter==4.2.0' uvicorn
+	touch $@
+
+bench: $(STAMP) $(PEER)/.installed
+	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .coverage

@@ -1,24 +1,21 @@
-"""Issue 2 workloads: read by id, create, search by identifier (1k and 100k Patients), against the ceiling.
+"""The two references and issue 2's REST workloads: the bare constant FastAPI/uvicorn endpoint (the ceiling on
+this machine), the Python FHIR peer ``fhirstarter`` (Patient create and read, in memory), and the node's read by
+id, create and search by identifier with an operator's bearer token.
 
-    .venv/bin/python -m bench.core [--people 100000] [--seconds 10]
-
-The ceiling is a bare FastAPI/uvicorn endpoint returning a constant, measured in the same run on the same
-machine; every figure of the node is reported as a ratio to it.
+Run as part of ``python -m bench.run`` (``make bench``).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import tempfile
-import time
 from pathlib import Path
 
 import orjson
 
-from bench.harness import PYTHON, LoadResult, free_port, lua_pick, lua_post, rss_mb, server, wrk
+from bench.harness import NODE_ENV, PYTHON, ROOT, LoadResult, Running, free_port, lua_pick, lua_post, server, wrk
 
 NHS = "https://fhir.nhs.uk/Id/nhs-number"
+PEER_PYTHON = ROOT / "bench" / ".venv-fhirstarter" / "bin" / "python"
 
 CEILING_APP = """
 from fastapi import FastAPI
@@ -49,110 +46,62 @@ def patient(i: int) -> dict[str, object]:
     }
 
 
-def load_people(store_url: str, start: int, count: int) -> list[str]:
-    """Write Patients through the resource service (the same path as the API) and return their ids."""
-    from mais_node.config import Settings
-    from mais_node.wiring import build_services
-
-    services = build_services(Settings(store=store_url))
-    ids = []
-    try:
-        for i in range(start, start + count):
-            ids.append(services.resources.create("Patient", patient(i)).stored.id)
-    finally:
-        services.close()
-    return ids
+def uvicorn_args(app: str, port: int, *, python: str | Path = PYTHON, app_dir: str | None = None) -> list[str]:
+    args = [str(python), "-m", "uvicorn", app, "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    return args + (["--app-dir", app_dir] if app_dir else [])
 
 
-def ceiling(seconds: int) -> LoadResult:
+def node_args(store_url: str, port: int, workers: int = 1) -> list[str]:
+    args = [PYTHON, "-m", "mais_node", "serve", "--store", store_url, "--port", str(port)]
+    return args + (["--workers", str(workers)] if workers > 1 else [])
+
+
+def ceiling(seconds: int) -> tuple[LoadResult, float]:
+    """The constant endpoint at 16 connections; (result, server RSS MiB)."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "ceiling_app.py").write_text(CEILING_APP)
-        args = [
-            PYTHON,
-            "-m",
-            "uvicorn",
-            "--app-dir",
-            tmp,
-            "ceiling_app:app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ]
-        with server(args, port):
-            return wrk("ceiling (constant endpoint)", f"http://127.0.0.1:{port}/constant", seconds=seconds)
+        with server(uvicorn_args("ceiling_app:app", port, app_dir=tmp), port) as running:
+            result = wrk("ceiling (constant endpoint)", f"{running.base}/constant", seconds=seconds)
+            return result, running.rss_mb()
 
 
-def node_args(store_url: str, port: int) -> list[str]:
-    return [PYTHON, "-m", "mais_node", "serve", "--store", store_url, "--port", str(port)]
+def peer(seconds: int) -> tuple[LoadResult, LoadResult, float]:
+    """fhirstarter's Patient read (1,000 stored) and create; (read, create, RSS MiB)."""
+    port = free_port()
+    args = uvicorn_args("peer_app:app", port, python=PEER_PYTHON, app_dir=str(ROOT / "bench"))
+    with tempfile.TemporaryDirectory() as tmp, server(args, port, ready="/Patient/p0", python_path=False) as running:
+        ids = Path(tmp) / "ids.txt"
+        ids.write_text("\n".join(f"p{i}" for i in range(1000)))
+        read = wrk("peer read by id", running.base, script=lua_pick("GET", "/Patient/", ids), seconds=seconds)
+        body = orjson.dumps(patient(7)).decode()
+        create = wrk("peer create", running.base, script=lua_post("/Patient", body), seconds=seconds)
+        return read, create, running.rss_mb()
 
 
-def run(people: int, seconds: int) -> dict[str, object]:
-    results: dict[str, object] = {}
-    top = ceiling(seconds)
-    results["ceiling"] = top.__dict__
-    with tempfile.TemporaryDirectory() as tmp:
-        store_url = f"sqlite:///{tmp}/bench.db"
-        started = time.perf_counter()
-        ids = load_people(store_url, 0, 1000)
-        ids_file = Path(tmp) / "ids.txt"
-        ids_file.write_text("\n".join(ids))
-        nhs_file = Path(tmp) / "nhs.txt"
-        nhs_file.write_text("\n".join(f"{NHS}|{9000000000 + i}" for i in range(1000)))
-        port = free_port()
-        with server(node_args(store_url, port), port) as pid:
-            base = f"http://127.0.0.1:{port}"
-            read = wrk("read by id", base, script=lua_pick("GET", "/fhir/Patient/", ids_file), seconds=seconds)
-            create = wrk(
-                "create", base, script=lua_post("/fhir/Patient", orjson.dumps(patient(7)).decode()), seconds=seconds
-            )
-            search_1k = wrk(
-                "search by identifier (1k)",
-                base,
-                script=lua_pick("GET", "/fhir/Patient?identifier=", nhs_file),
-                seconds=seconds,
-            )
-            rss_small = rss_mb(pid)
-        load_started = time.perf_counter()
-        load_people(store_url, 1000, people - 1000)
-        load_seconds = time.perf_counter() - load_started
-        nhs_file.write_text("\n".join(f"{NHS}|{9000000000 + i}" for i in range(0, people, max(1, people // 5000))))
-        port = free_port()
-        with server(node_args(store_url, port), port) as pid:
-            search_big = wrk(
-                f"search by identifier ({people // 1000}k)",
-                f"http://127.0.0.1:{port}",
-                script=lua_pick("GET", "/fhir/Patient?identifier=", nhs_file),
-                seconds=seconds,
-            )
-            rss_big = rss_mb(pid)
-        results["load_seconds"] = round(load_seconds, 1)
-        results["setup_seconds"] = round(time.perf_counter() - started, 1)
-    for result in (read, create, search_1k, search_big):
-        results[result.name] = {**result.__dict__, "ratio_to_ceiling": round(result.rps / top.rps, 3)}
-    results["rss_mb"] = {"1k": round(rss_small, 1), f"{people // 1000}k": round(rss_big, 1)}
-    results["targets"] = {
-        "read >= 0.40 of ceiling": read.rps / top.rps >= 0.40,
-        "create >= 0.20 of ceiling": create.rps / top.rps >= 0.20,
-        "search p99 <= 20 ms at 100k": search_big.p99_ms <= 20,
-        "search p99(100k)/p99(1k) <= 1.5": search_big.p99_ms / max(search_1k.p99_ms, 0.001) <= 1.5,
-    }
-    return results
+def rest(running: Running, token: str, ids_file: Path, nhs_file: Path, seconds: int, size: str) -> list[LoadResult]:
+    """Read by id, create, search by identifier on a running node (the Patient store holds ``size`` people)."""
+    env = {"BENCH_TOKEN": token}
+    read = wrk(
+        f"read by id ({size})",
+        running.base,
+        script=lua_pick("GET", "/fhir/Patient/", ids_file),
+        env=env,
+        seconds=seconds,
+    )
+    body = orjson.dumps(patient(7)).decode()
+    create = wrk(f"create ({size})", running.base, script=lua_post("/fhir/Patient", body), env=env, seconds=seconds)
+    search = search_by_identifier(running, token, nhs_file, seconds, size)
+    return [read, create, search]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--people", type=int, default=100_000)
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args()
-    results = run(args.people, args.seconds)
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+def search_by_identifier(running: Running, token: str, nhs_file: Path, seconds: int, size: str) -> LoadResult:
+    script = lua_pick("GET", "/fhir/Patient?identifier=", nhs_file)
+    return wrk(
+        f"search by identifier ({size})", running.base, script=script, env={"BENCH_TOKEN": token}, seconds=seconds
+    )
 
 
-if __name__ == "__main__":
-    main()
+def node_env(port: int) -> dict[str, str]:
+    """The node's settings for a server on ``port`` (its token endpoint URL, the ``aud`` of assertions)."""
+    return {**NODE_ENV, "MAIS_HOST": "127.0.0.1", "MAIS_PORT": str(port)}

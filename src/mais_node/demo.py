@@ -138,6 +138,12 @@ def commands(services: Services, clients: dict[str, DemoClient], server: str) ->
 
 
 def _person_with_open_episode(services: Services) -> dict[str, Any]:
-    episode = services.resources.search("EpisodeOfCare", [("status", "active"), ("_count", "1")]).page.items[0].body
-    person_id = episode["patient"]["reference"].removeprefix("Patient/")
-    return services.resources.read("Patient", person_id).body
+    """A person with an open involvement, an NHS number, a name and a date of birth (the PERMIT example)."""
+    pairs = [("status", "active"), ("_count", "200")]
+    for stored in services.resources.search("EpisodeOfCare", pairs).page.items:
+        person_id = stored.body["patient"]["reference"].removeprefix("Patient/")
+        person = services.resources.read("Patient", person_id).body
+        has_nhs = any(i.get("system", "").endswith("nhs-number") for i in person.get("identifier", []))
+        if has_nhs and person.get("name") and person["name"][0].get("given") and person.get("birthDate"):
+            return person
+    raise LookupError("the demo's person index has no one with an open involvement and an NHS number")

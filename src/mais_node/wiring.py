@@ -14,6 +14,7 @@ from mais_node.adapters.jose_signer import KeyRingSigner
 from mais_node.adapters.jwks_http import HttpJwksFetcher
 from mais_node.audit.actors import Node
 from mais_node.audit.checkpoint import Checkpointer
+from mais_node.audit.group import GroupCommit
 from mais_node.audit.port import AuditLog, CheckpointStore
 from mais_node.auth.keyring import NodeKeyRing
 from mais_node.auth.services import AuthServices, RegisterStore, build_auth
@@ -154,6 +155,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None, mongo_data
         agreements=agreements,
         node_ods=settings.node_org,
     )
+    # Enquiries served on the event loop await their records through one writer thread (audit/group.py).
+    grouped = GroupCommit(checkpointer)
     enquiries = EnquiryService(
         gates=gates,
         rules=rules,
@@ -163,6 +166,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, mongo_data
         audit=checkpointer,
         node=node,
         clock=clock,
+        grouped=grouped,
     )
     return Services(
         settings=settings,
@@ -179,7 +183,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, mongo_data
         node=node,
         auth=auth,
         checkpointer=checkpointer,
-        closers=[*auth.closers, close_store],
+        closers=[*auth.closers, close_store, grouped.close],
     )
 
 

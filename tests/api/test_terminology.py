@@ -557,6 +557,30 @@ def test_a_retired_purpose_is_refused_at_once_naming_its_replacement(node: Node)
     assert reaches_the_rules(enquire(node, "s11-safeguarding"))
 
 
+def test_an_enquiry_reads_the_vocabularies_in_force_once(node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pinned per enquiry: one look at the store's newest versions, however many times the steps ask."""
+    node.organisation("LA0001")
+    vocabularies = node.services.vocabularies
+    looks = []
+    original = vocabularies.fingerprint
+
+    def counted() -> str:
+        looks.append(1)
+        return original()
+
+    monkeypatch.setattr(vocabularies, "fingerprint", counted)
+    for _ in range(3):
+        assert reaches_the_rules(enquire(node, "s47-enquiry"))
+    assert len(looks) == 3
+    with vocabularies.pinned() as pinned:
+        assert vocabularies() is pinned
+        with vocabularies.pinned() as inner:
+            assert inner is pinned
+    assert len(looks) == 4
+    vocabularies()
+    assert len(looks) == 5  # outside an enquiry every use looks again
+
+
 # -- the CapabilityStatement --------------------------------------------------------------------------------------
 
 

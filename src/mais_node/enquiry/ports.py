@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from mais_node.enquiry.model import Contact, Match
 from mais_node.policy import Requester, SharingPolicy
+from mais_node.terminology import TerminologyService
 
 
 class Directory(Protocol):
@@ -30,4 +32,14 @@ class Involvements(Protocol):
 class Agreements(Protocol):
     def held(self) -> Sequence[SharingPolicy]:
         """Every sharing policy version the node holds (current and superseded, retired included)."""
+        ...
+
+
+class Terminologies(Protocol):
+    def __call__(self) -> TerminologyService:
+        """The vocabularies in force now."""
+        ...
+
+    def pinned(self) -> AbstractContextManager[TerminologyService]:
+        """Within the block, every call answers the same vocabularies (one look at the store per enquiry)."""
         ...

@@ -17,14 +17,15 @@ from datetime import datetime
 
 from mais_node.audit import balp
 from mais_node.audit.actors import Actor, Coding, Node, Subject
+from mais_node.audit.group import GroupCommit
 from mais_node.audit.port import AuditSink
 from mais_node.clock import Clock
 from mais_node.enquiry.gates import Gates
 from mais_node.enquiry.model import Answer, Asker, Enquiry, Match
-from mais_node.enquiry.ports import Involvements, PersonMatcher
+from mais_node.enquiry.ports import Involvements, PersonMatcher, Terminologies
 from mais_node.errors import Forbidden, MaisError
 from mais_node.policy import Decision, DecisionRequest, Item, ItemDecision, MatchGrade, Outcome, PolicyEngine
-from mais_node.terminology import PURPOSE_OF_USE_MAP, PURPOSE_SYSTEM, TerminologyService
+from mais_node.terminology import PURPOSE_OF_USE_MAP, PURPOSE_SYSTEM
 
 NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
 _BATCH: contextvars.ContextVar[list[dict[str, object]] | None] = contextvars.ContextVar("audit_batch", default=None)
@@ -55,12 +56,13 @@ class EnquiryService:
         *,
         gates: Gates,
         rules: Callable[[], PolicyEngine],
-        terminology: Callable[[], TerminologyService],
+        terminology: Terminologies,
         matcher: PersonMatcher,
         involvements: Involvements,
         audit: AuditSink,
         node: Node,
         clock: Clock,
+        grouped: GroupCommit | None = None,
     ) -> None:
         self.gates = gates
         self.rules = rules
@@ -68,6 +70,7 @@ class EnquiryService:
         self.matcher = matcher
         self.involvements = involvements
         self.audit = audit
+        self.grouped = grouped
         self.node = node
         self.clock = clock
 
@@ -85,8 +88,28 @@ class EnquiryService:
 
     def handle(self, enquiry: Enquiry, asker: Asker) -> Answer:
         """Answer one enquiry: every step audited; DENY raises Forbidden revealing nothing about the person."""
-        with self._batch():
+        with self._batch(), self.terminology.pinned():
             return self._handle(enquiry, asker)
+
+    async def answer(self, enquiry: Enquiry, asker: Asker) -> Answer:
+        """``handle`` for the event loop: the same steps, then the records awaited in a group commit.
+
+        The steps run inline (they are CPU work); the one durable write is awaited, so the event loop serves other
+        enquiries during the commit and their records share it. Nothing leaves before the records are durable: the
+        answer, or the refusal, is returned or raised only once the write is done, and AuditUnavailable replaces
+        it if the write fails.
+        """
+        if self.grouped is None:
+            return self.handle(enquiry, asker)
+        events: list[dict[str, object]] = []
+        token = _BATCH.set(events)
+        try:
+            with self.terminology.pinned():
+                return self._handle(enquiry, asker)
+        finally:
+            _BATCH.reset(token)
+            if events:
+                await self.grouped.write(events)
 
     def _handle(self, enquiry: Enquiry, asker: Asker) -> Answer:
         now = self.clock.now()

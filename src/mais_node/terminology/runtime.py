@@ -8,6 +8,8 @@ process or another replica, is in force for the very next enquiry: a retired pur
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
 import time
 from collections.abc import Iterator
@@ -33,6 +35,9 @@ class Vocabularies:
         self._fingerprint = ""
         self._checked = 0.0
         self._lock = threading.Lock()
+        self._pinned: contextvars.ContextVar[TerminologyService | None] = contextvars.ContextVar(
+            "pinned_vocabularies", default=None
+        )
         self._maps = [r for r in load_directory(files) if r.get("resourceType") not in STORED]
 
     def load_files(self) -> tuple[int, int]:
@@ -83,8 +88,30 @@ class Vocabularies:
             parts.append("" if not page.items else f"{page.items[0].id}/{page.items[0].version}")
         return "|".join(parts)
 
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[TerminologyService]:
+        """One look at the store for a whole enquiry: within the block every call answers the same service.
+
+        An enquiry asks for its vocabularies four or five times (purpose, items, profile bindings, actor); each of
+        those looks read the store's newest versions. Pinned, the enquiry is judged on one consistent set, the one in
+        force when it arrived, and an edit is still in force for the very next enquiry.
+        """
+        pinned = self._pinned.get()
+        if pinned is not None:
+            yield pinned
+            return
+        service = self()
+        token = self._pinned.set(service)
+        try:
+            yield service
+        finally:
+            self._pinned.reset(token)
+
     def __call__(self) -> TerminologyService:
         """The service on the vocabularies in the store now (rebuilt only when one of them changed)."""
+        pinned = self._pinned.get()
+        if pinned is not None:
+            return pinned
         service, now = self._service, time.monotonic()
         if service is not None and now - self._checked < self.check_every:
             return service

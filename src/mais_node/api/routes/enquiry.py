@@ -50,7 +50,7 @@ async def person_info_query(request: Request, services: ServicesDep, caller: Enq
     check_content_type(request)
     raw = await request.body()
     enquiry = services.enquiries.read(raw, lambda: from_parameters(parse_json(raw), raw), _asker(caller))
-    answer = services.enquiries.handle(enquiry, _asker(caller))
+    answer = await services.enquiries.answer(enquiry, _asker(caller))
     if answer.decision.outcome.value == "REVIEW":
         return _referred(services, enquiry, answer, caller)
     return fhir_response(to_parameters(answer))
@@ -77,7 +77,7 @@ async def task_enquiry(request: Request, services: ServicesDep, caller: Enquirer
 
     enquiry = services.enquiries.read(raw, parse, _asker(caller))
     try:
-        answer = services.enquiries.handle(enquiry, _asker(caller))
+        answer = await services.enquiries.answer(enquiry, _asker(caller))
         task = answer_task(body, answer.decision, answer, services.settings.node_org, caller.org_ods)
     except NotPermitted as refusal:
         task = answer_task(body, refusal.decision, None, services.settings.node_org, caller.org_ods)

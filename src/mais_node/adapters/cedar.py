@@ -5,16 +5,29 @@ Principal ``Organisation::"<ODS>"`` with its register attributes; action the req
 context the purpose, legal basis, client, claimed sharing policies, match grade ("none" before matching) and
 time. Every policy must carry a unique ``@id``; the ids of the policies that decided travel with each item
 decision. A rule set is validated whole against its schema before it replaces the loaded one.
+
+Each loaded rule set memoises its evaluations (``cedar_memo``): a decision on the same inputs, at a time
+no policy of the set tells apart, is not evaluated again. A reload starts a new, empty memo.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import cedarpy
 
+from mais_node.adapters.cedar_memo import (
+    MEMO_CAPACITY,
+    DecisionMemo,
+    Evaluations,
+    TimeKey,
+    compared_time_literals,
+    epoch_millis,
+)
 from mais_node.errors import InvalidRequest, Issue, NotConformant, Unavailable
 from mais_node.policy.model import Decision, DecisionRequest
 from mais_node.policy.outcome import Evaluation, combine
@@ -25,19 +38,22 @@ NO_GRADE = "none"
 
 @dataclass(frozen=True, slots=True)
 class _Loaded:
-    """A validated rule set, parsed once; replaced whole, never changed."""
+    """A validated rule set, parsed once; replaced whole, never changed (its memo only fills)."""
 
     hash: str
     schema: cedarpy.Schema
     policies: cedarpy.PolicySet
     order: dict[str, int]
+    clock: TimeKey
+    memo: DecisionMemo
 
 
 class CedarPolicyEngine:
     """The ``PolicyEngine`` port on cedarpy: validate, load, decide each item in one batch."""
 
-    def __init__(self) -> None:
+    def __init__(self, memo_capacity: int = MEMO_CAPACITY) -> None:
         self._loaded: _Loaded | None = None
+        self._memo_capacity = memo_capacity
 
     @property
     def rule_set_hash(self) -> str | None:
@@ -59,20 +75,13 @@ class CedarPolicyEngine:
         loaded = self._loaded
         if loaded is None:
             raise Unavailable("no decision rules are loaded")
-        entities, context = _entities(request), _context(request)
-        principal = {"type": "Organisation", "id": request.requester.ods}
-        resource = {"type": "DataCategory", "id": request.data_category}
-        batch = [
-            {"principal": principal, "action": {"type": "Action", "id": action}, "resource": resource,
-             "context": context}
-            for item in request.items
-            for action in (item.value, f"refer-{item.value}")
-        ]  # fmt: skip
-        try:
-            results = cedarpy.is_authorized_batch(batch, loaded.policies, entities, schema=loaded.schema)
-        except (ValueError, TypeError) as exc:
-            raise InvalidRequest("the decision request does not fit the rule schema") from exc
-        evaluations = [_evaluation(result, loaded.order) for result in results]
+        entities, fields, time = _entities(request), _context_fields(request), _cedar_time(request.at)
+        actions = tuple(action for item in request.items for action in (item.value, f"refer-{item.value}"))
+        key: Hashable = (entities, json.dumps(fields), actions, loaded.clock.key(time))
+        evaluations = loaded.memo.get(key)
+        if evaluations is None:
+            evaluations = _evaluate(loaded, request, entities, _context(fields, time), actions)
+            loaded.memo.put(key, evaluations)
         decided = tuple(
             combine(item, evaluations[2 * n], evaluations[2 * n + 1]) for n, item in enumerate(request.items)
         )
@@ -95,7 +104,53 @@ class CedarPolicyEngine:
         except ValueError as exc:
             return [_issue("rules", f"the rule set does not parse as a whole: {exc}")], None
         order = {rule_id: n for n, rule_id in enumerate(ids)}
-        return [], _Loaded(rule_set.content_hash, schema, policies, order)
+        memo = DecisionMemo(self._memo_capacity)
+        return [], _Loaded(rule_set.content_hash, schema, policies, order, _time_key(rule_set.text), memo)
+
+
+def _evaluate(
+    loaded: _Loaded, request: DecisionRequest, entities: str, context: str, actions: tuple[str, ...]
+) -> Evaluations:
+    """Cedar's answer to every action, in one batch."""
+    principal = {"type": "Organisation", "id": request.requester.ods}
+    resource = {"type": "DataCategory", "id": request.data_category}
+    batch = [
+        {"principal": principal, "action": {"type": "Action", "id": action}, "resource": resource, "context": context}
+        for action in actions
+    ]
+    try:
+        results = cedarpy.is_authorized_batch(batch, loaded.policies, entities, schema=loaded.schema)
+    except (ValueError, TypeError) as exc:
+        raise InvalidRequest("the decision request does not fit the rule schema") from exc
+    return tuple(_evaluation(result, loaded.order) for result in results)
+
+
+def _time_key(text: str) -> TimeKey:
+    """Key the time by the literals ``context.time`` is compared with, if Cedar reads each as ``epoch_millis``
+    does; else by the exact time."""
+    literals = compared_time_literals(json.loads(cedarpy.policies_to_json_str(text)))
+    if literals is None:
+        return TimeKey(None)
+    millis = {literal: epoch_millis(literal) for literal in literals}
+    read = {literal: value for literal, value in millis.items() if value is not None}
+    if len(read) != len(millis) or not _cedar_reads_alike(read):
+        return TimeKey(None)
+    return TimeKey.among(list(read.values()))
+
+
+def _cedar_reads_alike(millis: dict[str, int]) -> bool:
+    """Whether Cedar puts each literal at the given milliseconds since the epoch (one evaluation at load)."""
+    if not millis:
+        return True
+    text = "\n".join(
+        "permit (principal, action, resource) when "
+        f'{{ datetime("{literal}") == datetime("1970-01-01").offset(duration("{value}ms")) }};'
+        for literal, value in millis.items()
+    )
+    probe = {"type": "Probe", "id": "probe"}
+    request = {"principal": probe, "action": {"type": "Action", "id": "probe"}, "resource": probe, "context": {}}
+    result = cedarpy.is_authorized(request, text, "[]")
+    return not result.diagnostics.errors and len(result.diagnostics.reasons) == len(millis)
 
 
 def _check_source(source: PolicySource, schema: cedarpy.Schema, ids: list[str]) -> list[Issue]:
@@ -150,17 +205,19 @@ def _entities(request: DecisionRequest) -> str:
     return json.dumps([organisation, category])
 
 
-def _context(request: DecisionRequest) -> str:
-    return json.dumps(
-        {
-            "purpose": request.purpose,
-            "legalBasis": request.legal_basis,
-            "client": request.client_id,
-            "sharingPolicies": sorted({policy.identifier for policy in request.sharing_policies}),
-            "matchGrade": NO_GRADE if request.match_grade is None else request.match_grade.value,
-            "time": {"__extn": {"fn": "datetime", "arg": _cedar_time(request.at)}},
-        }
-    )
+def _context_fields(request: DecisionRequest) -> dict[str, Any]:
+    """The context but its time: with the entities, the part of a memo key taken exactly."""
+    return {
+        "purpose": request.purpose,
+        "legalBasis": request.legal_basis,
+        "client": request.client_id,
+        "sharingPolicies": sorted({policy.identifier for policy in request.sharing_policies}),
+        "matchGrade": NO_GRADE if request.match_grade is None else request.match_grade.value,
+    }
+
+
+def _context(fields: dict[str, Any], time: str) -> str:
+    return json.dumps({**fields, "time": {"__extn": {"fn": "datetime", "arg": time}}})
 
 
 def _cedar_time(at: datetime) -> str:

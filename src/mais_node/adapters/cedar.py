@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import cedarpy
+import orjson
 
 from mais_node.adapters.cedar_memo import (
     MEMO_CAPACITY,
@@ -75,12 +76,14 @@ class CedarPolicyEngine:
         loaded = self._loaded
         if loaded is None:
             raise Unavailable("no decision rules are loaded")
-        entities, fields, time = _entities(request), _context_fields(request), _cedar_time(request.at)
+        if request.at.tzinfo is None:
+            raise InvalidRequest("the decision time must carry a timezone")
+        entities, fields = _entities(request), _context_fields(request)
         actions = tuple(action for item in request.items for action in (item.value, f"refer-{item.value}"))
-        key: Hashable = (entities, json.dumps(fields), actions, loaded.clock.key(time))
+        key: Hashable = (entities, orjson.dumps(fields), actions, loaded.clock.key_at(request.at, _cedar_time))
         evaluations = loaded.memo.get(key)
         if evaluations is None:
-            evaluations = _evaluate(loaded, request, entities, _context(fields, time), actions)
+            evaluations = _evaluate(loaded, request, entities, _context(fields, _cedar_time(request.at)), actions)
             loaded.memo.put(key, evaluations)
         decided = tuple(
             combine(item, evaluations[2 * n], evaluations[2 * n + 1]) for n, item in enumerate(request.items)
@@ -202,7 +205,7 @@ def _entities(request: DecisionRequest) -> str:
         "parents": [],
     }
     category = {"uid": {"type": "DataCategory", "id": request.data_category}, "attrs": {}, "parents": []}
-    return json.dumps([organisation, category])
+    return orjson.dumps([organisation, category]).decode()
 
 
 def _context_fields(request: DecisionRequest) -> dict[str, Any]:

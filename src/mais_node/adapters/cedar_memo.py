@@ -15,7 +15,7 @@ import re
 import threading
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -119,6 +119,20 @@ class TimeKey:
     @classmethod
     def among(cls, boundaries: Sequence[int]) -> TimeKey:
         return cls(tuple(sorted(set(boundaries))))
+
+    def key_at(self, at: datetime, cedar_time: Callable[[datetime], str]) -> tuple[int, bool] | str:
+        """``key`` of the time Cedar receives for ``at`` (an aware datetime), without writing it out unless needed.
+
+        ``cedar_time`` renders ``at`` as the request does (UTC, milliseconds truncated), so its epoch milliseconds
+        are ``(at - EPOCH) // MILLISECOND``; a year outside 1000-9999 keys on the rendered time, as ``key`` does.
+        """
+        if self.boundaries is None or not 1000 <= at.astimezone(UTC).year <= 9999:
+            return self.key(cedar_time(at))
+        if not self.boundaries:
+            return 0, False
+        millis = (at - EPOCH) // MILLISECOND
+        place = bisect_left(self.boundaries, millis)
+        return place, place < len(self.boundaries) and self.boundaries[place] == millis
 
     def key(self, cedar_time: str) -> tuple[int, bool] | str:
         """Equal for two times exactly when every boundary compares the same way with both.

@@ -6,7 +6,7 @@ import random
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import cedarpy
 import pytest
@@ -253,6 +253,20 @@ def test_the_time_key_places_a_time_among_the_boundaries() -> None:
     keys = [clock.key(f"1970-01-01T00:00:0{ms // 1000}.{ms % 1000:03d}Z") for ms in (999, 1000, 1001, 1999, 2000, 2001)]
 
     assert keys == [(0, False), (0, True), (1, False), (1, False), (1, True), (2, False)]
+
+
+def test_the_key_of_a_datetime_is_the_key_of_the_time_cedar_receives() -> None:
+    """``key_at`` skips writing the time out; it must key every instant as ``key`` keys its Cedar rendering."""
+    rng = random.Random(7)
+    edge = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    boundaries = [epoch_millis(_cedar_time(edge + timedelta(hours=h))) or 0 for h in (-30, 0, 0.5, 49)]
+    instants = [edge + timedelta(hours=h, microseconds=us) for h in (-30, 0, 0.5, 49) for us in (-1001, -1, 0, 1, 999)]
+    instants += [edge + timedelta(seconds=rng.uniform(-2e5, 2e5)) for _ in range(500)]
+    instants += [datetime(1969, 12, 31, 23, 59, 59, 999_500, tzinfo=UTC), datetime(2, 1, 1, tzinfo=UTC)]
+    instants += [i.astimezone(timezone(timedelta(hours=-5))) for i in instants[:50]]
+    for clock in (TimeKey.among(boundaries), TimeKey(()), TimeKey(None)):
+        for instant in instants:
+            assert clock.key_at(instant, _cedar_time) == clock.key(_cedar_time(instant)), instant
 
 
 @pytest.mark.parametrize(

@@ -83,6 +83,16 @@ def structure_issues(resource: Mapping[str, Any]) -> list[Issue]:
         return [Issue(f"Unknown resourceType '{resource_type[:64]}'", "not-supported", expression=("resourceType",))]
     try:
         model.model_validate(resource)
+    except (KeyError, TypeError):
+        misnamed = misnamed_resources(resource_type, resource)
+        if not misnamed:
+            raise
+        return [
+            Issue(f"Unknown resourceType '{kind[:64]}'", "not-supported", expression=(path,))
+            if isinstance(kind, str)
+            else Issue("resourceType is missing", "required", expression=(path,))
+            for path, kind in misnamed
+        ]
     except ValidationError as exc:
         issues = []
         for error in exc.errors(include_input=False, include_url=False):
@@ -97,6 +107,37 @@ def structure_issues(resource: Mapping[str, Any]) -> list[Issue]:
             )
         return issues
     return []
+
+
+def misnamed_resources(root: str, resource: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """Nested resources whose ``resourceType`` names no R4B resource: (location of it, its value).
+
+    ``fhir.resources`` raises KeyError or TypeError on these (``contained[0].resourceType = "Patien"``)
+    instead of a ValidationError, so they are found here to be reported, not answered with a 500."""
+    found: list[tuple[str, Any]] = []
+    _misnamed(resource, root, found, nested=False)
+    return found
+
+
+def _misnamed(value: Any, path: str, found: list[tuple[str, Any]], *, nested: bool = True) -> None:
+    if isinstance(value, Mapping):
+        if nested and "resourceType" in value and not _resource_type(value["resourceType"]):
+            found.append((f"{path}.resourceType", value["resourceType"]))
+        for key, child in value.items():
+            _misnamed(child, f"{path}.{key}", found)
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            _misnamed(child, f"{path}[{index}]", found)
+
+
+def _resource_type(kind: Any) -> bool:
+    if not isinstance(kind, str):
+        return False
+    try:
+        _model(kind)
+    except (KeyError, ValueError, AttributeError):
+        return False
+    return True
 
 
 def check_structure(resource: Mapping[str, Any]) -> None:

@@ -4,10 +4,9 @@ primitive extensions in ``_name``; §Profiling: slice membership by fixed and pa
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from mais_node.validation.plan import Discriminator, Slicing, Step
+from mais_node.validation.plan import Discriminator, Slicing
 
 PRIMITIVES = frozenset(
     {
@@ -17,9 +16,10 @@ PRIMITIVES = frozenset(
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
-    """One value in the instance: the JSON value, its location, a primitive's ``_name`` sibling, its type."""
+class Node(NamedTuple):
+    """One value in the instance: the JSON value, its location, a primitive's ``_name`` sibling, its type.
+
+    A tuple, because a walk makes hundreds of them and a frozen dataclass is several times dearer to build."""
 
     value: Any
     path: str
@@ -30,8 +30,8 @@ class Node:
 def children(node: Node, name: str) -> list[Node]:
     """The node's child elements called ``name`` (``value[x]`` finds whichever choice is present)."""
     value = node.value
-    if not isinstance(value, Mapping):
-        if name == "extension" and isinstance(node.extras, Mapping):
+    if not is_mapping(value):
+        if name == "extension" and is_mapping(node.extras):
             return _items(node.extras.get("extension"), None, f"{node.path}.extension", None)
         return []
     if name.endswith("[x]"):
@@ -86,23 +86,22 @@ def slice_of(node: Node, slicing: Slicing, name: str) -> bool:
     return any(s.name == name and in_slice(node, s.discriminators) for s in slicing.slices)
 
 
+def is_mapping(value: Any) -> bool:
+    """``isinstance(value, Mapping)``, without the ABC check for the JSON types it is nearly always given."""
+    kind = type(value)
+    if kind is dict:
+        return True
+    if kind is str or kind is list or kind is int or kind is bool or value is None:
+        return False
+    return isinstance(value, Mapping)
+
+
 def matches_pattern(value: Any, pattern: Any) -> bool:
     """FHIR pattern[x] semantics: every element of the pattern is present; a list item matches some item."""
-    if isinstance(pattern, Mapping):
-        return isinstance(value, Mapping) and all(
+    if is_mapping(pattern):
+        return is_mapping(value) and all(
             key in value and matches_pattern(value[key], expected) for key, expected in pattern.items()
         )
     if isinstance(pattern, list):
         return isinstance(value, list) and all(any(matches_pattern(v, p) for v in value) for p in pattern)
     return bool(value == pattern)
-
-
-def child_step(node: Node, step: Step, slicings: Mapping[Any, Slicing], parent_steps: Any) -> list[Node]:
-    """The children on one step of a path, narrowed to the step's slice when it names one."""
-    found = children(node, step.name)
-    if step.slice is None:
-        return found
-    slicing = slicings.get((*parent_steps, Step(step.name)))
-    if slicing is None:
-        return []
-    return [item for item in found if slice_of(item, slicing, step.slice)]

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import fhirpathpy
 
 from mais_node.errors import InvalidRequest
+from mais_node.validation.memo import analyse
 
 FhirPath = Callable[..., list[Any]]
 EXTENSION_URL = "url"
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+class Step(NamedTuple):
+    """One element name on a path, with the slice it names (a tuple: steps are hashed on every walk)."""
+
     name: str
     slice: str | None = None
 
@@ -38,11 +40,23 @@ class TypeRule:
 
 @dataclass(frozen=True, slots=True)
 class Invariant:
+    """A constraint with its compiled expression and what memoising its verdict may key on (see ``memo``)."""
+
     key: str
     severity: str
     human: str
     expression: str
     evaluate: FhirPath
+    memoisable: bool = False
+    reads: frozenset[str] | None = None
+
+    def holds(self, value: Any) -> bool:
+        """The verdict on one focus: every result is ``true`` (a FHIRPath runtime failure is the instance's fault)."""
+        try:
+            outcome = self.evaluate(value)
+        except Exception:
+            return False
+        return all(item is True for item in outcome)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,12 +151,15 @@ def _choice(element: Mapping[str, Any], prefix: str) -> Any:
 
 def _invariant(constraint: Mapping[str, Any]) -> Invariant:
     expression = str(constraint["expression"])
+    memoisable, reads = analyse(expression)
     return Invariant(
         key=str(constraint.get("key", "")),
         severity=str(constraint.get("severity", "error")),
         human=str(constraint.get("human", expression)),
         expression=expression,
         evaluate=fhirpathpy.compile(expression),
+        memoisable=memoisable,
+        reads=reads,
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from mais_node.errors import Issue, NotFound
 from mais_node.terminology import TerminologyService
 from mais_node.validation.instance import Node, matches_pattern
+from mais_node.validation.memo import InvariantMemo
 from mais_node.validation.plan import ElementRule, Invariant
 
 
@@ -57,17 +58,19 @@ def check_binding(value_set: str, node: Node, terminology: TerminologyService) -
     return [_issue(f"{detail} (required binding to {value_set})", "code-invalid", node)]
 
 
-def check_invariants(invariants: Iterable[Invariant], node: Node) -> list[Issue]:
-    """FHIRPath constraints: the compiled expression must not evaluate to false on the value."""
+def check_invariants(invariants: Iterable[Invariant], node: Node, memo: InvariantMemo | None = None) -> list[Issue]:
+    """FHIRPath constraints: the compiled expression must not evaluate to false on the value.
+
+    With a ``memo``, a verdict already reached on an equal focus is reused (exactly the same issues, sooner)."""
     if node.value is None:
         return []
     issues = []
     for invariant in invariants:
-        try:
-            outcome = invariant.evaluate(node.value)
-        except Exception:  # a FHIRPath runtime failure is the instance's problem, reported, never raised
-            outcome = [False]
-        if any(item is not True for item in outcome):
+        if memo is not None and invariant.memoisable:
+            holds = memo.holds(invariant.expression, invariant.reads, node.value, invariant.holds)
+        else:
+            holds = invariant.holds(node.value)
+        if not holds:
             issues.append(_issue(f"{invariant.key}: {invariant.human}", "invariant", node, invariant.severity))
     return issues
 
@@ -87,8 +90,9 @@ def reference_target(node: Node, container: Node, kinds: set[str]) -> tuple[Node
     contained = container.value.get("contained") if isinstance(container.value, Mapping) else None
     for index, resource in enumerate(contained if isinstance(contained, list) else []):
         if isinstance(resource, Mapping) and resource.get("id") == reference[1:]:
-            if resource.get("resourceType") not in kinds:
-                return None, f"reference {reference} is to a {resource.get('resourceType')}, not a {expected}"
+            found = resource.get("resourceType")
+            if not isinstance(found, str) or found not in kinds:  # a list is no type name, and is unhashable
+                return None, f"reference {reference} is to a {found}, not a {expected}"
             return Node(resource, f"{container.path}.contained[{index}]"), ""
     return None, f"reference {reference} names no contained resource"
 

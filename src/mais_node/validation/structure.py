@@ -10,6 +10,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from mais_node.errors import Issue
+from mais_node.fhir.models import misnamed_resources
 
 # pydantic error type → FHIR IssueType (the table fhirstarter keeps, reduced to what R4B models raise)
 ISSUE_CODES = {
@@ -32,6 +33,16 @@ def check_structure(resource: Mapping[str, Any]) -> list[Issue]:
         return [Issue(f"{kind} is not a FHIR R4 resource type", "not-supported", "error", ("resourceType",))]
     try:
         model.model_validate(resource)
+    except (KeyError, TypeError):
+        misnamed = misnamed_resources(kind, resource)
+        if not misnamed:
+            raise
+        return [
+            Issue(f"{value[:64]} is not a FHIR R4 resource type", "not-supported", "error", (path,))
+            if isinstance(value, str)
+            else Issue("resourceType is missing", "required", "error", (path,))
+            for path, value in misnamed
+        ]
     except ValidationError as exc:
         return [
             Issue(

@@ -11,20 +11,31 @@ from typing import Any
 
 from mais_node.errors import Issue, NotFound
 from mais_node.terminology import TerminologyService
-from mais_node.validation.instance import Node, child_step, slice_of
-from mais_node.validation.plan import ElementRule, Plan, Step, Steps, TypeRule
+from mais_node.validation.instance import Node, children, slice_of
+from mais_node.validation.memo import DEFAULT_SIZE, InvariantMemo
+from mais_node.validation.plan import ElementRule, Plan, Slicing, Step, Steps, TypeRule
 from mais_node.validation.registry import ProfileRegistry
 from mais_node.validation.rules import check_binding, check_invariants, check_values, reference_target
 from mais_node.validation.structure import check_structure
 
 
 class Validator:
-    """Validates resources against the registry's profiles, checking codes through the terminology service."""
+    """Validates resources against the registry's profiles, checking codes through the terminology service.
 
-    def __init__(self, registry: ProfileRegistry, terminology: TerminologyService, *, structure: bool = True):
+    Invariant verdicts are memoised in a bounded LRU of ``memo_size`` entries (``memo``); 0 evaluates every one."""
+
+    def __init__(
+        self,
+        registry: ProfileRegistry,
+        terminology: TerminologyService,
+        *,
+        structure: bool = True,
+        memo_size: int = DEFAULT_SIZE,
+    ):
         self._registry = registry
         self._terminology = terminology
         self._structure = structure
+        self._memo = InvariantMemo(memo_size) if memo_size > 0 else None
 
     def validate(self, resource: Mapping[str, Any], profile_url: str | None = None) -> list[Issue]:
         """Every issue: base structure, then the named profile (or those in ``meta.profile``)."""
@@ -59,6 +70,10 @@ class Validator:
     def registry(self) -> ProfileRegistry:
         return self._registry
 
+    @property
+    def memo(self) -> InvariantMemo | None:
+        return self._memo
+
 
 class _Run:
     """One profile applied to one value: each element path's nodes are found once, shared by the rules."""
@@ -77,6 +92,7 @@ class _Run:
         self._root = root
         self._nodes: dict[Steps, list[Node]] = {(): [root]}
         self._kids: dict[tuple[str, Step], list[Node]] = {}
+        self._members: dict[tuple[str, int, str], bool] = {}
         seen.add((root.path, plan.url))
 
     def check(self) -> None:
@@ -92,12 +108,14 @@ class _Run:
             if rule.steps and (rule.min or rule.max is not None):
                 self._cardinality(rule)
             nodes = self._nodes_at(rule.steps)
+            has_values = rule.fixed is not None or rule.pattern is not None
             for node in nodes:
-                self._issues.extend(check_values(rule, node))
+                if has_values:
+                    self._issues.extend(check_values(rule, node))
                 if rule.binding:
                     self._issues.extend(check_binding(rule.binding, node, self._validator.terminology))
                 if rule.invariants:
-                    self._issues.extend(check_invariants(rule.invariants, node))
+                    self._issues.extend(check_invariants(rule.invariants, node, self._validator.memo))
                 for type_rule in rule.types:
                     self._check_type(rule, type_rule, node)
         self._closed_slicings()
@@ -111,27 +129,49 @@ class _Run:
         return found
 
     def _step(self, parent: Node, steps: Steps) -> list[Node]:
-        """The children of one parent on the last step, found once per run (cardinality asks again)."""
-        key = (parent.path, steps[-1])
+        """The children of one parent on the last step (narrowed to its slice), found once per run."""
+        step = steps[-1]
+        key = (parent.path, step)
         found = self._kids.get(key)
         if found is None:
-            found = child_step(parent, steps[-1], self._plan.slicings, steps[:-1])
+            if step.slice is None:
+                found = children(parent, step.name)
+            else:
+                whole = (*steps[:-1], Step(step.name))
+                slicing = self._plan.slicings.get(whole)
+                if slicing is None:
+                    found = []
+                else:
+                    found = [item for item in self._step(parent, whole) if self._in_slice(item, slicing, step.slice)]
             self._kids[key] = found
         return found
+
+    def _in_slice(self, item: Node, slicing: Slicing, name: str) -> bool:
+        """Slice membership, decided once per item and slice (the closed-slicing check asks again)."""
+        key = (item.path, id(slicing), name)
+        member = self._members.get(key)
+        if member is None:
+            member = slice_of(item, slicing, name)
+            self._members[key] = member
+        return member
 
     def _cardinality(self, rule: ElementRule) -> None:
         parent_steps, step = rule.steps[:-1], rule.steps[-1]
         label = f"{step.name}:{step.slice}" if step.slice else step.name
         for parent in self._nodes_at(parent_steps):
             count = len(self._step(parent, rule.steps))
+            too_few = count < rule.min if rule.min else False
+            too_many = rule.max is not None and count > rule.max
+            if not (too_few or too_many):
+                continue
             where = f"{parent.path}.{step.name.removesuffix('[x]')}"
-            if rule.min and count < rule.min:
+            if too_few:
                 self._report(
                     f"{label} is required: at least {rule.min} (found {count}) by {rule.id}",
                     "required",
                     where,
                 )
-            if rule.max is not None and count > rule.max:
+            if too_many:
                 self._report(f"{label} allows at most {rule.max} (found {count}) by {rule.id}", "structure", where)
 
     def _check_type(self, rule: ElementRule, type_rule: TypeRule, node: Node) -> None:
@@ -176,7 +216,7 @@ class _Run:
             if slicing.rules != "closed":
                 continue
             for node in self._nodes_at(steps):
-                if not any(slice_of(node, slicing, s.name) for s in slicing.slices):
+                if not any(self._in_slice(node, slicing, s.name) for s in slicing.slices):
                     names = ", ".join(s.name for s in slicing.slices)
                     self._report(f"matches no slice ({names}) and the slicing is closed", "structure", node.path)
 

@@ -177,3 +177,14 @@ def test_registry_refuses_a_file_that_is_not_json(tmp_path: Path) -> None:
     (tmp_path / "StructureDefinition-x.json").write_text("{")
     with pytest.raises(InvalidRequest, match="is not JSON"):
         ProfileRegistry.from_directory(tmp_path)
+
+
+@pytest.mark.parametrize(("kind", "shown"), [("Patien", "Patien"), (["Patient"], "['Patient']"), (None, "None")])
+def test_a_contained_subject_of_no_known_type_is_reported_not_raised(
+    validator: Validator, kind: Any, shown: str
+) -> None:
+    task = example("mais-enquiry-valid-nhs-number")
+    task["contained"][0]["resourceType"] = kind
+    issues = {i.expression[0]: i for i in validator.validate(task, ENQUIRY_PROFILE)}
+    assert issues["Task.contained[0].resourceType"].code == ("not-supported" if kind == "Patien" else "required")
+    assert issues["Task.for.reference"].diagnostics == f"reference #subject is to a {shown}, not a Patient"

@@ -9,16 +9,20 @@ from fastapi import Depends, Request
 from mais_node.wiring import Services
 
 
-async def get_services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
+    """The node's services; the hot FHIR routes call this directly instead of resolving ``ServicesDep``."""
     services: Services = request.app.state.services
     return services
 
 
-async def strict_handling(request: Request) -> bool:
+async def get_services(request: Request) -> Services:
+    return services_of(request)
+
+
+def prefers_strict(request: Request) -> bool:
     """``Prefer: handling=strict`` (FHIR R4 §3.1.1.4.x): refuse unknown search parameters."""
     prefer = request.headers.get("prefer", "")
     return any(part.strip().lower() == "handling=strict" for part in prefer.split(","))
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-StrictDep = Annotated[bool, Depends(strict_handling)]

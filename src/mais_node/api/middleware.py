@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -17,6 +17,7 @@ from mais_node.fhir.outcome import operation_outcome
 
 log = logging.getLogger("mais_node.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_MAX_LABEL_SETS = 4096
 
 
 class Metrics:
@@ -37,6 +38,22 @@ class Metrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         )
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def observe(self, method: str, route: str, status: str, seconds: float) -> None:
+        """Count one answer and its time; the labelled children are looked up once per label set, not per request.
+
+        Routes are the app's templates (or "unmatched") and methods the HTTP parser's, so the label sets are few;
+        the remembered ones are capped all the same.
+        """
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(method, route, status), self.latency.labels(method, route))
+            if len(self._children) < _MAX_LABEL_SETS:
+                self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 class _TooLarge(Exception):
@@ -90,8 +107,7 @@ class EdgeMiddleware:
                 status = await self._too_large(send_with_id)
         route = _route(scope)
         elapsed = time.perf_counter() - started
-        self.metrics.requests.labels(scope["method"], route, str(status)).inc()
-        self.metrics.latency.labels(scope["method"], route).observe(elapsed)
+        self.metrics.observe(scope["method"], route, str(status), elapsed)
         if log.isEnabledFor(logging.INFO):
             log.info(
                 "%s %s %s %.1fms",
@@ -134,7 +150,7 @@ def _request_id(scope: Scope) -> str:
         text = given.decode("latin-1")
         if _SAFE_ID.match(text):
             return text
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # 128 random bits as 32 hex digits, like uuid4().hex without the UUID object
 
 
 def _content_length(scope: Scope) -> int | None:

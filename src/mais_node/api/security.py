@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from mais_node.api.media import check_accept
 from mais_node.audit import balp
 from mais_node.audit.actors import Actor
 from mais_node.auth.bearer import Caller
@@ -29,7 +30,13 @@ def auth_services(request: Request) -> AuthServices:
 
 
 async def authenticate(request: Request) -> Caller:
-    """The caller named by the bearer token; a refused token is a security alert in the audit trail (DESIGN §10)."""
+    """The caller named by the bearer token; a refused token is a security alert in the audit trail (DESIGN §10).
+
+    Checked (and counted against the rate limit) once per request, however many dependencies ask for the caller.
+    """
+    known = request.scope.get("state", {}).get("caller")
+    if isinstance(known, Caller):
+        return known
     try:
         caller = auth_services(request).authenticate(request.headers.get("authorization"))
     except NotAuthenticated as exc:
@@ -47,10 +54,14 @@ async def authenticate(request: Request) -> Caller:
 CallerDep = Annotated[Caller, Depends(authenticate)]
 
 
-def require_scope(*any_of: str) -> Callable[[Caller], Awaitable[Caller]]:
-    """A dependency: the caller, when its token carries one of ``any_of`` (e.g. ``mais/admin``)."""
+def require_scope(*any_of: str) -> Callable[[Request], Awaitable[Caller]]:
+    """A dependency: the caller, when its token carries one of ``any_of`` (e.g. ``mais/admin``).
 
-    async def dependency(caller: CallerDep) -> Caller:
+    It calls ``authenticate`` itself rather than declaring it: one dependency fewer to resolve on every request.
+    """
+
+    async def dependency(request: Request) -> Caller:
+        caller = await authenticate(request)
         caller.require(*any_of)
         return caller
 
@@ -66,9 +77,16 @@ def interaction_of(method: str, path: str, has_id: bool) -> str:
     return {"PUT": "u", "PATCH": "u", "DELETE": "d"}.get(method, "c")
 
 
-async def fhir_interaction(request: Request, caller: CallerDep) -> Caller:
-    """A dependency for the FHIR REST routes: the caller, when its scopes allow this interaction on this type."""
-    rtype = str(request.path_params.get("rtype", "*"))
-    letter = interaction_of(request.method, request.url.path, "id" in request.path_params)
-    caller.require_interaction(rtype, letter)
+async def fhir_interaction(request: Request) -> Caller:
+    """The one dependency of the FHIR REST routes: a JSON ``Accept`` (406), then the caller (401, 429), when its
+    scopes allow this interaction on this type (403).
+
+    One dependency doing the three checks in that order, rather than three resolved by FastAPI, because each
+    dependency it resolves costs microseconds on every FHIR request.
+    """
+    await check_accept(request)
+    caller = await authenticate(request)
+    params = request.path_params
+    letter = interaction_of(request.method, request.scope["path"], "id" in params)
+    caller.require_interaction(str(params.get("rtype", "*")), letter)
     return caller

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from mais_node.errors import InvalidRequest
 
@@ -94,6 +95,11 @@ def covered(requested: str, allowed: Sequence[str]) -> bool:
     return any(have.covers(wanted) for a in allowed if (have := parse_system(a)) is not None)
 
 
-def permits(granted: Sequence[str], resource_type: str, interaction: str) -> bool:
-    """True when the granted scopes allow ``interaction`` (one of c r u d s) on ``resource_type``."""
+@lru_cache(maxsize=1024)
+def permits(granted: tuple[str, ...], resource_type: str, interaction: str) -> bool:
+    """True when the granted scopes allow ``interaction`` (one of c r u d s) on ``resource_type``.
+
+    Asked on every FHIR request with the few scope sets the node issues, so the answer (a pure function of its
+    arguments) is remembered instead of parsing the scopes again each time.
+    """
     return covered(f"system/{resource_type}.{interaction}", granted)

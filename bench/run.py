@@ -121,9 +121,15 @@ class Bench:
         out_v = inprocess.validation()
         profile_us = out_v.number(r"^validate enquiry \(profile\)\s+([\d.]+)")
         full_us = out_v.number(r"^validate enquiry \(R4B structure \+ profile\)\s+([\d.]+)")
+        fresh_us = out_v.number(r"new subject each time\s+([\d.]+)")
         code_us = out_v.number(r"^\$validate-code purpose ValueSet\s+([\d.]+)")
+        # The target is judged on a new subject each time: enquiries are about different people, and a repeated
+        # one only measures the invariant memo.
         self.target(
-            "4", "enquiry validation median <= 1 ms (structure + profile)", f"{full_us / 1000:.3f} ms", full_us <= 1000
+            "4",
+            "enquiry validation median <= 1 ms (structure + profile, a new subject each time)",
+            f"{fresh_us / 1000:.3f} ms (same subject repeated: {full_us / 1000:.3f} ms)",
+            fresh_us <= 1000,
         )
         self.target("4", "$validate-code median <= 0.2 ms", f"{code_us / 1000:.4f} ms", code_us <= 200)
         self.sections.append(
@@ -137,7 +143,8 @@ class Bench:
                     "dependency overridden by a fixed caller (a test-only dependency override), interleaved in "
                     f"rounds in the same run: ratio {ratio:.3f}.",
                     f"Validation (bench/bench_validation.py): enquiry Task profile only {profile_us:.0f} us, "
-                    f"R4B structure + profile {full_us:.0f} us, $validate-code {code_us:.1f} us (medians).",
+                    f"R4B structure + profile {full_us:.0f} us ({fresh_us:.0f} us with a new subject each time), "
+                    f"$validate-code {code_us:.1f} us (medians).",
                 ],
             )
         )

@@ -16,6 +16,7 @@ import fhirpathpy
 
 from mais_node.errors import InvalidRequest
 from mais_node.validation.memo import analyse
+from mais_node.validation.native import NATIVE, NativeEvaluator
 
 FhirPath = Callable[..., list[Any]]
 EXTENSION_URL = "url"
@@ -40,7 +41,8 @@ class TypeRule:
 
 @dataclass(frozen=True, slots=True)
 class Invariant:
-    """A constraint with its compiled expression and what memoising its verdict may key on (see ``memo``)."""
+    """A constraint with its compiled expression, what memoising its verdict may key on (see ``memo``), and the
+    native evaluator written for exactly this expression, if any (see ``native``)."""
 
     key: str
     severity: str
@@ -49,9 +51,14 @@ class Invariant:
     evaluate: FhirPath
     memoisable: bool = False
     reads: frozenset[str] | None = None
+    native: NativeEvaluator | None = None
 
     def holds(self, value: Any) -> bool:
         """The verdict on one focus: every result is ``true`` (a FHIRPath runtime failure is the instance's fault)."""
+        if self.native is not None:
+            verdict = self.native(value)
+            if verdict is not None:
+                return verdict
         try:
             outcome = self.evaluate(value)
         except Exception:
@@ -160,6 +167,7 @@ def _invariant(constraint: Mapping[str, Any]) -> Invariant:
         evaluate=fhirpathpy.compile(expression),
         memoisable=memoisable,
         reads=reads,
+        native=NATIVE.get(expression),
     )
 
 

@@ -26,7 +26,7 @@ _Pending = tuple[list[Event], "Future[list[AuditRecord]]"]
 
 
 class GroupCommit:
-    """Batches of events in, one durable write per group out; ``await write(events)`` or ``append_many``."""
+    """Batches of events in, one durable write per group out: ``await write(events)``, or ``append_many`` to block."""
 
     def __init__(self, sink: AuditSink, *, max_events: int = 512) -> None:
         self.sink = sink
@@ -57,9 +57,6 @@ class GroupCommit:
     def append_many(self, events: Sequence[Event]) -> list[AuditRecord]:
         """The ``AuditSink`` form for synchronous callers: blocks until the batch is durable."""
         return self.submit(events).result()
-
-    def append(self, event: Event) -> AuditRecord:
-        return self.append_many([event])[-1]
 
     def close(self) -> None:
         """Write what is queued, then stop the writer; later submissions fail closed."""

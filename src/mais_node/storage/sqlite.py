@@ -33,6 +33,7 @@ from mais_node.fhir.search.text import MAX_CHAR
 from mais_node.storage.keyset import check_version, keyset, stamp
 from mais_node.storage.port import Change, Page, Stored
 from mais_node.storage.sqlite_checkpoint import BACKSTOP_PAGES, Checkpointer
+from mais_node.storage.sqlite_writers import write_lock
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS resource (
@@ -77,6 +78,7 @@ class SqliteDatabase:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._checkpointer = Checkpointer(self._checkpoint)
+        self._write_lock = write_lock(self.path)
         try:
             self.connection().executescript(SCHEMA)
         except sqlite3.Error as exc:
@@ -105,20 +107,21 @@ class SqliteDatabase:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken with the write lock up front."""
         conn = self.connection()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise Unavailable("The resource store is not writable") from exc
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
-            raise Unavailable("The resource store could not commit") from exc
+        with self._write_lock:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise Unavailable("The resource store is not writable") from exc
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                conn.execute("ROLLBACK")
+                raise Unavailable("The resource store could not commit") from exc
         if self.path != ":memory:":
             self._checkpointer.wrote()
 

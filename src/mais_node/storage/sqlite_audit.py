@@ -25,6 +25,7 @@ from mais_node.audit.port import AuditPage, AuditRecord, Event
 from mais_node.audit.query import AuditQuery, page_of
 from mais_node.clock import Clock, SystemClock
 from mais_node.errors import AuditUnavailable
+from mais_node.storage.sqlite_writers import write_lock
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_log (
@@ -42,6 +43,7 @@ CREATE TABLE IF NOT EXISTS audit_checkpoint (
 """
 _COLUMNS = "l.seq, l.prev_hash, l.hash, l.event"
 _BATCH = 500
+_MAX_ROWS = 500  # rows per multi-row INSERT (each a distinct statement text, so a bounded set)
 
 
 class SqliteAuditLog:
@@ -54,6 +56,8 @@ class SqliteAuditLog:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._write_lock = write_lock(self._path)
+        self._tail: tuple[int, str] | None = None  # (seq, hash) of this log's last committed append: a guess
         try:
             self._conn().executescript(SCHEMA)
         except sqlite3.Error as exc:
@@ -88,37 +92,38 @@ class SqliteAuditLog:
         return self.append_many([event])[-1]
 
     def append_many(self, events: Iterable[Event]) -> list[AuditRecord]:
-        """Append several events in one transaction (bulk loads and the benchmark); all or none are kept."""
+        """Append several events in one transaction; all or none are kept.
+
+        The events are sealed before the write lock is taken, on the tail this log last wrote, so the lock is held
+        only for the inserts and the commit: resource writes and other appenders wait on it. When another thread or
+        process appended meanwhile, the tail read under the lock differs and the events are sealed again there.
+        """
+        batch = list(events)
         try:
             conn = self._conn()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                records = self._insert(conn, events)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+            with self._lock:
+                guess = self._tail
+            sealed = None if guess is None else _Sealed(batch, guess, self._clock)
+            with self._write_lock:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    row = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+                    tail = (row[0], row[1]) if row else (0, GENESIS)
+                    if sealed is None or sealed.after != tail:
+                        sealed = _Sealed(batch, tail, self._clock)
+                    _insert_rows(conn, "INSERT INTO audit_log VALUES", sealed.rows, 5)
+                    _insert_rows(conn, "INSERT OR IGNORE INTO audit_index VALUES", sealed.keys, 4)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
         except sqlite3.Error as exc:
             raise AuditUnavailable("the audit trail cannot be written") from exc
-        return records
-
-    def _insert(self, conn: sqlite3.Connection, events: Iterable[Event]) -> list[AuditRecord]:
-        tail = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-        seq, prev = (tail[0], tail[1]) if tail else (0, GENESIS)
-        records: list[AuditRecord] = []
-        rows: list[tuple[object, ...]] = []
-        keys: list[tuple[str, str, int, int]] = []
-        for event in events:
-            seq += 1
-            record = seal(event, seq, prev, self._clock)
-            prev, at = record.hash, to_micros(record.recorded)
-            records.append(record)
-            rows.append((seq, record.prev_hash, record.hash, at, zlib.compress(orjson.dumps(record.event), 1)))
-            keys.extend((param, value, at, seq) for param, value in index_keys(record.event))
-        conn.executemany("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?)", rows)
-        conn.executemany("INSERT OR IGNORE INTO audit_index VALUES (?, ?, ?, ?)", keys)
-        return records
+        if sealed.records:
+            with self._lock:
+                self._tail = (sealed.records[-1].seq, sealed.records[-1].hash)
+        return sealed.records
 
     def scan(self, from_seq: int = 1) -> Iterator[AuditRecord]:
         """Stream in seq order on a connection of its own, so a long export never blocks this thread's writes."""
@@ -206,3 +211,35 @@ class SqliteAuditLog:
         except sqlite3.Error as exc:
             raise AuditUnavailable("the audit trail cannot be read") from exc
         return Checkpoint.from_json(dict(zip(("seq", "hash", "time", "jws"), row, strict=True))) if row else None
+
+
+class _Sealed:
+    """A batch sealed onto the chain after ``after`` (seq, hash): its records and the rows that store them."""
+
+    def __init__(self, events: Sequence[Event], after: tuple[int, str], clock: Clock) -> None:
+        self.after = after
+        seq, prev = after
+        self.records: list[AuditRecord] = []
+        self.rows: list[tuple[object, ...]] = []
+        self.keys: list[tuple[str, str, int, int]] = []
+        for event in events:
+            seq += 1
+            record = seal(event, seq, prev, clock)
+            prev, at = record.hash, to_micros(record.recorded)
+            self.records.append(record)
+            self.rows.append((seq, record.prev_hash, record.hash, at, zlib.compress(orjson.dumps(record.event), 1)))
+            self.keys.extend((param, value, at, seq) for param, value in index_keys(record.event))
+
+
+def _insert_rows(conn: sqlite3.Connection, insert: str, rows: Sequence[Sequence[object]], width: int) -> None:
+    """Many rows in as few statements as the variable limit allows.
+
+    ``executemany`` steps once per row, and every step gives up the GIL and takes it back: a group of a few hundred
+    index keys written from the group-commit thread while the event loop runs means a few hundred waits for the
+    GIL. One multi-row ``VALUES`` is one step (docs/decisions.md "Audit rows in multi-row inserts").
+    """
+    per = max(1, min(_MAX_ROWS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
+    group = "(" + ", ".join("?" * width) + ")"
+    for start in range(0, len(rows), per):
+        chunk = rows[start : start + per]
+        conn.execute(f"{insert} {', '.join([group] * len(chunk))}", [v for row in chunk for v in row])

@@ -8,6 +8,7 @@ from mais_node.clock import FixedClock
 from mais_node.errors import Gone, InvalidRequest, NotFound, PreconditionFailed, VersionConflict
 from mais_node.fhir.search.dates import render
 from mais_node.fhir.search.extract import index_entries
+from mais_node.fhir.search.query import Criterion, Query, ReferenceValue, TokenValue
 from mais_node.fhir.service import ResourceService
 from mais_node.storage.port import Change, ResourceStore
 from tests.builders import NHS, episode, organization, patient
@@ -102,6 +103,39 @@ def test_history_is_newest_first_and_pages_with_a_cursor(service: ResourceServic
     assert second.next_after is None
     assert len(service.history("Patient", None, 10, None).items) == 4
     assert len(service.history(None, None, 10, None).items) == 4
+
+
+def test_a_query_marked_selective_finds_what_the_planner_finds(service: ResourceService, store: ResourceStore) -> None:
+    org = service.create("Organization", organization()).stored.id
+    pid, other = (service.create("Patient", patient()).stored.id for _ in range(2))
+    for status, owner in (("finished", pid), ("active", pid), ("active", other), ("active", pid)):
+        service.create("EpisodeOfCare", {**episode(owner, org), "status": status})
+    parsed = service.search("EpisodeOfCare", [("patient", f"Patient/{pid}"), ("status", "active"), ("_sort", "_id")])
+    for selective in (0, 1):
+        query = Query(
+            "EpisodeOfCare",
+            (
+                Criterion("patient", (ReferenceValue(f"Patient/{pid}"),)),
+                Criterion("status", (TokenValue(None, "active"),)),
+            ),
+            selective=selective,
+        )
+        assert [s.id for s in store.search(query).items] == [s.id for s in parsed.page.items]
+    assert len(parsed.page.items) == 2
+
+
+def test_latest_change_moves_with_every_write_of_its_type_only(service: ResourceService, store: ResourceStore) -> None:
+    assert store.latest_change("Patient") == ""
+    pid = service.create("Patient", patient()).stored.id
+    seen = {store.latest_change("Patient")}
+    service.create("Organization", {"resourceType": "Organization", "name": "Elsewhere"})
+    assert store.latest_change("Patient") in seen
+    service.update("Patient", pid, patient(id=pid, gender="other"))
+    seen.add(store.latest_change("Patient"))
+    service.delete("Patient", pid)
+    seen.add(store.latest_change("Patient"))
+    assert len(seen) == 3
+    assert "" not in seen
 
 
 def test_conditional_create_returns_the_existing_match(service: ResourceService) -> None:

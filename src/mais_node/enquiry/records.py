@@ -11,6 +11,7 @@ import orjson
 
 from mais_node.enquiry.model import Contact
 from mais_node.errors import MaisError
+from mais_node.fhir.search.query import Criterion, Query, ReferenceValue, SortKey, TokenValue
 from mais_node.fhir.service import ResourceService
 from mais_node.policy import Requester, SharingPolicy, parse_sharing_policy
 from mais_node.register.organisations import Organisations
@@ -34,6 +35,20 @@ class RegisterDirectory:
         )
 
 
+def _OPEN_EPISODES(person_id: str) -> Query:  # noqa: N802 - reads as the query it builds
+    """``EpisodeOfCare?patient=Patient/{id}&status=active&_sort=-_lastUpdated&_count=1``."""
+    return Query(
+        "EpisodeOfCare",
+        (
+            Criterion("patient", (ReferenceValue(f"Patient/{person_id}"),)),
+            Criterion("status", (TokenValue(None, "active"),)),
+        ),
+        sort=(SortKey("_lastUpdated", descending=True),),
+        count=1,
+        selective=0,
+    )
+
+
 class EpisodeInvolvements:
     """'Open to you' is an active EpisodeOfCare; the contact is the organisation managing it."""
 
@@ -41,13 +56,11 @@ class EpisodeInvolvements:
         self.resources = resources
 
     def open_episode_contact(self, person_id: str) -> tuple[bool, Contact | None]:
-        result = self.resources.search(
-            "EpisodeOfCare",
-            [("patient", f"Patient/{person_id}"), ("status", "active"), ("_count", "1"), ("_sort", "-_lastUpdated")],
-        )
-        if not result.page.items:
+        # The store's query directly: one person's episodes are few, so they drive it without the planner's counts.
+        page = self.resources.store.search(_OPEN_EPISODES(person_id))
+        if not page.items:
             return False, None
-        episode = result.page.items[0].body
+        episode = page.items[0].body
         reference = (episode.get("managingOrganization") or {}).get("reference", "")
         if not reference.startswith("Organization/"):
             return True, None
@@ -107,5 +120,4 @@ class ContractAgreements:
 
     def fingerprint(self) -> str:
         """Changes whenever a sharing policy is added, versioned or retired."""
-        page = self.resources.store.history("Contract", None, 1, None)
-        return "" if not page.items else f"{page.items[0].id}/{page.items[0].version}/{page.items[0].last_updated}"
+        return self.resources.store.latest_change("Contract")

@@ -16,6 +16,7 @@ from mais_node.audit.port import AuditSink
 from mais_node.clock import Clock
 from mais_node.errors import InvalidRequest, NotFound, VersionConflict
 from mais_node.fhir.search.parse import encode_cursor
+from mais_node.fhir.search.query import Criterion, Query, TokenValue
 from mais_node.fhir.service import ResourceService
 from mais_node.register.fhir_organisation import endpoint_resource, from_resource, to_resource
 from mais_node.register.model import ACTIVE, ODS_SYSTEM, VERIFIED, Organisation
@@ -55,8 +56,9 @@ class Organisations:
         self.types = frozenset(types)
 
     def get(self, ods: str) -> Organisation | None:
-        page = self.resources.search("Organization", [("identifier", f"{ODS_SYSTEM}|{ods.upper()}"), ("_count", "2")])
-        items = page.page.items
+        """``Organization?identifier={ODS_SYSTEM}|{ods}``, asked of the store directly (every enquiry asks it)."""
+        criterion = Criterion("identifier", (TokenValue(ODS_SYSTEM, ods.upper()),))
+        items = self.resources.store.search(Query("Organization", (criterion,), count=2, selective=0)).items
         return from_resource(items[0].body, items[0].version) if items else None
 
     def require(self, ods: str) -> Organisation:

@@ -170,6 +170,13 @@ class MongoResourceStore:
         docs = docs[:count]
         return Page([_stored(d) for d in docs], (docs[-1]["lu"], docs[-1]["_id"]) if more and docs else None)
 
+    def latest_change(self, resource_type: str) -> str:
+        try:
+            doc = self.versions.find_one({"t": resource_type}, {"_id": 1}, sort=[("lu", -1), ("_id", -1)])
+        except PyMongoError as exc:
+            raise Unavailable("The resource store cannot be read") from exc
+        return "" if doc is None else str(doc["_id"])
+
     def search(self, query: Query) -> Page:
         flt = _filter(query)
         try:

@@ -69,6 +69,11 @@ class ResourceStore(Protocol):
         """Versions newest first, of one resource, one type, or the whole store."""
         ...
 
+    def latest_change(self, resource_type: str) -> str:
+        """A token that changes whenever a resource of this type is written ("" before the first write): what a
+        cache of that type compares, without reading a resource."""
+        ...
+
     def search(self, query: Query) -> Page:
         """Current, non-deleted resources matching every criterion, in the query's sort order."""
         ...

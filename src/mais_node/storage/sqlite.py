@@ -230,10 +230,22 @@ class SqliteResourceStore:
         rows = rows[:count]
         return Page([_row(r) for r in rows], (str(rows[-1][6]),) if more and rows else None)
 
+    def latest_change(self, resource_type: str) -> str:
+        try:
+            row = (
+                self.db.connection()
+                .execute("SELECT max(hseq) FROM resource_version WHERE rtype = ?", (resource_type,))
+                .fetchone()
+            )
+        except sqlite3.Error as exc:
+            raise Unavailable("The resource store cannot be read") from exc
+        return "" if row[0] is None else str(row[0])
+
     def search(self, query: Query) -> Page:
         conn = self.db.connection()
         try:
-            compiled = _compile(query, _choose_driver(conn, query))
+            driver = query.selective if query.selective is not None else _choose_driver(conn, query)
+            compiled = _compile(query, driver)
             total = None
             if query.total:
                 total = conn.execute(

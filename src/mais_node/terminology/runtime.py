@@ -82,11 +82,7 @@ class Vocabularies:
             after = page.next_after
 
     def fingerprint(self) -> str:
-        parts = []
-        for rtype in STORED:
-            page = self.resources.store.history(rtype, None, 1, None)
-            parts.append("" if not page.items else f"{page.items[0].id}/{page.items[0].version}")
-        return "|".join(parts)
+        return "|".join(self.resources.store.latest_change(rtype) for rtype in STORED)
 
     @contextlib.contextmanager
     def pinned(self) -> Iterator[TerminologyService]:

@@ -70,6 +70,9 @@ class Query:
     count: int = 20
     after: tuple[str, ...] | None = None
     total: bool = False
+    # The criterion the caller knows to be selective (an identifier, a reference to one resource): a store with a
+    # planner drives by it without first counting each criterion's matches. Never set from a search URL.
+    selective: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

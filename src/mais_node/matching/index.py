@@ -19,7 +19,7 @@ from mais_node.matching.grades import Candidate, Grade
 from mais_node.matching.normalise import soundex
 from mais_node.matching.profile import Profile, profile_of
 from mais_node.matching.record import PersonRecord
-from mais_node.matching.scoring import score
+from mais_node.matching.scoring import could_be_possible, score
 
 _VERIFIED, _ESTIMATED, _GENDER_SHIFT = 1, 2, 2
 _SECTOR_DIVISOR = 37**2
@@ -132,9 +132,19 @@ class PersonIndex:
         """The best candidates for a person, strongest grade first; certainly-not candidates are left out."""
         profile = profile_of(query)
         found: list[Candidate] = []
+        flags = self._flags
         for row in self._block(profile):
             person_id = self._ids[row]
             if person_id is None:
+                continue
+            if not could_be_possible(
+                profile,
+                self._nhs[row],
+                self._birth[row],
+                bool(flags[row] & _ESTIMATED),
+                self._postcode[row],
+                flags[row] >> _GENDER_SHIFT,
+            ):
                 continue
             scored = score(profile, self._profile(row))
             if scored.grade is not Grade.CERTAINLY_NOT:

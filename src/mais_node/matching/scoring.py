@@ -142,15 +142,19 @@ def _family(query: Profile, candidate: Profile) -> tuple[float, str]:
 
 
 def _birth(query: Profile, candidate: Profile) -> tuple[float, str]:
-    if not query.birth or not candidate.birth:
+    return _birth_dates(query.birth, query.estimated, candidate.birth, candidate.estimated)
+
+
+def _birth_dates(query: int, query_estimated: bool, candidate: int, candidate_estimated: bool) -> tuple[float, str]:
+    if not query or not candidate:
         return NEUTRAL, "date of birth unknown"
-    if query.birth == candidate.birth:
+    if query == candidate:
         return 1.0, "date of birth exact"
-    qy, qm, qd = query.birth // 10000, query.birth // 100 % 100, query.birth % 100
-    cy, cm, cd = candidate.birth // 10000, candidate.birth // 100 % 100, candidate.birth % 100
+    qy, qm, qd = query // 10000, query // 100 % 100, query % 100
+    cy, cm, cd = candidate // 10000, candidate // 100 % 100, candidate % 100
     if qy == cy and qm == cd and qd == cm:
         return TRANSPOSED, "date of birth day and month transposed"
-    if (query.estimated or candidate.estimated) and abs(
+    if (query_estimated or candidate_estimated) and abs(
         date(qy, qm, qd).toordinal() - date(cy, cm, cd).toordinal()
     ) <= 366:
         return NEAR_ESTIMATED, "date of birth estimated, within a year"
@@ -192,6 +196,27 @@ def _gender(query: int, candidate: int) -> float:
 
 def _weaker(first: Grade, second: Grade) -> Grade:
     return first if first.rank <= second.rank else second
+
+
+def could_be_possible(query: Profile, nhs: int, birth: int, estimated: bool, postcode: int, gender: int) -> bool:
+    """Whether a candidate with these fields can grade above certainly-not, whatever its names.
+
+    The bound is ``score``'s total with both name features at their maximum of 1, the other features as they are
+    and the NHS number rule applied; every step of ``score`` only lowers a total or caps a grade, and certain needs
+    agreeing NHS numbers, which lift any total to 0.5. Cheap: no names are compared and no profile is built, so the
+    index skips most of a block when the NHS numbers differ (the total is halved).
+    """
+    features = {
+        "family": 1.0,
+        "given": 1.0,
+        "birth_date": _birth_dates(query.birth, query.estimated, birth, estimated)[0],
+        "postcode": _postcode(query.postcode, postcode)[0],
+        "gender": _gender(query.gender, gender),
+    }
+    total = sum(WEIGHTS[name] * value for name, value in features.items())
+    if query.nhs and nhs and query.nhs != nhs:
+        total /= 2
+    return total >= POSSIBLE - 1e-9
 
 
 def score(query: Profile, candidate: Profile) -> Scored:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from mais_node.app import create_app
+from mais_node.app import GC_THRESHOLDS, create_app
 from mais_node.config import Settings
 from tests.api.conftest import Node
 from tests.builders import NHS, episode, organization, patient
@@ -148,6 +149,19 @@ def test_health_readiness_and_metrics(client: TestClient) -> None:
     client.get("/fhir/metadata")
     metrics = client.get("/metrics").text
     assert 'mais_http_requests_total{method="GET",route="/fhir/metadata",status="200"}' in metrics
+
+
+def test_start_freezes_what_it_built_and_collects_less_often(tmp_path: Path) -> None:
+    thresholds = gc.get_threshold()
+    gc.unfreeze()
+    try:
+        with TestClient(create_app(Settings(store=f"sqlite:///{tmp_path / 'x.db'}"))) as client:
+            assert client.get("/healthz").status_code == 200
+            assert gc.get_freeze_count() > 10_000  # the services and everything imported before them
+            assert gc.get_threshold() == GC_THRESHOLDS
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def test_readyz_is_503_when_the_store_is_gone(tmp_path: Path) -> None:

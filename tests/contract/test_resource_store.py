@@ -136,6 +136,10 @@ def test_latest_change_moves_with_every_write_of_its_type_only(service: Resource
     seen.add(store.latest_change("Patient"))
     assert len(seen) == 3
     assert "" not in seen
+    both = store.latest_change("Patient", "Organization")
+    service.create("Organization", {"resourceType": "Organization", "name": "Another"})
+    assert store.latest_change("Patient", "Organization") != both
+    assert store.latest_change("Patient") in seen
 
 
 def test_conditional_create_returns_the_existing_match(service: ResourceService) -> None:

@@ -170,12 +170,14 @@ class MongoResourceStore:
         docs = docs[:count]
         return Page([_stored(d) for d in docs], (docs[-1]["lu"], docs[-1]["_id"]) if more and docs else None)
 
-    def latest_change(self, resource_type: str) -> str:
+    def latest_change(self, *resource_types: str) -> str:
+        # Versions are only ever added (a delete adds a tombstone), so their count moves with every write; the
+        # newest by time would not: two writes may share a lastUpdated.
         try:
-            doc = self.versions.find_one({"t": resource_type}, {"_id": 1}, sort=[("lu", -1), ("_id", -1)])
+            count = self.versions.count_documents({"t": {"$in": list(resource_types)}})
         except PyMongoError as exc:
             raise Unavailable("The resource store cannot be read") from exc
-        return "" if doc is None else str(doc["_id"])
+        return str(count) if count else ""
 
     def search(self, query: Query) -> Page:
         flt = _filter(query)

@@ -69,9 +69,9 @@ class ResourceStore(Protocol):
         """Versions newest first, of one resource, one type, or the whole store."""
         ...
 
-    def latest_change(self, resource_type: str) -> str:
-        """A token that changes whenever a resource of this type is written ("" before the first write): what a
-        cache of that type compares, without reading a resource."""
+    def latest_change(self, *resource_types: str) -> str:
+        """A token that changes whenever a resource of any of these types is written ("" before the first write):
+        what a cache of those types compares, in one look and without reading a resource."""
         ...
 
     def search(self, query: Query) -> Page:

@@ -230,11 +230,12 @@ class SqliteResourceStore:
         rows = rows[:count]
         return Page([_row(r) for r in rows], (str(rows[-1][6]),) if more and rows else None)
 
-    def latest_change(self, resource_type: str) -> str:
+    def latest_change(self, *resource_types: str) -> str:
+        marks = ", ".join("?" * len(resource_types))
         try:
             row = (
                 self.db.connection()
-                .execute("SELECT max(hseq) FROM resource_version WHERE rtype = ?", (resource_type,))
+                .execute(f"SELECT max(hseq) FROM resource_version WHERE rtype IN ({marks})", resource_types)
                 .fetchone()
             )
         except sqlite3.Error as exc:

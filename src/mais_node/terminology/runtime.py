@@ -82,7 +82,7 @@ class Vocabularies:
             after = page.next_after
 
     def fingerprint(self) -> str:
-        return "|".join(self.resources.store.latest_change(rtype) for rtype in STORED)
+        return self.resources.store.latest_change(*STORED)
 
     @contextlib.contextmanager
     def pinned(self) -> Iterator[TerminologyService]:

@@ -35,7 +35,7 @@ class RegisterDirectory:
         )
 
 
-def _OPEN_EPISODES(person_id: str) -> Query:  # noqa: N802 - reads as the query it builds
+def _open_episodes(person_id: str) -> Query:
     """``EpisodeOfCare?patient=Patient/{id}&status=active&_sort=-_lastUpdated&_count=1``."""
     return Query(
         "EpisodeOfCare",
@@ -57,7 +57,7 @@ class EpisodeInvolvements:
 
     def open_episode_contact(self, person_id: str) -> tuple[bool, Contact | None]:
         # The store's query directly: one person's episodes are few, so they drive it without the planner's counts.
-        page = self.resources.store.search(_OPEN_EPISODES(person_id))
+        page = self.resources.store.search(_open_episodes(person_id))
         if not page.items:
             return False, None
         episode = page.items[0].body

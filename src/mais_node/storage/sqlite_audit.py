@@ -236,7 +236,7 @@ def _insert_rows(conn: sqlite3.Connection, insert: str, rows: Sequence[Sequence[
 
     ``executemany`` steps once per row, and every step gives up the GIL and takes it back: a group of a few hundred
     index keys written from the group-commit thread while the event loop runs means a few hundred waits for the
-    GIL. One multi-row ``VALUES`` is one step (docs/decisions.md "Audit rows in multi-row inserts").
+    GIL. One multi-row ``VALUES`` is one step (docs/decisions.md, "Audit appends: sealed before the write lock").
     """
     per = max(1, min(_MAX_ROWS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
     group = "(" + ", ".join("?" * width) + ")"

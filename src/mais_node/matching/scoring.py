@@ -41,6 +41,7 @@ WEIGHTS: dict[str, float] = {
     "gender": 0.08,
 }
 PROBABLE = 0.75
+NHS_DIFFERS = 0.5  # the factor on the total when both NHS numbers are known and differ
 POSSIBLE = 0.50
 NEUTRAL = 0.5
 NICKNAME = 0.95
@@ -198,6 +199,10 @@ def _weaker(first: Grade, second: Grade) -> Grade:
     return first if first.rank <= second.rank else second
 
 
+def _weighted(features: dict[str, float]) -> float:
+    return sum(WEIGHTS[name] * value for name, value in features.items())
+
+
 def could_be_possible(query: Profile, nhs: int, birth: int, estimated: bool, postcode: int, gender: int) -> bool:
     """Whether a candidate with these fields can grade above certainly-not, whatever its names.
 
@@ -213,9 +218,9 @@ def could_be_possible(query: Profile, nhs: int, birth: int, estimated: bool, pos
         "postcode": _postcode(query.postcode, postcode)[0],
         "gender": _gender(query.gender, gender),
     }
-    total = sum(WEIGHTS[name] * value for name, value in features.items())
+    total = _weighted(features)
     if query.nhs and nhs and query.nhs != nhs:
-        total /= 2
+        total *= NHS_DIFFERS
     return total >= POSSIBLE - 1e-9
 
 
@@ -226,7 +231,7 @@ def score(query: Profile, candidate: Profile) -> Scored:
     postcode, postcode_why = _postcode(query.postcode, candidate.postcode)
     gender = _gender(query.gender, candidate.gender)
     features = {"family": family, "given": given, "birth_date": birth, "postcode": postcode, "gender": gender}
-    total = sum(WEIGHTS[name] * value for name, value in features.items())
+    total = _weighted(features)
     reasons += [birth_why, postcode_why]
     cap = Grade.PROBABLE
     nhs_agree = bool(query.nhs) and query.nhs == candidate.nhs
@@ -235,7 +240,7 @@ def score(query: Profile, candidate: Profile) -> Scored:
         features["nhs_number"] = 1.0
         reasons.append("NHS number agrees")
     elif query.nhs and candidate.nhs:
-        total /= 2
+        total *= NHS_DIFFERS
         features["nhs_number"] = 0.0
         both_verified = query.nhs_verified and candidate.nhs_verified
         cap = Grade.CERTAINLY_NOT if both_verified else Grade.POSSIBLE

@@ -1,7 +1,7 @@
 """The vocabularies in force: the files of ``terminology/`` loaded into the store, then edited by terminology
 managers as versioned CodeSystems and ValueSets; the service is rebuilt whenever one of them changes.
 
-Each use checks the store's newest CodeSystem / ValueSet version (one indexed read per type), so an edit, by this
+Each use asks the store for its change token over CodeSystem and ValueSet (one indexed read), so an edit, by this
 process or another replica, is in force for the very next enquiry: a retired purpose is refused at once (issue 4
 §3). Superseded CodeSystem versions stay answerable by ``version`` ($lookup, $validate-code).
 """

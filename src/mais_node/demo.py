@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,9 +19,12 @@ import orjson
 
 from mais_node.adapters.jose_keys import write_key_pair
 from mais_node.audit.actors import Actor
+from mais_node.client import Subject
 from mais_node.errors import VersionConflict
+from mais_node.fhir.search.parse import encode_cursor
 from mais_node.matching.fhir_patient import to_fhir_patient
 from mais_node.matching.synthetic import generate_population
+from mais_node.policy import MatchGrade
 
 if TYPE_CHECKING:
     from mais_node.wiring import Services
@@ -120,30 +124,56 @@ def _people(services: Services, count: int, seed_value: int) -> None:
 
 def commands(services: Services, clients: dict[str, DemoClient], server: str) -> list[tuple[str, str]]:
     """Three ready ``mais enquire`` commands: one PERMIT, one DENY, one referred for review."""
-    open_person = _person_with_open_episode(services)
-    nhs = next(i["value"] for i in open_person.get("identifier", []) if i.get("system", "").endswith("nhs-number"))
-    name = open_person["name"][0]
+    subject = _permit_subject(services)
     la, police = clients["la"], clients["police"]
     base = ".venv/bin/mais enquire --server " + server
     as_la = f"{base} --client-id {la.client_id} --key {la.key}"
-    who = f"--nhs-number {nhs} --birth-date {open_person['birthDate']}"
-    who += f" --family {name['family']} --given {name['given'][0]}"
-    permit = f"{as_la} --reason s47-enquiry --ask is-known --ask is-open --ask contact {who}"
-    deny = f"{base} --client-id {police.client_id} --key {police.key} --reason s47-enquiry --nhs-number {nhs}"
-    review = (
-        f"{as_la} --reason general-safeguarding --ask is-known "
-        f"--family {name['family']} --given {name['given'][0]} --birth-date {open_person['birthDate']}"
+    family, given = shlex.quote(str(subject.family)), shlex.quote(str(subject.given))
+    person = f"--family {family} --given {given} --birth-date {subject.birth_date}"
+    permit = (
+        f"{as_la} --reason s47-enquiry --ask is-known --ask is-open --ask contact --nhs-number {subject.nhs_number} "
     )
-    return [("PERMIT", permit), ("DENY", deny), ("REVIEW", review)]
+    deny = f"{base} --client-id {police.client_id} --key {police.key} --reason s47-enquiry --nhs-number "
+    review = f"{as_la} --reason general-safeguarding --ask is-known {person}"
+    return [("PERMIT", permit + person), ("DENY", deny + str(subject.nhs_number)), ("REVIEW", review)]
 
 
-def _person_with_open_episode(services: Services) -> dict[str, Any]:
-    """A person with an open involvement, an NHS number, a name and a date of birth (the PERMIT example)."""
-    pairs = [("status", "active"), ("_count", "200")]
-    for stored in services.resources.search("EpisodeOfCare", pairs).page.items:
-        person_id = stored.body["patient"]["reference"].removeprefix("Patient/")
-        person = services.resources.read("Patient", person_id).body
-        has_nhs = any(i.get("system", "").endswith("nhs-number") for i in person.get("identifier", []))
-        if has_nhs and person.get("name") and person["name"][0].get("given") and person.get("birthDate"):
-            return person
-    raise LookupError("the demo's person index has no one with an open involvement and an NHS number")
+def _permit_subject(services: Services) -> Subject:
+    """The PERMIT example: a person with an open involvement whom the demo's own query matches certainly.
+
+    Certain needs a verified NHS number and an exact date of birth: some synthetic people have an estimated one
+    (the accuracy extension), and a query for them grades probable, which the national rules refer for review. The
+    candidates are taken in person-id order, so every run of the demo on the same seed picks the same person.
+    """
+    services.persons.refresh()
+    for person_id in sorted(open_people(services)):
+        subject = _subject(services.resources.read("Patient", person_id).body)
+        if subject is None:
+            continue
+        match = services.persons.match(subject.patient())
+        if match.grade is MatchGrade.CERTAIN and match.person_id == person_id and not match.ambiguous:
+            return subject
+    raise LookupError("the demo's person index has no one with an open involvement whom a query matches certainly")
+
+
+def open_people(services: Services) -> set[str]:
+    """The ids of everyone with an active EpisodeOfCare, every page of them."""
+    people: set[str] = set()
+    pairs = [("status", "active"), ("_sort", "_lastUpdated"), ("_count", "200")]
+    while True:
+        page = services.resources.search("EpisodeOfCare", pairs).page
+        people.update(stored.body["patient"]["reference"].removeprefix("Patient/") for stored in page.items)
+        if page.next_after is None or not page.items:
+            return people
+        last = page.items[-1]
+        pairs = [*pairs[:3], ("_cursor", encode_cursor((last.last_updated, last.id)))]
+
+
+def _subject(person: dict[str, Any]) -> Subject | None:
+    """What ``mais enquire`` would send for this person, or None when a part of it is missing."""
+    nhs = [i["value"] for i in person.get("identifier", []) if i.get("system", "").endswith("nhs-number")]
+    names = person.get("name") or [{}]
+    given = names[0].get("given") or []
+    if not (nhs and names[0].get("family") and given and person.get("birthDate")):
+        return None
+    return Subject(nhs[0], names[0]["family"], given[0], person["birthDate"])

@@ -192,12 +192,16 @@ class SqliteAuditLog:
         return record_from(row[0], row[1], row[2], orjson.loads(zlib.decompress(row[3]))) if row else None
 
     def put_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Keep a signed checkpoint; under the file's in-process write lock like every other write, so it queues
+        behind a resource transaction or an append instead of polling in SQLite's busy handler."""
         cp = checkpoint.to_json()
         try:
-            self._conn().execute(
-                "INSERT OR IGNORE INTO audit_checkpoint VALUES (?, ?, ?, ?)",
-                (cp["seq"], cp["hash"], cp["time"], cp["jws"]),
-            )
+            conn = self._conn()
+            with self._write_lock:
+                conn.execute(
+                    "INSERT OR IGNORE INTO audit_checkpoint VALUES (?, ?, ?, ?)",
+                    (cp["seq"], cp["hash"], cp["time"], cp["jws"]),
+                )
         except sqlite3.Error as exc:
             raise AuditUnavailable("the audit checkpoint cannot be written") from exc
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from mais_node.audit import balp
 from mais_node.audit.actors import Actor, Node, Subject
+from mais_node.audit.checkpoint import Checkpoint
 from mais_node.audit.port import Event
 from mais_node.audit.query import parse_audit_query
 from mais_node.audit.verify import verify
@@ -97,7 +99,22 @@ def test_one_lock_per_file_whatever_the_spelling(tmp_path: Path, monkeypatch: py
     assert write_lock(":memory:") is not write_lock(":memory:")
 
 
-def test_an_audit_append_waits_for_a_resource_write_instead_of_failing_busy(tmp_path: Path) -> None:
+def append_one(log: SqliteAuditLog) -> int:
+    return log.append(event("A")).seq
+
+
+def put_checkpoint(log: SqliteAuditLog) -> int:
+    log.put_checkpoint(Checkpoint(1, "h", T0, "jws"))
+    return 1
+
+
+WRITES = {"an append": append_one, "a checkpoint": put_checkpoint}
+
+
+@pytest.mark.parametrize("write", WRITES.values(), ids=WRITES.keys())
+def test_an_audit_write_waits_for_a_resource_write_instead_of_failing_busy(
+    tmp_path: Path, write: Callable[[SqliteAuditLog], int]
+) -> None:
     path = tmp_path / "node.db"
     db = SqliteDatabase(f"sqlite:///{path}")
     log = SqliteAuditLog(path, busy_timeout_ms=1)  # SQLite alone would refuse it at once: the file is locked
@@ -113,14 +130,22 @@ def test_an_audit_append_waits_for_a_resource_write_instead_of_failing_busy(tmp_
     writer.start()
     assert entered.wait(5)
     done: list[int] = []
-    appender = threading.Thread(target=lambda: done.append(log.append(event("A")).seq))
+    failed: list[BaseException] = []
+
+    def audit_write() -> None:
+        try:
+            done.append(write(log))
+        except AuditUnavailable as exc:
+            failed.append(exc)
+
+    appender = threading.Thread(target=audit_write)
     appender.start()
     time.sleep(0.1)
-    assert done == []  # queued behind the resource transaction, not refused
+    assert (done, failed) == ([], [])  # queued behind the resource transaction, not refused
     release.set()
     writer.join()
     appender.join()
-    assert done == [1]
+    assert (done, failed) == ([1], [])
     log.close()
     db.close()
 

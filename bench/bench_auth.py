@@ -18,13 +18,14 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import orjson
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from tests.builders import patient
 from tests.unit.auth.support import Registered
 
 from mais_node.adapters.jose_keys import generate_private_jwk, public_jwks
 from mais_node.api import errors
+from mais_node.api.media import check_accept
 from mais_node.api.routes import auth as auth_routes
 from mais_node.api.routes import rest
 from mais_node.api.security import fhir_interaction
@@ -39,7 +40,9 @@ FORM = "application/x-www-form-urlencoded"
 ADMIN = Actor(client_id="bench")
 
 
-async def _no_auth() -> Caller:
+async def _no_auth(request: Request) -> Caller:
+    """``fhir_interaction`` without the bearer check and scope test: the Accept check stays, so only auth differs."""
+    await check_accept(request)
     return Caller("bench", "LA0001", ("system/*.cruds",), "bench", 2**62)
 
 

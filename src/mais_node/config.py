@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     rate_limit_requests: int = Field(600, description="Requests one client may make per window (429 beyond)")
     rate_limit_window_seconds: int = 60
+    refused_limit: int = Field(
+        60, description="Refused token requests and bearer tokens one address may make per window (429 beyond)"
+    )
+    refused_window_seconds: int = 60
     checkpoint_every: int = Field(1000, description="Sign a checkpoint of the audit chain every N records")
 
     @property

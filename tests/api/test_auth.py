@@ -250,3 +250,57 @@ def test_each_token_in_a_row_is_its_own_and_each_is_audited(node: tuple[World, T
     assert len({answer.json()["access_token"] for answer in answers}) == 5
     after = sum(1 for r in world.audit.records if r.event["type"]["code"] == "110114")
     assert after - before == 5
+
+
+@pytest.fixture
+def guarded(tmp_path: Path, clock: FixedClock) -> Iterator[tuple[World, TestClient]]:
+    """A node that takes three refused attempts per address per minute before it answers 429."""
+    world = make_world(tmp_path, clock, refused_limit=3)
+    world.organisation("LA0001")
+    with TestClient(world.app()) as client:
+        yield world, client
+    world.close()
+
+
+def test_junk_token_requests_past_the_limit_get_429_unrecorded_and_a_good_one_still_gets_its_token(
+    guarded: tuple[World, TestClient],
+) -> None:
+    world, client = guarded
+    registered = world.client()
+    junk = registered.form(epoch(world.clock), exp=int(epoch(world.clock)) - 600)  # expired assertion
+    answers = [client.post("/auth/token", data=junk) for _ in range(6)]
+    assert [a.status_code for a in answers] == [401, 401, 401, 429, 429, 429]
+    assert answers[3].json()["error"] == "invalid_request"
+    assert 1 <= int(answers[3].headers["retry-after"]) <= 60
+    refusals = world.refusals()
+    assert len(refusals) == 4  # three refusals and the one that crossed the limit; the rest are not recorded
+    assert "too many refused requests from this address" in refusals[-1]
+    too_large = {"content-type": "application/x-www-form-urlencoded"}
+    assert client.post("/auth/token", content=b"x" * 20_000, headers=too_large).status_code == 429
+    assert len(world.refusals()) == 4
+    good = client.post("/auth/token", data=registered.form(epoch(world.clock)))
+    assert good.status_code == 200
+    world.clock.advance(seconds=60)
+    assert client.post("/auth/token", data=junk).status_code == 401  # a new window
+    assert len(world.refusals()) == 5
+
+
+def test_bad_bearer_tokens_past_the_limit_get_429_unrecorded_and_a_good_token_still_reads(
+    guarded: tuple[World, TestClient],
+) -> None:
+    world, client = guarded
+    token = token_for(world, client)
+    bad = {"Authorization": "Bearer not.a.token"}
+    statuses = [client.get("/fhir/Patient", headers=bad).status_code for _ in range(5)]
+    assert statuses == [401, 401, 401, 429, 429]
+    recorded = [
+        r.event["outcomeDesc"]
+        for r in world.services.audit.scan()
+        if str(r.event.get("outcomeDesc", "")).startswith("bearer token:")
+    ]
+    assert len(recorded) == 4
+    assert "too many refused requests from this address" in recorded[-1]
+    throttled = client.get("/fhir/Patient", headers=bad)
+    assert throttled.json()["resourceType"] == "OperationOutcome"
+    assert throttled.json()["issue"][0]["code"] == "throttled"
+    assert client.get("/fhir/Patient", headers=bearer(token)).status_code == 200

@@ -16,7 +16,7 @@ from mais_node.errors import Issue
 from mais_node.fhir.outcome import operation_outcome
 
 log = logging.getLogger("mais_node.access")
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_SAFE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")  # matched whole (fullmatch)
 _MAX_LABEL_SETS = 4096
 
 
@@ -148,7 +148,7 @@ def _request_id(scope: Scope) -> str:
     given = _header(scope, b"x-request-id")
     if given is not None:
         text = given.decode("latin-1")
-        if _SAFE_ID.match(text):
+        if _SAFE_ID.fullmatch(text):
             return text
     return os.urandom(16).hex()  # 128 random bits as 32 hex digits, like uuid4().hex without the UUID object
 

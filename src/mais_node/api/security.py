@@ -18,7 +18,7 @@ from mais_node.audit import balp
 from mais_node.audit.actors import Actor
 from mais_node.auth.bearer import Caller
 from mais_node.auth.services import AuthServices
-from mais_node.errors import NotAuthenticated, Unavailable
+from mais_node.errors import NotAuthenticated, RateLimited, Unavailable
 
 
 def auth_services(request: Request) -> AuthServices:
@@ -37,15 +37,19 @@ async def authenticate(request: Request) -> Caller:
     known = request.scope.get("state", {}).get("caller")
     if isinstance(known, Caller):
         return known
+    auth = auth_services(request)
     try:
-        caller = auth_services(request).authenticate(request.headers.get("authorization"))
+        caller = auth.authenticate(request.headers.get("authorization"))
     except NotAuthenticated as exc:
         services = request.app.state.services
         address = request.client.host if request.client else None
-        event = balp.token_refused(
-            services.node, services.clock.now(), Actor(address=address), reason=f"bearer token: {exc.diagnostics}"
-        )
-        services.checkpointer.append(event)
+        refusal = auth.refused(address)
+        if refusal.recorded:
+            reason = refusal.note(f"bearer token: {exc.diagnostics}")
+            event = balp.token_refused(services.node, services.clock.now(), Actor(address=address), reason=reason)
+            services.checkpointer.append(event)
+        if refusal.throttled:
+            raise RateLimited("Too many refused requests from this address", retry_after=refusal.retry_after) from exc
         raise
     request.state.caller = caller
     return caller

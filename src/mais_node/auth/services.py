@@ -21,6 +21,7 @@ from mais_node.auth.discovery import smart_configuration
 from mais_node.auth.keyring import NodeKeyRing
 from mais_node.auth.ports import JwksFetcher, NodeKeyStore, RateCounter, ReplayCache
 from mais_node.auth.ratelimit import RateLimiter, RateLimitPolicy
+from mais_node.auth.refusals import Refusal, RefusalPolicy, RefusalThrottle, Verdict
 from mais_node.auth.token_endpoint import TokenEndpoint
 from mais_node.clock import Clock
 from mais_node.config import Settings
@@ -52,12 +53,17 @@ class AuthServices:
     token_url: str
     jwks_url: str
     closers: list[Callable[[], None]] = field(default_factory=list)
+    refusals: RefusalThrottle | None = None  # refused token requests and bearer tokens per source address
 
     def authenticate(self, authorization: str | None) -> Caller:
         """The caller of a request (401 when the token is not good, 429 when over the client's rate)."""
         caller = self.bearer.authenticate(authorization)
         self.rate_limiter.check(caller.client_id)
         return caller
+
+    def refused(self, address: str | None) -> Refusal:
+        """Count a refused bearer token from ``address``: whether to record it, and whether to answer 429."""
+        return self.refusals.refused(address) if self.refusals else Refusal(Verdict.RECORD, 0)
 
     def close(self) -> None:
         for close in reversed(self.closers):
@@ -112,12 +118,24 @@ def build_auth(
         clients, organisations, ClientKeys(jwks_fetcher, clock), backing, clock, token_url=token_url
     )
     issuer, audience = settings.public_base, settings.fhir_base
-    endpoint = TokenEndpoint(verifier, keyring, clock, audit, node, issuer=issuer, audience=audience)
+    refusals = RefusalThrottle(clock, RefusalPolicy(settings.refused_limit, settings.refused_window_seconds))
+    endpoint = TokenEndpoint(verifier, keyring, clock, audit, node, issuer=issuer, audience=audience, refusals=refusals)
     bearer = BearerValidator(keyring, clients, organisations, clock, issuer=issuer, audience=audience)
     limiter = RateLimiter(backing, clock, rate_limit or rate_limit_policy(settings))
     discovery = smart_configuration(issuer=issuer, token_endpoint=token_url, jwks_uri=jwks_url)
     services = AuthServices(
-        node, organisations, clients, keyring, endpoint, bearer, limiter, discovery, token_url, jwks_url, closers
+        node,
+        organisations,
+        clients,
+        keyring,
+        endpoint,
+        bearer,
+        limiter,
+        discovery,
+        token_url,
+        jwks_url,
+        closers,
+        refusals=refusals,
     )
     ensure_node_organisation(services, settings)
     return services

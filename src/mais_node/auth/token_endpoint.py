@@ -3,7 +3,8 @@
 authlib's framework-neutral ``AuthorizationServer`` runs the flow (grant dispatch, client authentication, scope
 check, RFC 6749 §5.2 error bodies); the assertion is checked by ``AssertionVerifier`` (joserfc) and the access
 token is a JWT signed by the node's key ring. No web framework here: ``TokenEndpoint.handle`` takes the request's
-media type and body and returns status, JSON body and headers. Every token issued or refused is audited.
+media type and body and returns status, JSON body and headers. Every token issued or refused is audited, but for
+refusals past the per-address limit of ``RefusalThrottle`` (429; the one that crosses the limit is audited).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from mais_node.audit.port import AuditSink
 from mais_node.auth import scopes
 from mais_node.auth.assertion import AssertionRefused, AssertionVerifier, unverified_issuer
 from mais_node.auth.keyring import ALGORITHM, NodeKeyRing
+from mais_node.auth.refusals import Refusal, RefusalThrottle, Verdict
 from mais_node.clock import Clock
 from mais_node.register.model import Client
 
@@ -148,7 +150,9 @@ class _Server(AuthorizationServer):  # type: ignore[misc]
         )
         if actor.client_id is None and assertion:
             actor = Actor(client_id=unverified_issuer(assertion), address=request.address)
-        self.endpoint.audit_refused(actor, f"{error.error}: {error.description or error.error}")
+        refusal = self.endpoint.audit_refused(actor, f"{error.error}: {error.description or error.error}")
+        if refusal.throttled:
+            return throttled(refusal)
         response: TokenResponse = super().handle_error_response(request, error)
         return response
 
@@ -156,6 +160,13 @@ class _Server(AuthorizationServer):  # type: ignore[misc]
         # authlib's "Basic" challenge would mislead: this endpoint takes no client secret.
         kept = {k: v for k, v in headers if k.lower() != "www-authenticate"}
         return TokenResponse(status, dict(body), kept)
+
+
+def throttled(refusal: Refusal) -> TokenResponse:
+    """RFC 6749 §5.2 JSON with 429 and Retry-After, for a refusal past the per-address limit."""
+    body = {"error": "invalid_request", "error_description": "Too many refused requests from this address"}
+    headers = {"Retry-After": str(refusal.retry_after), "Cache-Control": "no-store", "Pragma": "no-cache"}
+    return TokenResponse(429, body, headers)
 
 
 class TokenEndpoint:
@@ -170,7 +181,9 @@ class TokenEndpoint:
         issuer: str,
         audience: str,
         lifetime: int = LIFETIME,
+        refusals: RefusalThrottle | None = None,
     ) -> None:
+        self.refusals = refusals
         self.verifier = verifier
         self.keyring = keyring
         self.clock = clock
@@ -232,5 +245,9 @@ class TokenEndpoint:
     def audit_issued(self, actor: Actor, granted: tuple[str, ...]) -> None:
         self.audit.append(balp.token_issued(self.node, self.clock.now(), actor, scopes=granted))
 
-    def audit_refused(self, actor: Actor, reason: str) -> None:
-        self.audit.append(balp.token_refused(self.node, self.clock.now(), actor, reason=reason))
+    def audit_refused(self, actor: Actor, reason: str) -> Refusal:
+        """Record a refused request, unless its address is past the refusal limit; how to answer it."""
+        refusal = self.refusals.refused(actor.address) if self.refusals else Refusal(Verdict.RECORD, 0)
+        if refusal.recorded:
+            self.audit.append(balp.token_refused(self.node, self.clock.now(), actor, reason=refusal.note(reason)))
+        return refusal

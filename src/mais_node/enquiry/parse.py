@@ -36,6 +36,15 @@ def _text(param: Mapping[str, Any], *kinds: str) -> str | None:
     return None
 
 
+def _free(value: str | None) -> str | None:
+    """A free-text value the requester sent (request id, the authorised user), or None when it has nothing to read.
+
+    Neither the gates nor the rules look at these, and the node copies them into the Task it stores for review; a
+    FHIR string must hold a character other than whitespace, so a blank value ("", " ", "\x85") is taken as absent.
+    """
+    return value if value is not None and value.strip() else None
+
+
 def _where(index: int, name: str) -> tuple[str, ...]:
     return (f"Parameters.parameter[{index}]", name)
 
@@ -68,7 +77,7 @@ def from_parameters(document: Mapping[str, Any], raw: bytes) -> Enquiry:
             if reason_uri is None and purpose is None:
                 issues.append(Issue("'reason' must be a valueUri or a valueCoding", "invalid", expression=(where,)))
         elif name == "requestId":
-            request_id = _text(param, "String", "Identifier")
+            request_id = _free(_text(param, "String", "Identifier"))
         elif name == "requestedItem":
             item = _text(param, "Code", "Coding")
             if item is None:
@@ -115,7 +124,7 @@ def _user(parts: Sequence[Any]) -> AuthorisedUser:
     values: dict[str, str | None] = {}
     for part in parts:
         if isinstance(part, Mapping) and isinstance(part.get("name"), str):
-            values[part["name"]] = _text(part, "String", "Identifier", "Coding", "Code")
+            values[part["name"]] = _free(_text(part, "String", "Identifier", "Coding", "Code"))
     return AuthorisedUser(values.get("identifier"), values.get("name"), values.get("role"))
 
 

@@ -34,8 +34,9 @@ _ITEMS_BY_USE: Mapping[str, frozenset[Item]] = {
     "odrl:use": _ODRL_READ,
 }
 DATA_CATEGORIES = frozenset({"involvement", "state", "event"})
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_SAFE_ODS = re.compile(r"^[A-Za-z0-9]{2,12}$")
+# Matched whole (``fullmatch``): with ``match``, ``$`` would let a trailing newline through into rule ids.
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_SAFE_ODS = re.compile(r"[A-Za-z0-9]{2,12}")
 STATUSES = ("active", "retired")
 
 
@@ -166,7 +167,7 @@ def parse_sharing_policy(document: object) -> SharingPolicy:
         status=reader.status(),
     )
     for n, purpose in enumerate(policy.purposes):
-        if not _SAFE_ID.match(purpose):
+        if not _SAFE_ID.fullmatch(purpose):
             reader.problem(f"Purpose[{n}]", f"purpose code {purpose!r} is not a code")
     if not policy.data_categories:
         reader.problem("Data", f"names none of the node's data categories ({', '.join(sorted(DATA_CATEGORIES))})")
@@ -217,7 +218,7 @@ class _Reader:
         if not isinstance(value, str) or not value.strip():
             self.problem(where, "required text is missing")
             return ""
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not pattern.fullmatch(value):
             self.problem(where, f"{value!r} is not a valid identifier")
         return value
 

@@ -113,8 +113,16 @@ class Registered:
         }
 
 
-def make_world(tmp_path: Path, clock: Clock, *, store: str | None = None, rate: RateLimitPolicy | None = None) -> World:
-    settings = Settings(store=store or f"sqlite:///{tmp_path / 'node.db'}", base_url=BASE, node_org="NODE01")
+def make_world(
+    tmp_path: Path,
+    clock: Clock,
+    *,
+    store: str | None = None,
+    rate: RateLimitPolicy | None = None,
+    refused_limit: int = 60,
+) -> World:
+    url = store or f"sqlite:///{tmp_path / 'node.db'}"
+    settings = Settings(store=url, base_url=BASE, node_org="NODE01", refused_limit=refused_limit)
     services = build_services(settings, clock=clock)
     audit = MemoryAuditLog(clock)
     fetcher = FakeJwksFetcher()

@@ -100,12 +100,20 @@ def test_a_non_conformant_document_reports_every_problem_at_once() -> None:
     "changes",
     [
         {"Identifier": {"value": 'bad"id', "System": "urn:x"}},
+        {"Identifier": {"value": "LA0001-NODE01\n", "System": "urn:x"}},
         {"EndDate": "2025-01-01"},
         {"Status": "paused"},
         {"PermittedUse": [{"system": "urn:x"}]},
         {"Party": ["LA0001"]},
     ],
-    ids=["unsafe-identifier", "ends-before-it-starts", "unknown-status", "code-without-code", "party-not-object"],
+    ids=[
+        "unsafe-identifier",
+        "identifier-with-a-trailing-newline",
+        "ends-before-it-starts",
+        "unknown-status",
+        "code-without-code",
+        "party-not-object",
+    ],
 )
 def test_a_document_with_a_bad_field_is_refused(changes: dict[str, Any]) -> None:
     with pytest.raises(NotConformant):

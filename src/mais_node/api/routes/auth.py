@@ -18,7 +18,7 @@ from mais_node.audit.actors import Actor
 from mais_node.auth.bearer import Caller
 from mais_node.auth.scopes import ADMIN
 from mais_node.auth.services import AuthServices
-from mais_node.errors import InvalidRequest, PayloadTooLarge
+from mais_node.errors import InvalidRequest, PayloadTooLarge, RateLimited
 from mais_node.register.model import Client, Organisation
 
 router = APIRouter()
@@ -46,7 +46,9 @@ async def token(request: Request, auth: AuthDep) -> JSONResponse:
     body = await request.body()
     address = request.client.host if request.client else None
     if len(body) > MAX_TOKEN_REQUEST_BYTES:
-        auth.token_endpoint.audit_refused(Actor(address=address), "invalid_request: the request is too large")
+        refusal = auth.token_endpoint.audit_refused(Actor(address=address), "invalid_request: the request is too large")
+        if refusal.throttled:
+            raise RateLimited("Too many refused requests from this address", retry_after=refusal.retry_after)
         raise PayloadTooLarge(f"A token request must not exceed {MAX_TOKEN_REQUEST_BYTES} bytes")
     answer = auth.token_endpoint.handle(request.headers.get("content-type", ""), body, address)
     return JSONResponse(answer.body, answer.status, headers=answer.headers)

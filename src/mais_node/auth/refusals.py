@@ -48,6 +48,9 @@ class Refusal:
         return reason
 
 
+UNCOUNTED = Refusal(Verdict.RECORD, 0)  # where no throttle is configured: every refusal answered and recorded
+
+
 @dataclass(frozen=True, slots=True)
 class RefusalPolicy:
     limit: int = 60
@@ -69,7 +72,7 @@ class RefusalThrottle:
     def refused(self, address: str | None) -> Refusal:
         """Count one refused attempt from ``address`` (None: the address is unknown) and say how to answer it."""
         if not self.policy.enabled:
-            return Refusal(Verdict.RECORD, 0)
+            return UNCOUNTED
         now = self.clock.now().timestamp()
         window = int(now // self.policy.window_seconds)
         retry_after = max(1, math.ceil((window + 1) * self.policy.window_seconds - now))

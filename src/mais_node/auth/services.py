@@ -21,7 +21,7 @@ from mais_node.auth.discovery import smart_configuration
 from mais_node.auth.keyring import NodeKeyRing
 from mais_node.auth.ports import JwksFetcher, NodeKeyStore, RateCounter, ReplayCache
 from mais_node.auth.ratelimit import RateLimiter, RateLimitPolicy
-from mais_node.auth.refusals import Refusal, RefusalPolicy, RefusalThrottle, Verdict
+from mais_node.auth.refusals import UNCOUNTED, Refusal, RefusalPolicy, RefusalThrottle
 from mais_node.auth.token_endpoint import TokenEndpoint
 from mais_node.clock import Clock
 from mais_node.config import Settings
@@ -63,7 +63,7 @@ class AuthServices:
 
     def refused(self, address: str | None) -> Refusal:
         """Count a refused bearer token from ``address``: whether to record it, and whether to answer 429."""
-        return self.refusals.refused(address) if self.refusals else Refusal(Verdict.RECORD, 0)
+        return self.refusals.refused(address) if self.refusals else UNCOUNTED
 
     def close(self) -> None:
         for close in reversed(self.closers):

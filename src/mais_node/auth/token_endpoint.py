@@ -34,7 +34,7 @@ from mais_node.audit.port import AuditSink
 from mais_node.auth import scopes
 from mais_node.auth.assertion import AssertionRefused, AssertionVerifier, unverified_issuer
 from mais_node.auth.keyring import ALGORITHM, NodeKeyRing
-from mais_node.auth.refusals import Refusal, RefusalThrottle, Verdict
+from mais_node.auth.refusals import UNCOUNTED, Refusal, RefusalThrottle
 from mais_node.clock import Clock
 from mais_node.register.model import Client
 
@@ -247,7 +247,7 @@ class TokenEndpoint:
 
     def audit_refused(self, actor: Actor, reason: str) -> Refusal:
         """Record a refused request, unless its address is past the refusal limit; how to answer it."""
-        refusal = self.refusals.refused(actor.address) if self.refusals else Refusal(Verdict.RECORD, 0)
+        refusal = self.refusals.refused(actor.address) if self.refusals else UNCOUNTED
         if refusal.recorded:
             self.audit.append(balp.token_refused(self.node, self.clock.now(), actor, reason=refusal.note(reason)))
         return refusal

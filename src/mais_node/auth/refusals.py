@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass
 from enum import Enum
 
+from mais_node.auth.ratelimit import RateLimitPolicy
 from mais_node.clock import Clock
 
 
@@ -51,20 +52,13 @@ class Refusal:
 UNCOUNTED = Refusal(Verdict.RECORD, 0)  # where no throttle is configured: every refusal answered and recorded
 
 
-@dataclass(frozen=True, slots=True)
-class RefusalPolicy:
-    limit: int = 60
-    window_seconds: int = 60
-
-    @property
-    def enabled(self) -> bool:
-        return self.limit > 0
-
-
 class RefusalThrottle:
-    def __init__(self, clock: Clock, policy: RefusalPolicy | None = None) -> None:
+    """``policy.requests`` refused attempts per address per ``policy.window_seconds`` (the rate limit's own policy
+    type: a number per window, 0 for off)."""
+
+    def __init__(self, clock: Clock, policy: RateLimitPolicy | None = None) -> None:
         self.clock = clock
-        self.policy = policy or RefusalPolicy()
+        self.policy = policy or RateLimitPolicy(60, 60)
         self._window = -1
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -81,6 +75,6 @@ class RefusalThrottle:
             if window != self._window:
                 self._window, self._counts = window, {}
             count = self._counts[key] = self._counts.get(key, 0) + 1
-        if count <= self.policy.limit:
+        if count <= self.policy.requests:
             return Refusal(Verdict.RECORD, retry_after)
-        return Refusal(Verdict.TRIP if count == self.policy.limit + 1 else Verdict.QUIET, retry_after)
+        return Refusal(Verdict.TRIP if count == self.policy.requests + 1 else Verdict.QUIET, retry_after)

@@ -21,7 +21,7 @@ from mais_node.auth.discovery import smart_configuration
 from mais_node.auth.keyring import NodeKeyRing
 from mais_node.auth.ports import JwksFetcher, NodeKeyStore, RateCounter, ReplayCache
 from mais_node.auth.ratelimit import RateLimiter, RateLimitPolicy
-from mais_node.auth.refusals import UNCOUNTED, Refusal, RefusalPolicy, RefusalThrottle
+from mais_node.auth.refusals import UNCOUNTED, Refusal, RefusalThrottle
 from mais_node.auth.token_endpoint import TokenEndpoint
 from mais_node.clock import Clock
 from mais_node.config import Settings
@@ -118,7 +118,7 @@ def build_auth(
         clients, organisations, ClientKeys(jwks_fetcher, clock), backing, clock, token_url=token_url
     )
     issuer, audience = settings.public_base, settings.fhir_base
-    refusals = RefusalThrottle(clock, RefusalPolicy(settings.refused_limit, settings.refused_window_seconds))
+    refusals = RefusalThrottle(clock, RateLimitPolicy(settings.refused_limit, settings.refused_window_seconds))
     endpoint = TokenEndpoint(verifier, keyring, clock, audit, node, issuer=issuer, audience=audience, refusals=refusals)
     bearer = BearerValidator(keyring, clients, organisations, clock, issuer=issuer, audience=audience)
     limiter = RateLimiter(backing, clock, rate_limit or rate_limit_policy(settings))

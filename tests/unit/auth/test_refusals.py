@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from mais_node.auth.refusals import RefusalPolicy, RefusalThrottle, Verdict
+from mais_node.auth.ratelimit import RateLimitPolicy
+from mais_node.auth.refusals import RefusalThrottle, Verdict
 from mais_node.clock import FixedClock
 
 T0 = datetime(2026, 11, 26, 9, 30, 15, tzinfo=UTC)  # 15 s into a one-minute window
@@ -13,14 +14,14 @@ T0 = datetime(2026, 11, 26, 9, 30, 15, tzinfo=UTC)  # 15 s into a one-minute win
 
 def throttle(limit: int = 3) -> tuple[RefusalThrottle, FixedClock]:
     clock = FixedClock(T0)
-    return RefusalThrottle(clock, RefusalPolicy(limit, 60)), clock
+    return RefusalThrottle(clock, RateLimitPolicy(limit, 60)), clock
 
 
 def test_up_to_the_limit_recorded_then_one_trip_then_quiet() -> None:
     refusals, _ = throttle(3)
     verdicts = [refusals.refused("10.0.0.1").verdict for _ in range(6)]
     assert verdicts == [Verdict.RECORD] * 3 + [Verdict.TRIP] + [Verdict.QUIET] * 2
-    trip = RefusalThrottle(FixedClock(T0), RefusalPolicy(1, 60))
+    trip = RefusalThrottle(FixedClock(T0), RateLimitPolicy(1, 60))
     trip.refused("a")
     crossing = trip.refused("a")
     assert (crossing.throttled, crossing.recorded, crossing.retry_after) == (True, True, 45)

@@ -303,4 +303,5 @@ def test_bad_bearer_tokens_past_the_limit_get_429_unrecorded_and_a_good_token_st
     throttled = client.get("/fhir/Patient", headers=bad)
     assert throttled.json()["resourceType"] == "OperationOutcome"
     assert throttled.json()["issue"][0]["code"] == "throttled"
+    assert 1 <= int(throttled.headers["retry-after"]) <= 60
     assert client.get("/fhir/Patient", headers=bearer(token)).status_code == 200

@@ -130,12 +130,11 @@ def commands(services: Services, clients: dict[str, DemoClient], server: str) ->
     as_la = f"{base} --client-id {la.client_id} --key {la.key}"
     family, given = shlex.quote(str(subject.family)), shlex.quote(str(subject.given))
     person = f"--family {family} --given {given} --birth-date {subject.birth_date}"
-    permit = (
-        f"{as_la} --reason s47-enquiry --ask is-known --ask is-open --ask contact --nhs-number {subject.nhs_number} "
-    )
-    deny = f"{base} --client-id {police.client_id} --key {police.key} --reason s47-enquiry --nhs-number "
+    nhs = subject.nhs_number
+    permit = f"{as_la} --reason s47-enquiry --ask is-known --ask is-open --ask contact --nhs-number {nhs} {person}"
+    deny = f"{base} --client-id {police.client_id} --key {police.key} --reason s47-enquiry --nhs-number {nhs}"
     review = f"{as_la} --reason general-safeguarding --ask is-known {person}"
-    return [("PERMIT", permit + person), ("DENY", deny + str(subject.nhs_number)), ("REVIEW", review)]
+    return [("PERMIT", permit), ("DENY", deny), ("REVIEW", review)]
 
 
 def _permit_subject(services: Services) -> Subject:

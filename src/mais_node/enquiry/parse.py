@@ -40,7 +40,7 @@ def _free(value: str | None) -> str | None:
     """A free-text value the requester sent (request id, the authorised user), or None when it has nothing to read.
 
     Neither the gates nor the rules look at these, and the node copies them into the Task it stores for review; a
-    FHIR string must hold a character other than whitespace, so a blank value ("", " ", "\x85") is taken as absent.
+    FHIR string must hold a character other than whitespace, so a blank value ("", " ", "\\x85") is taken as absent.
     """
     return value if value is not None and value.strip() else None
 

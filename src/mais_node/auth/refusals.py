@@ -14,6 +14,7 @@ starts again at every window, so its memory is bounded by the addresses seen in 
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ class Refusal:
         return reason
 
 
+log = logging.getLogger("mais_node.auth")
+
 UNCOUNTED = Refusal(Verdict.RECORD, 0)  # where no throttle is configured: every refusal answered and recorded
 
 
@@ -77,4 +80,13 @@ class RefusalThrottle:
             count = self._counts[key] = self._counts.get(key, 0) + 1
         if count <= self.policy.requests:
             return Refusal(Verdict.RECORD, retry_after)
-        return Refusal(Verdict.TRIP if count == self.policy.requests + 1 else Verdict.QUIET, retry_after)
+        if count == self.policy.requests + 1:
+            log.warning(
+                "address %s throttled for %d s: more than %d refused token requests or bearer tokens in %d s",
+                key,
+                retry_after,
+                self.policy.requests,
+                self.policy.window_seconds,
+            )
+            return Refusal(Verdict.TRIP, retry_after)
+        return Refusal(Verdict.QUIET, retry_after)

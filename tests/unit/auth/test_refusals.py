@@ -3,7 +3,10 @@ with a note and answered 429, the rest answered 429 unrecorded; a fresh count ev
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
+
+import pytest
 
 from mais_node.auth.ratelimit import RateLimitPolicy
 from mais_node.auth.refusals import RefusalThrottle, Verdict
@@ -54,3 +57,13 @@ def test_a_new_window_starts_a_new_count_and_forgets_the_old_addresses() -> None
 def test_a_limit_of_zero_turns_the_throttle_off() -> None:
     refusals, _ = throttle(0)
     assert {refusals.refused("10.0.0.1").verdict for _ in range(100)} == {Verdict.RECORD}
+
+
+def test_the_operator_is_told_once_when_an_address_is_throttled(caplog: pytest.LogCaptureFixture) -> None:
+    refusals, _ = throttle(1)
+    with caplog.at_level(logging.WARNING, logger="mais_node.auth"):
+        for _ in range(4):
+            refusals.refused("10.0.0.9")
+    assert [r.getMessage() for r in caplog.records] == [
+        "address 10.0.0.9 throttled for 45 s: more than 1 refused token requests or bearer tokens in 60 s"
+    ]

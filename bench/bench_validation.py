@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from mais_node.config import DEFAULTS
 from mais_node.terminology import PURPOSE_VALUESET, TerminologyService, load_directory
 from mais_node.validation import ENQUIRY_PROFILE, ProfileRegistry, Validator
 
 ROOT = Path(__file__).resolve().parent.parent
-ENQUIRY = ROOT / "profiles" / "examples" / "mais-enquiry-valid-general-safeguarding-with-policy.json"
+ENQUIRY = DEFAULTS / "profiles" / "examples" / "mais-enquiry-valid-general-safeguarding-with-policy.json"
 
 
 def measure(run: Callable[[], Any], rounds: int) -> tuple[float, float]:
@@ -61,8 +62,8 @@ def new_subjects(enquiry: dict[str, Any], count: int) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    terminology = TerminologyService(load_directory(ROOT / "terminology"))
-    registry = ProfileRegistry.from_directory(ROOT / "profiles")
+    terminology = TerminologyService(load_directory(DEFAULTS / "terminology"))
+    registry = ProfileRegistry.from_directory(DEFAULTS / "profiles")
     enquiry = json.loads(ENQUIRY.read_text(encoding="utf-8"))
     profile_only = Validator(registry, terminology, structure=False)
     with_structure = Validator(registry, terminology)

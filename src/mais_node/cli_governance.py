@@ -24,7 +24,9 @@ audit_app = typer.Typer(help="The audit trail: verify it is unaltered, export it
 terminology_app = typer.Typer(help="The agreed vocabularies.", no_args_is_help=True)
 
 StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///PATH or mongodb://… (default MAIS_STORE)")]
-RulesOpt = Annotated[Path | None, typer.Option("--rules", help="Rules directory (default deploy/rules)")]
+RulesOpt = Annotated[
+    Path | None, typer.Option("--rules", help="Rules directory (default: the national rules in the package)")
+]
 
 
 def _settings(store: str | None) -> Settings:
@@ -67,7 +69,8 @@ def policy_test(
     agreements: Annotated[
         Path | None,
         typer.Option(
-            "--sharing-policies", help="Also hold the SharingPolicy files here (default deploy/sharing-policies)"
+            "--sharing-policies",
+            help="Also hold the SharingPolicy files here (default: the package's example agreements)",
         ),
     ] = None,
 ) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The national defaults (rules, vocabularies, profiles) ship inside the package, so an installed node starts.
+DEFAULTS = Path(__file__).resolve().parent / "defaults"
 
 
 class Settings(BaseSettings):
@@ -25,9 +26,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     default_page_size: int = 20
     max_page_size: int = 200
-    terminology_dir: Path = PROJECT_ROOT / "terminology"
-    profiles_dir: Path = PROJECT_ROOT / "profiles"
-    rules_dir: Path = PROJECT_ROOT / "deploy" / "rules"
+    terminology_dir: Path = DEFAULTS / "terminology"
+    profiles_dir: Path = DEFAULTS / "profiles"
+    rules_dir: Path = DEFAULTS / "rules"
     log_level: str = "INFO"
     rate_limit_requests: int = Field(600, description="Requests one client may make per window (429 beyond)")
     rate_limit_window_seconds: int = 60

@@ -20,6 +20,7 @@ from mais_node.audit import balp
 from mais_node.audit.actors import Actor, Subject
 from mais_node.audit.checkpoint import Checkpoint
 from mais_node.audit.verify import verify
+from mais_node.config import DEFAULTS
 from mais_node.enquiry.records import to_contract
 from mais_node.policy import parse_sharing_policy
 from mais_node.storage.sqlite_audit import SqliteAuditLog
@@ -52,7 +53,7 @@ def trail(node: Node) -> Node:
             "managingOrganization": {"reference": f"Organization/{team_id}"},
         }
         node.http.post("/fhir/EpisodeOfCare", content=orjson.dumps(episode), headers=admin)
-    document = orjson.loads(Path(f"deploy/sharing-policies/{AGREEMENT}.json").read_bytes())
+    document = orjson.loads(Path(DEFAULTS / f"sharing-policies/{AGREEMENT}.json").read_bytes())
     node.services.resources.update("Contract", AGREEMENT, to_contract(document, parse_sharing_policy(document)))
     node.services.rules.refresh(force=True)
     node.services.persons.refresh()

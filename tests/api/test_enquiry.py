@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from mais_node.audit.verify import verify
+from mais_node.config import DEFAULTS
 from mais_node.errors import AuditUnavailable
 from tests.api.conftest import Node
 from tests.builders import NHS
@@ -180,7 +181,7 @@ def test_general_safeguarding_without_an_agreement_is_referred_then_released_on_
 
 
 def test_the_task_form_is_answered_in_place(world: Node) -> None:
-    task = orjson.loads(Path("profiles/examples/mais-enquiry-valid-nhs-number.json").read_bytes())
+    task = orjson.loads(Path(DEFAULTS / "profiles/examples/mais-enquiry-valid-nhs-number.json").read_bytes())
     task["contained"][0]["identifier"][0]["value"] = KNOWN["nhs"]
     task["contained"][0]["name"] = [{"use": "official", "family": KNOWN["family"], "given": [KNOWN["given"]]}]
     task["contained"][0]["birthDate"] = KNOWN["birthDate"]
@@ -269,7 +270,7 @@ def test_an_expired_agreement_is_refused(world: Node) -> None:
     from mais_node.enquiry.records import to_contract
     from mais_node.policy import parse_sharing_policy
 
-    document = orjson.loads(Path("deploy/sharing-policies/LA0001-NODE01-2026.json").read_bytes())
+    document = orjson.loads(Path(DEFAULTS / "sharing-policies/LA0001-NODE01-2026.json").read_bytes())
     document["EndDate"] = "2026-01-31"
     policy = parse_sharing_policy(document)
     world.services.resources.update("Contract", policy.identifier, to_contract(document, policy))

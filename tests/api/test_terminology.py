@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
+from mais_node.config import DEFAULTS
 from tests.api.conftest import Node
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +40,7 @@ EDUCATION: dict[str, Any] = {
 
 
 def files(pattern: str) -> list[dict[str, Any]]:
-    return [json.loads(f.read_text()) for f in sorted((ROOT / "terminology").glob(pattern))]
+    return [json.loads(f.read_text()) for f in sorted((DEFAULTS / "terminology").glob(pattern))]
 
 
 def concepts(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -247,7 +248,7 @@ def test_subsumes_follows_the_organisation_type_hierarchy(
 
 # -- $validate against the published profiles ------------------------------------------------------------------
 
-EXAMPLES = sorted((ROOT / "profiles" / "examples").glob("*.json"))
+EXAMPLES = sorted((DEFAULTS / "profiles" / "examples").glob("*.json"))
 
 
 def profile_of(example: Path) -> tuple[str, bool]:
@@ -282,7 +283,7 @@ def test_validate_judges_every_example_as_its_name_says(node: Node, example: Pat
 
 
 def test_validate_lists_every_issue_not_only_the_first(node: Node) -> None:
-    task = json.loads((ROOT / "profiles/examples/mais-enquiry-valid-nhs-number.json").read_text())
+    task = json.loads((DEFAULTS / "profiles/examples/mais-enquiry-valid-nhs-number.json").read_text())
     task["intent"] = "proposal"
     task["reasonCode"]["coding"][0]["code"] = "fishing"
     task["contained"][0]["identifier"][0]["value"] = "9434765918"
@@ -304,7 +305,7 @@ def test_validate_lists_every_issue_not_only_the_first(node: Node) -> None:
 
 
 def test_a_parameters_resource_is_validated_as_the_body_or_wrapped_in_resource(node: Node) -> None:
-    bad = json.loads((ROOT / "profiles/examples/mais-person-info-query-in-invalid-reason.json").read_text())
+    bad = json.loads((DEFAULTS / "profiles/examples/mais-person-info-query-in-invalid-reason.json").read_text())
     profile = f"{PROFILE_BASE}/mais-person-info-query-in"
     direct = node.http.post(
         "/fhir/Parameters/$validate",
@@ -326,7 +327,7 @@ def test_a_parameters_resource_is_validated_as_the_body_or_wrapped_in_resource(n
 
 
 def test_validate_with_an_unknown_profile_is_not_found(node: Node) -> None:
-    example = ROOT / "profiles/examples/mais-enquiry-valid-nhs-number.json"
+    example = DEFAULTS / "profiles/examples/mais-enquiry-valid-nhs-number.json"
     answer = node.http.post(
         "/fhir/Task/$validate",
         params={"profile": f"{PROFILE_BASE}/no-such-profile"},
@@ -587,7 +588,7 @@ def test_an_enquiry_reads_the_vocabularies_in_force_once(node: Node, monkeypatch
 def published_profiles() -> dict[str, str]:
     """Every profile under profiles/ that constrains a resource (extensions are not listed), url → type."""
     found = {}
-    for f in (ROOT / "profiles").glob("StructureDefinition-*.json"):
+    for f in (DEFAULTS / "profiles").glob("StructureDefinition-*.json"):
         definition = json.loads(f.read_text())
         if definition["kind"] == "resource":
             found[definition["url"]] = definition["type"]

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mais_node.cli import app
-from mais_node.config import PROJECT_ROOT
+from mais_node.config import DEFAULTS
 from tests.builders import episode, patient
 
 runner = CliRunner()
@@ -52,14 +52,14 @@ def test_policy_check_and_test_pass_on_the_shipped_rules(store: str) -> None:
     code, output = mais("policy", "check", "--store", store)
     assert code == 0, output
     assert "rules valid" in output
-    code, output = mais("policy", "test", str(PROJECT_ROOT / "deploy" / "rules" / "tests"), "--store", store)
+    code, output = mais("policy", "test", str(DEFAULTS / "rules" / "tests"), "--store", store)
     assert code == 0, output
     assert " 0 failed" in output
 
 
 def test_policy_test_exits_non_zero_on_a_mismatch(tmp_path: Path, store: str) -> None:
     cases = tmp_path / "cases"
-    shutil.copytree(PROJECT_ROOT / "deploy" / "rules" / "tests" / "national", cases)
+    shutil.copytree(DEFAULTS / "rules" / "tests" / "national", cases)
     first = sorted(cases.glob("*.json"))[0]
     document = json.loads(first.read_text())
     text = json.dumps(document)
@@ -73,7 +73,7 @@ def test_policy_test_exits_non_zero_on_a_mismatch(tmp_path: Path, store: str) ->
 
 def test_policy_check_refuses_an_invalid_rule_set(tmp_path: Path, store: str) -> None:
     rules = tmp_path / "rules"
-    shutil.copytree(PROJECT_ROOT / "deploy" / "rules", rules)
+    shutil.copytree(DEFAULTS / "rules", rules)
     (rules / "local" / "99-broken.cedar").write_text(
         'permit (principal, action == Action::"no-such-action", resource);'
     )
@@ -83,7 +83,7 @@ def test_policy_check_refuses_an_invalid_rule_set(tmp_path: Path, store: str) ->
 
 
 def test_sharing_policies_are_added_listed_and_retired(store: str) -> None:
-    path = PROJECT_ROOT / "deploy" / "sharing-policies" / "LA0001-NODE01-2026.json"
+    path = DEFAULTS / "sharing-policies" / "LA0001-NODE01-2026.json"
     code, output = mais("sharing-policy", "add", str(path), "--store", store)
     assert code == 0, output
     identifier = orjson.loads(path.read_bytes())["Identifier"]["value"]

@@ -30,7 +30,7 @@ from mais_node.adapters.jose_signer import KeyRingSigner
 from mais_node.audit.actors import Actor
 from mais_node.audit.verify import verify
 from mais_node.client import client_assertion
-from mais_node.config import Settings
+from mais_node.config import DEFAULTS, Settings
 from mais_node.enquiry.records import to_contract
 from mais_node.policy import parse_sharing_policy
 from mais_node.wiring import build_services, start
@@ -109,7 +109,7 @@ def seed(path: Path) -> dict[str, System]:
             "managingOrganization": {"reference": f"Organization/{team_id}"},
         }
         services.resources.create("EpisodeOfCare", episode)
-        document = orjson.loads(Path(f"deploy/sharing-policies/{AGREEMENT}.json").read_bytes())
+        document = orjson.loads(Path(DEFAULTS / f"sharing-policies/{AGREEMENT}.json").read_bytes())
         services.resources.update("Contract", AGREEMENT, to_contract(document, parse_sharing_policy(document)))
     finally:
         services.close()

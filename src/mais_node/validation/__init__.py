@@ -1,6 +1,6 @@
 """Validation of resources against the node's published profiles (FHIR R4 §Validation; issue 4 item 5).
 
-registry = ProfileRegistry.from_directory("profiles")
+registry = ProfileRegistry.from_directory(settings.profiles_dir)
 issues = Validator(registry, terminology).validate(resource, profile_url)
 """
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from mais_node.adapters.cedar import CedarPolicyEngine
+from mais_node.config import DEFAULTS
 from mais_node.policy import (
     DecisionRequest,
     Item,
@@ -23,9 +24,9 @@ from mais_node.policy import (
 )
 
 ROOT = Path(__file__).resolve().parents[3]
-RULES_DIR = ROOT / "deploy" / "rules"
+RULES_DIR = DEFAULTS / "rules"
 CASES_DIR = RULES_DIR / "tests"
-SHARING_POLICIES_DIR = ROOT / "deploy" / "sharing-policies"
+SHARING_POLICIES_DIR = DEFAULTS / "sharing-policies"
 NODE = "NODE01"
 IN_FORCE = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 

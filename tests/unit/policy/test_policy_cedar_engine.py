@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mais_node.adapters.cedar import CedarPolicyEngine
+from mais_node.config import DEFAULTS
 from mais_node.errors import InvalidRequest, NotConformant, Unavailable
 from mais_node.policy import (
     DEFAULT_DENY,
@@ -28,7 +29,7 @@ from mais_node.policy.outcome import EVALUATION_ERROR
 
 Build = Callable[..., DecisionRequest]
 NODE = "NODE01"
-RULES_DIR = Path(__file__).resolve().parents[3] / "deploy" / "rules"
+RULES_DIR = DEFAULTS / "rules"
 
 
 def test_every_policy_test_case_passes_against_the_deployed_rules(

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from mais_node.config import DEFAULTS
 from mais_node.errors import NotConformant
 from mais_node.policy import (
     ClauseEffect,
@@ -22,7 +23,7 @@ from mais_node.policy import (
     read_sharing_policy,
 )
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "deploy" / "sharing-policies" / "LA0001-NODE01-2026.json"
+EXAMPLE = DEFAULTS / "sharing-policies" / "LA0001-NODE01-2026.json"
 
 
 def _document(**changes: Any) -> dict[str, Any]:

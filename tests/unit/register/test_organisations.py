@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
+from mais_node.config import DEFAULTS
 from mais_node.errors import InvalidRequest, NotFound, VersionConflict
 from mais_node.register.fhir_organisation import OPERATIONAL, PROFILE, from_resource, to_resource
 from mais_node.register.model import ODS_SYSTEM, IgReference, Organisation
 from tests.unit.auth.support import ADMIN, World
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "profiles" / "examples" / "mais-organisation-valid-la-childrens.json"
+EXAMPLE = DEFAULTS / "profiles" / "examples" / "mais-organisation-valid-la-childrens.json"
 
 
 def test_the_node_is_in_its_own_register_from_the_first_start(world: World) -> None:

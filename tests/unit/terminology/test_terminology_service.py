@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mais_node.config import DEFAULTS
 from mais_node.errors import NotFound
 from mais_node.terminology import (
     CANONICAL_BASE,
@@ -18,7 +18,7 @@ from mais_node.terminology import (
     load_directory,
 )
 
-FOLDER = Path(__file__).resolve().parents[3] / "terminology"
+FOLDER = DEFAULTS / "terminology"
 RESOURCES = load_directory(FOLDER)
 ORG_TYPE = f"{CANONICAL_BASE}/CodeSystem/organisation-type"
 ORG_TYPE_VS = f"{CANONICAL_BASE}/ValueSet/organisation-type"

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from mais_node.config import DEFAULTS
 from mais_node.errors import Issue
 from mais_node.terminology import TerminologyService, load_directory
 from mais_node.validation import PROFILE_BASE, ProfileRegistry, Validator
@@ -19,9 +20,9 @@ from mais_node.validation.plan import Invariant
 from tests.unit.validation.mutations import sample, variants
 
 ROOT = Path(__file__).resolve().parents[3]
-EXAMPLES = sorted((ROOT / "profiles" / "examples").glob("*.json"))
-REGISTRY = ProfileRegistry.from_directory(ROOT / "profiles")
-TERMINOLOGY = TerminologyService(load_directory(ROOT / "terminology"))
+EXAMPLES = sorted((DEFAULTS / "profiles" / "examples").glob("*.json"))
+REGISTRY = ProfileRegistry.from_directory(DEFAULTS / "profiles")
+TERMINOLOGY = TerminologyService(load_directory(DEFAULTS / "terminology"))
 INVARIANTS = [i for url in REGISTRY.urls() for rule in REGISTRY.plan(url).rules for i in rule.invariants]
 PROJECTED = [i for i in INVARIANTS if i.reads is not None]
 

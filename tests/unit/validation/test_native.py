@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from mais_node.config import DEFAULTS
 from mais_node.errors import Issue
 from mais_node.terminology import TerminologyService, load_directory
 from mais_node.validation import PERSON_PROFILE, PROFILE_BASE, ProfileRegistry, Validator, plan
@@ -29,11 +30,11 @@ from mais_node.validation.plan import Invariant, compile_profile
 from tests.unit.validation.mutations import sample
 
 ROOT = Path(__file__).resolve().parents[3]
-PROFILES = ROOT / "profiles"
+PROFILES = DEFAULTS / "profiles"
 EXAMPLES = sorted((PROFILES / "examples").glob("*.json"))
 PERSON_DEFINITION = json.loads((PROFILES / "StructureDefinition-mais-person.json").read_text(encoding="utf-8"))
 REGISTRY = ProfileRegistry.from_directory(PROFILES)
-TERMINOLOGY = TerminologyService(load_directory(ROOT / "terminology"))
+TERMINOLOGY = TerminologyService(load_directory(DEFAULTS / "terminology"))
 OTHER_SYSTEM = "https://example.org/la/person-id"
 ABSENT = object()  # a member left out, as opposed to given as null
 

@@ -9,18 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from mais_node.config import DEFAULTS
 from mais_node.terminology import TerminologyService, load_directory
 from mais_node.validation import PROFILE_BASE, ProfileRegistry, Validator
 
 ROOT = Path(__file__).resolve().parents[3]
-EXAMPLES = sorted((ROOT / "profiles" / "examples").glob("*.json"))
+EXAMPLES = sorted((DEFAULTS / "profiles" / "examples").glob("*.json"))
 VALID = [f for f in EXAMPLES if "-valid" in f.stem]
 
 
 @pytest.fixture(scope="module")
 def validator() -> Validator:
-    terminology = TerminologyService(load_directory(ROOT / "terminology"))
-    return Validator(ProfileRegistry.from_directory(ROOT / "profiles"), terminology)
+    terminology = TerminologyService(load_directory(DEFAULTS / "terminology"))
+    return Validator(ProfileRegistry.from_directory(DEFAULTS / "profiles"), terminology)
 
 
 def profile_of(example: Path) -> tuple[str, bool]:

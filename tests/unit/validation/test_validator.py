@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from mais_node.config import DEFAULTS
 from mais_node.errors import InvalidRequest, NotFound
 from mais_node.terminology import PURPOSE_SYSTEM, TerminologyService, load_directory
 from mais_node.validation import (
@@ -20,9 +21,9 @@ from mais_node.validation import (
 )
 
 ROOT = Path(__file__).resolve().parents[3]
-EXAMPLES = ROOT / "profiles" / "examples"
-VOCABULARIES = load_directory(ROOT / "terminology")
-REGISTRY = ProfileRegistry.from_directory(ROOT / "profiles")
+EXAMPLES = DEFAULTS / "profiles" / "examples"
+VOCABULARIES = load_directory(DEFAULTS / "terminology")
+REGISTRY = ProfileRegistry.from_directory(DEFAULTS / "profiles")
 
 
 def example(name: str) -> dict[str, Any]:

@@ -224,9 +224,9 @@ def test_the_task_form_is_answered_in_place(world: Node) -> None:
         (parameters(reason={"name": "requestId", "valueString": "x"}), 422, "reason"),
         (parameters(reason={"name": "reason", "valueCoding": {"system": PURPOSE, "code": "fishing"}}), 422, "fishing"),
         (
-            parameters(reason={"name": "reason", "valueCoding": {"system": PURPOSE, "code": "s17-child-in-need"}}),
+            parameters(reason={"name": "reason", "valueCoding": {"system": PURPOSE, "code": "s46-police-protection"}}),
             422,
-            "s17",
+            "s46",
         ),
         (parameters(who=subject(None, name=[{"family": "Okafor"}])), 422, "minimum"),
         (parameters(who=subject("9434765918")), 422, "NHS"),

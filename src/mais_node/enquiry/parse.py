@@ -10,6 +10,9 @@ Parameters of ``POST [base]/Patient/$person-info-query``:
     sharingPolicy   valueString | valueIdentifier 0..*  the agreements the requester relies on
     requester       valueIdentifier               0..1  the requesting organisation (ODS); must be the token's
     authorisedUser  part: identifier, name, role  0..1  the person at the requesting system
+    consent         valueCode | valueCoding       0..1  the subject's consent: given, refused, not-sought-risk
+
+The Task carries the consent as an input of type ``consent`` (a ``consent-status`` CodeableConcept).
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def from_parameters(document: Mapping[str, Any], raw: bytes) -> Enquiry:
         )
     issues: list[Issue] = []
     subjects: list[dict[str, Any]] = []
-    reason_uri = purpose = request_id = requester = None
+    reason_uri = purpose = request_id = requester = consent = None
     items: list[str] = []
     policies: list[str] = []
     user = AuthorisedUser()
@@ -94,6 +97,10 @@ def from_parameters(document: Mapping[str, Any], raw: bytes) -> Enquiry:
             requester = _text(param, "Identifier", "String")
         elif name == "authorisedUser":
             user = _user(param.get("part") or [])
+        elif name == "consent":
+            consent = _text(param, "Code", "Coding")
+            if consent is None:
+                issues.append(Issue("'consent' must be a valueCode", "invalid", expression=(where,)))
         else:
             issues.append(Issue(f"Unknown parameter '{str(name)[:40]}'", "not-supported", expression=(where,)))
     if not subjects:
@@ -117,6 +124,7 @@ def from_parameters(document: Mapping[str, Any], raw: bytes) -> Enquiry:
         user=user,
         requester_ods=requester,
         raw=raw,
+        consent=consent,
     )
 
 
@@ -157,6 +165,7 @@ def from_task(task: dict[str, Any], raw: bytes) -> Enquiry:
     org = (role.get("organization") or {}).get("identifier") or {}
     items: list[str] = []
     policies: list[str] = []
+    consent = None
     for entry in task.get("input") or []:
         kind = _code(entry.get("type"))
         if kind == "requested-item":
@@ -167,6 +176,8 @@ def from_task(task: dict[str, Any], raw: bytes) -> Enquiry:
             value = entry.get("valueIdentifier") or {}
             if isinstance(value.get("value"), str):
                 policies.append(value["value"])
+        elif kind == "consent":
+            consent = _code(entry.get("valueCodeableConcept"))
     identifier = next((i.get("value") for i in task.get("identifier") or [] if isinstance(i.get("value"), str)), None)
     user = AuthorisedUser(
         (practitioner.get("identifier") or {}).get("value"),
@@ -185,4 +196,5 @@ def from_task(task: dict[str, Any], raw: bytes) -> Enquiry:
         requester_ods=org.get("value") if org.get("system", ODS) == ODS else None,
         raw=raw,
         task=task,
+        consent=consent,
     )

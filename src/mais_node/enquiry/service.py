@@ -24,7 +24,16 @@ from mais_node.enquiry.gates import Gates
 from mais_node.enquiry.model import Answer, Asker, Enquiry, Match
 from mais_node.enquiry.ports import Involvements, PersonMatcher, Terminologies
 from mais_node.errors import Forbidden, MaisError
-from mais_node.policy import Decision, DecisionRequest, Item, ItemDecision, MatchGrade, Outcome, PolicyEngine
+from mais_node.policy import (
+    CONSENT_NOT_STATED,
+    Decision,
+    DecisionRequest,
+    Item,
+    ItemDecision,
+    MatchGrade,
+    Outcome,
+    PolicyEngine,
+)
 from mais_node.terminology import PURPOSE_OF_USE_MAP, PURPOSE_SYSTEM
 
 NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
@@ -238,6 +247,12 @@ class EnquiryService:
                 answer.released.append(Item.CONTACT)
         elif Item.IS_OPEN in asked:
             answer.open = None
+        if Item.IS_SUBJECT_OF_PLAN in permitted:
+            answer.subject_of_plan = bool(
+                known and match.person_id and self.involvements.subject_of_plan(match.person_id)
+            )
+            if answer.subject_of_plan:
+                answer.released.append(Item.IS_SUBJECT_OF_PLAN)
 
     # -- audit ---------------------------------------------------------------------------------------------
     def _record(self, event: dict[str, object]) -> None:
@@ -282,6 +297,7 @@ class EnquiryService:
                     rule_ids=decided.rule_ids,
                     policies=tuple(f"urn:mais:sharing-policy:{p}" for p in enquiry.sharing_policies),
                     subject=subject,
+                    consent=enquiry.consent or CONSENT_NOT_STATED,
                 )
             )
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from mais_node.config import DEFAULTS
 from mais_node.errors import NotConformant
 from mais_node.policy import Decision, Item, ItemDecision, Outcome, PolicySource, Requester, RuleSet, load_rule_set
 
@@ -101,3 +103,13 @@ def test_a_rules_directory_without_schema_or_national_rules_is_refused(tmp_path:
         load_rule_set(tmp_path)
 
     assert len(refused.value.issues) == 2
+
+
+def test_each_item_asks_about_the_data_category_its_vocabulary_concept_names() -> None:
+    document = json.loads((DEFAULTS / "terminology" / "CodeSystem-request-type.json").read_text(encoding="utf-8"))
+    named = {
+        concept["code"]: next(p["valueCode"] for p in concept["property"] if p["code"] == "data-category")
+        for concept in document["concept"]
+    }
+
+    assert named == {item.value: item.data_category for item in Item}

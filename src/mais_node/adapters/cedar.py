@@ -1,10 +1,11 @@
 """The policy engine on Cedar (``cedarpy``): the only module that imports it (DESIGN §6; issue 5 §3).
 
 Principal ``Organisation::"<ODS>"`` with its register attributes; action the requested item (``is-known``,
-``is-open``, ``contact``) and its referral (``refer-<item>``); resource ``DataCategory::"<category>"``;
-context the purpose, legal basis, client, claimed sharing policies, match grade ("none" before matching), the
-consent element ("not-stated" when absent) and time; the resource is each item's own data category. Every policy must carry a unique ``@id``; the ids of the policies that decided travel with each item
-decision. A rule set is validated whole against its schema before it replaces the loaded one.
+``is-open``, ``contact``, ``is-subject-of-plan``) and its referral (``refer-<item>``); resource
+``DataCategory::"<category>"``, each item's own; context the purpose, legal basis, client, claimed sharing policies,
+match grade ("none" before matching), the consent element ("not-stated" when absent) and time. Every policy must
+carry a unique ``@id``; the ids of the policies that decided travel with each item decision. A rule set is
+validated whole against its schema before it replaces the loaded one.
 
 Each loaded rule set memoises its evaluations (``cedar_memo``): a decision on the same inputs, at a time
 no policy of the set tells apart, is not evaluated again. A reload starts a new, empty memo.

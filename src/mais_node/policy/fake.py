@@ -1,8 +1,8 @@
 """A fast in-memory policy engine applying the national default rules in plain Python (DESIGN §6).
 
 It mirrors ``defaults/rules/national.cedar`` rule for rule, with the same ids, and the clauses of the sharing
-policies a request claims; it ignores the use-case rules (``national/*.cedar``) and local rules. Other areas' tests use it instead of Cedar; a unit test
-checks that it agrees with the Cedar engine on every national policy-test case.
+policies a request claims; it ignores the use-case rules (``national/*.cedar``) and local rules. Other areas' tests
+use it instead of Cedar; a unit test checks that it agrees with the Cedar engine on every national policy-test case.
 """
 
 from __future__ import annotations

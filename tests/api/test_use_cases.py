@@ -276,3 +276,34 @@ def test_police_protection_is_refused_while_draft_and_answered_once_a_terminolog
     assert decisions(answered.json()) == {"is-subject-of-plan": ("permit", ["national:state:s46:police-protection"])}
     # the police learn the state only: their is-known under s46 is denied
     assert enquire(partners, parameters(*ask("is-known"), reason=S46), ods="POL001").status_code == 403
+
+
+def test_a_state_answer_does_not_reveal_whether_the_person_is_known_when_is_known_was_not_permitted(
+    partners: Node,
+) -> None:
+    """The health visitor's agreement grants the state question only: "no plan" must read the same for a child the
+    node knows and for one it does not, and the disclosure record must not claim is-known was released."""
+    partners.organisation("HV0001", "health-visiting")
+    hold(partners, "HV0001-NODE01-STATE-2026")
+    reason = {"name": "reason", "valueCoding": {"system": PURPOSE, "code": "general-safeguarding"}}
+    claim = {"name": "sharingPolicy", "valueString": "HV0001-NODE01-STATE-2026"}
+    stranger = subject("9434765927", name=[{"family": "Nobody", "given": ["Zed"]}], birthDate="2019-01-01")
+
+    answers = [
+        enquire(partners, parameters(*ask("is-subject-of-plan"), claim, reason=reason, who=who), ods="HV0001")
+        for who in (about(UNPLANNED), stranger)
+    ]
+
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    known, unknown = (values(a.json()) for a in answers)
+    assert known == {**unknown, "requestId": known["requestId"]}
+    assert "match" not in known
+    assert known["subjectOfPlan"]["valueBoolean"] is False
+    released = [
+        detail["valueString"]
+        for record in partners.services.audit.scan()
+        for entity in record.event.get("entity", [])
+        for detail in entity.get("detail", [])
+        if detail["type"] == "released"
+    ]
+    assert "is-known" not in " ".join(released)

@@ -37,10 +37,9 @@ def _decision_parts(decision: Decision) -> list[dict[str, Any]]:
 def to_parameters(answer: Answer) -> dict[str, Any]:
     """Parameters out (MAIS v0.3): ``match`` and, when permitted, ``open``, ``contact`` and ``subjectOfPlan``; the
     decisions."""
-    parameters: list[dict[str, Any]] = [
-        {"name": "match", "valueBoolean": bool(answer.known)},
-        {"name": "requestId", "valueString": answer.enquiry_id},
-    ]
+    parameters: list[dict[str, Any]] = [{"name": "requestId", "valueString": answer.enquiry_id}]
+    if answer.known is not None:  # only when is-known was asked and permitted
+        parameters.insert(0, {"name": "match", "valueBoolean": answer.known})
     if answer.open is not None:
         parameters.append({"name": "open", "valueBoolean": answer.open})
     if answer.contact is not None:

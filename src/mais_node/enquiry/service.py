@@ -226,14 +226,19 @@ class EnquiryService:
         return Decided(request, self.rules().decide(request))
 
     def _release(self, answer: Answer, match: Match) -> None:
-        """Only what was asked and permitted; "not known" unless the match is certain."""
+        """Only what was asked and permitted; "not known" unless the match is certain.
+
+        Whether the person is known is itself an item: without is-known permitted it is not told (another item's
+        answer, such as "no plan", must read the same for a person the node knows and one it does not).
+        """
         known = match.grade is MatchGrade.CERTAIN and match.person_id is not None
         decision = answer.decision
         asked = {d.item for d in decision}
         permitted = {d.item for d in decision if d.outcome is Outcome.PERMIT}
-        answer.known = known
-        if known:
-            answer.released.append(Item.IS_KNOWN)
+        if Item.IS_KNOWN in permitted:
+            answer.known = known
+            if known:
+                answer.released.append(Item.IS_KNOWN)
         if Item.IS_OPEN in permitted or Item.CONTACT in permitted:
             is_open, contact = (
                 self.involvements.open_episode_contact(match.person_id) if known and match.person_id else (False, None)

@@ -120,7 +120,7 @@ class _Server(AuthorizationServer):  # type: ignore[misc]
             authenticated = self.endpoint.verifier.verify(request.form["client_assertion"])
         except AssertionRefused as refused:
             request.claimed = refused
-            raise InvalidClientError(description=refused.reason, status_code=401) from refused
+            raise InvalidClientError(description=described(refused.reason), status_code=401) from refused
         return _AuthlibClient(authenticated.client)
 
     def _generate(self, *, client: _AuthlibClient, scope: str, **_: Any) -> dict[str, Any]:
@@ -160,6 +160,12 @@ class _Server(AuthorizationServer):  # type: ignore[misc]
         # authlib's "Basic" challenge would mislead: this endpoint takes no client secret.
         kept = {k: v for k, v in headers if k.lower() != "www-authenticate"}
         return TokenResponse(status, dict(body), kept)
+
+
+def described(text: str) -> str:
+    """``text`` within the characters RFC 6749 §5.2 allows an error_description (printable ASCII but '"' and '\\'):
+    a reason may quote what the client sent, and authlib raises on any other character."""
+    return "".join(ch if " " <= ch <= "~" and ch not in '"\\' else "?" for ch in text)
 
 
 def throttled(refusal: Refusal) -> TokenResponse:
@@ -217,7 +223,7 @@ class TokenEndpoint:
 
     def _refuse(self, form: dict[str, str], address: str | None, description: str) -> TokenResponse:
         request = _FormRequest(self._uri, form, address)
-        return self._server.handle_error_response(request, InvalidRequestError(description))
+        return self._server.handle_error_response(request, InvalidRequestError(described(description)))
 
     def access_token(self, client: Client, granted: tuple[str, ...]) -> dict[str, Any]:
         """A bearer JWT naming the organisation and the client, signed by the node's active key."""

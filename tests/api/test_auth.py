@@ -305,3 +305,16 @@ def test_bad_bearer_tokens_past_the_limit_get_429_unrecorded_and_a_good_token_st
     assert throttled.json()["issue"][0]["code"] == "throttled"
     assert 1 <= int(throttled.headers["retry-after"]) <= 60
     assert client.get("/fhir/Patient", headers=bearer(token)).status_code == 200
+
+
+@pytest.mark.parametrize("scope", ["system/*.rs", "system/AuditEvent.r system/AuditEvent.s", "system/*.cruds"])
+def test_the_audit_trail_opens_to_any_scopes_that_cover_reading_it(node: tuple[World, TestClient], scope: str) -> None:
+    world, client = node
+    assert client.get("/fhir/AuditEvent", headers=bearer(token_for(world, client, scope=scope))).status_code == 200
+
+
+def test_the_audit_trail_stays_closed_to_scopes_that_do_not_cover_it(node: tuple[World, TestClient]) -> None:
+    world, client = node
+    answer = client.get("/fhir/AuditEvent", headers=bearer(token_for(world, client, scope="system/AuditEvent.s")))
+    assert answer.status_code == 403
+    assert "system/AuditEvent.rs" in answer.json()["issue"][0]["diagnostics"]

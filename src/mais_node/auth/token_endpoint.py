@@ -89,7 +89,7 @@ class _ClientCredentials(ClientCredentialsGrant):  # type: ignore[misc]
 
     def validate_token_request(self) -> None:
         form = self.request.form
-        for name in PARAMETERS[1:]:
+        for name in ("client_assertion_type", "client_assertion"):
             if not form.get(name):
                 raise InvalidRequestError(f"Missing '{name}'")
         if form["client_assertion_type"] != ASSERTION_TYPE:
@@ -97,10 +97,17 @@ class _ClientCredentials(ClientCredentialsGrant):  # type: ignore[misc]
         super().validate_token_request()
 
     def validate_requested_scope(self) -> None:
-        allowed = self.request.client.client.scopes
-        for scope in scopes.split(self.request.payload.scope):
-            if not scopes.covered(scope, allowed):
-                raise InvalidScopeError(f"The client may not ask for '{scope[:80]}'")
+        """RFC 6749 §3.3: grant what the client's registration allows of what it asked (v1 scopes read as v2); no
+        scope at all, or nothing grantable, is invalid_scope naming the first scope not granted and why."""
+        requested = scopes.split(self.request.form.get("scope"))
+        if not requested:
+            raise InvalidScopeError(described("Ask for at least one scope, e.g. system/Patient.rs"))
+        decided = scopes.grant(requested, self.request.client.client.scopes)
+        if not decided.granted:
+            scope, why = decided.not_granted[0]
+            raise InvalidScopeError(described(f"The client may not ask for '{scope[:80]}': {why}"))
+        # authlib issues the token for payload.scope: what is granted replaces what was asked (RFC 6749 §5.1).
+        self.request.payload = BasicOAuth2Payload(self.request.form | {"scope": " ".join(decided.granted)})
 
 
 class _Server(AuthorizationServer):  # type: ignore[misc]

@@ -152,7 +152,7 @@ def test_each_attack_is_refused_with_its_error_and_audited(world: World, name: s
     assert reason in event["outcomeDesc"]
 
 
-@pytest.mark.parametrize("missing", ["grant_type", "scope", "client_assertion_type", "client_assertion"])
+@pytest.mark.parametrize("missing", ["grant_type", "client_assertion_type", "client_assertion"])
 def test_each_missing_parameter_is_an_invalid_request(world: World, missing: str) -> None:
     client = world.client()
     form = client.form(epoch(world.clock))
@@ -363,3 +363,69 @@ def test_a_refusal_quoting_the_header_keeps_to_the_characters_rfc6749_allows(
     assert (answer.status, answer.body["error"]) == (401, "invalid_client")
     description = answer.body["error_description"]
     assert all(0x20 <= ord(ch) <= 0x7E and ch not in '"\\' for ch in description)
+
+
+@pytest.mark.parametrize("scope", [None, "", "  "], ids=["missing", "empty", "blank"])
+def test_no_scope_is_invalid_scope(world: World, scope: str | None) -> None:
+    """RFC 6749 §3.3 (no default scope here) and the SMART Bulk Data Tester's "Rejects empty scope"."""
+    client = world.client()
+    form = client.form(epoch(world.clock))
+    if scope is None:
+        del form["scope"]
+    else:
+        form["scope"] = scope
+    answer = post(world, form)
+    assert (answer.status, answer.body["error"]) == (400, "invalid_scope")
+    assert "at least one scope" in world.refusals()[-1]
+
+
+# SMART App Launch v2 §3.0.2.3: v1 scopes are read as the v2 scopes they mean, and granted back as understood.
+@pytest.mark.parametrize(
+    ("registered", "requested", "granted"),
+    [
+        ("system/*.cruds", "system/*.read", "system/*.rs"),
+        ("system/*.cruds", "system/Patient.read", "system/Patient.rs"),
+        ("system/*.cruds", "system/Patient.write", "system/Patient.cud"),
+        ("system/*.cruds", "system/Task.*", "system/Task.cruds"),
+        ("system/*.cruds", "system/*.*", "system/*.cruds"),
+        ("system/*.cruds", "system/Patient.read system/Task.rs", "system/Patient.rs system/Task.rs"),
+        ("system/Patient.rs system/Task.crs mais/enquiry", "system/*.read", "system/Patient.rs system/Task.rs"),
+        ("system/Patient.rs", "system/*.*", "system/Patient.rs"),
+        ("system/Patient.rs", "system/Patient.read mais/admin", "system/Patient.rs"),
+        ("system/*.cruds", "system/Patient.read system/Observation.rs", "system/Patient.rs"),
+        ("system/*.cruds", "launch/patient system/Patient.rs", "system/Patient.rs"),
+        ("system/*.rs mais/enquiry", "mais/enquiry system/AuditEvent.read", "mais/enquiry system/AuditEvent.rs"),
+    ],
+)
+def test_what_is_granted_is_what_the_registration_allows_of_what_was_asked(
+    world: World, registered: str, requested: str, granted: str
+) -> None:
+    client = world.client(scope=registered)
+    answer = post(world, client.form(epoch(world.clock), scope=requested))
+    assert answer.status == 200, answer.body
+    assert answer.body["scope"] == granted
+    caller = world.auth.bearer.authenticate(f"Bearer {answer.body['access_token']}")
+    assert caller.scopes == tuple(granted.split())
+    assert world.audit.records[-1].event["outcome"] == "0"
+
+
+@pytest.mark.parametrize(
+    ("requested", "reason"),
+    [
+        ("launch fhirUser", "'launch': not a SMART system scope"),
+        ("system/Observation.rs", "this node serves no Observation"),
+        ("system/UnknownResource.read", "this node serves no UnknownResource"),
+        ("system/Patient.unknownAction", "not a SMART system scope"),
+        ("system/Patient.xyz", "not a SMART system scope"),
+        ("system/Patient.sr", "not a SMART system scope"),
+        ("system/Patient.rs?a=b", "not a SMART system scope"),
+        ("patient/*.read", "not a SMART system scope"),
+        ("system/Patient.write", "the client is not registered for it"),
+    ],
+)
+def test_nothing_grantable_is_invalid_scope_naming_the_scope_and_why(world: World, requested: str, reason: str) -> None:
+    client = world.client(scope="system/Patient.rs")
+    answer = post(world, client.form(epoch(world.clock), scope=requested))
+    assert (answer.status, answer.body["error"]) == (400, "invalid_scope")
+    assert reason in answer.body["error_description"]
+    assert reason in world.refusals()[-1]

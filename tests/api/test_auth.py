@@ -318,3 +318,20 @@ def test_the_audit_trail_stays_closed_to_scopes_that_do_not_cover_it(node: tuple
     answer = client.get("/fhir/AuditEvent", headers=bearer(token_for(world, client, scope="system/AuditEvent.s")))
     assert answer.status_code == 403
     assert "system/AuditEvent.rs" in answer.json()["issue"][0]["diagnostics"]
+
+
+OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+
+
+def test_the_capability_statement_names_the_token_endpoint_in_its_smart_security(
+    node: tuple[World, TestClient],
+) -> None:
+    """SMART App Launch: rest.security carries the oauth-uris extension, so a client can start from /metadata."""
+    _, client = node
+    security = client.get("/fhir/metadata").json()["rest"][0]["security"]
+    assert security["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
+    (oauth,) = [e for e in security["extension"] if e["url"] == OAUTH_URIS]
+    uris = {e["url"]: e["valueUri"] for e in oauth["extension"]}
+    discovery = client.get("/fhir/.well-known/smart-configuration").json()
+    assert uris == {"token": discovery["token_endpoint"]}
+    assert uris["token"] == TOKEN_URL

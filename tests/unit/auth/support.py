@@ -134,9 +134,10 @@ def make_world(
     store: str | None = None,
     rate: RateLimitPolicy | None = None,
     refused_limit: int = 60,
+    base: str = BASE,
 ) -> World:
     url = store or f"sqlite:///{tmp_path / 'node.db'}"
-    settings = Settings(store=url, base_url=BASE, node_org="NODE01", refused_limit=refused_limit)
+    settings = Settings(store=url, base_url=base, node_org="NODE01", refused_limit=refused_limit)
     services = build_services(settings, clock=clock)
     audit = MemoryAuditLog(clock)
     fetcher = FakeJwksFetcher()

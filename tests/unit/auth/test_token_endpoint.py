@@ -429,3 +429,13 @@ def test_nothing_grantable_is_invalid_scope_naming_the_scope_and_why(world: Worl
     assert (answer.status, answer.body["error"]) == (400, "invalid_scope")
     assert reason in answer.body["error_description"]
     assert reason in world.refusals()[-1]
+
+
+def test_a_header_refusal_names_the_claimed_client_however_large_the_header(world: World) -> None:
+    client = world.client()
+    now = epoch(world.clock)
+    header = {"crit": ["x-trace"], "x-trace": "t" * 600}  # past joserfc's 512-byte header limit
+    post(world, client.form(now) | {"client_assertion": client.assertion(now, header=header)})
+    event = world.audit.records[-1].event
+    assert "'crit' names 'x-trace'" in event["outcomeDesc"]
+    assert any(client.client_id in json.dumps(agent) for agent in event["agent"])

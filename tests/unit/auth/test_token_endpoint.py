@@ -305,6 +305,7 @@ HEADER_REFUSALS: dict[str, tuple[Callable[[World, Registered, float], dict[str, 
     "an x5u": (lambda w, c, now: {"x5u": "https://elsewhere.example/cert.pem"}, "'x5u'"),
     "an x5c": (lambda w, c, now: {"x5c": ["MIIB"]}, "'x5c'"),
     "a kid that is not a string": (lambda w, c, now: {"kid": 7}, "no 'kid'"),
+    "a typ that is not a string": (lambda w, c, now: {"typ": 7}, "the assertion header is not valid: 'typ'"),
 }
 
 

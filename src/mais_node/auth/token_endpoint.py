@@ -128,6 +128,9 @@ class _Server(AuthorizationServer):  # type: ignore[misc]
         except AssertionRefused as refused:
             request.claimed = refused
             raise InvalidClientError(description=described(refused.reason), status_code=401) from refused
+        named = request.form.get("client_id")
+        if named and named != authenticated.client.client_id:  # RFC 7521 §4.2: optional, but never another client
+            raise InvalidClientError(description="'client_id' is not the client the assertion names", status_code=401)
         return _AuthlibClient(authenticated.client)
 
     def _generate(self, *, client: _AuthlibClient, scope: str, **_: Any) -> dict[str, Any]:

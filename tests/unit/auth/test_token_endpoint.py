@@ -440,3 +440,14 @@ def test_a_header_refusal_names_the_claimed_client_however_large_the_header(worl
     event = world.audit.records[-1].event
     assert "'crit' names 'x-trace'" in event["outcomeDesc"]
     assert any(client.client_id in json.dumps(agent) for agent in event["agent"])
+
+
+def test_a_client_id_parameter_must_name_the_client_of_the_assertion(world: World) -> None:
+    """RFC 7521 §4.2: client_id is optional, but when sent it must identify the client the assertion identifies."""
+    client = world.client()
+    other = world.client()
+    same = post(world, client.form(epoch(world.clock)) | {"client_id": client.client_id})
+    assert same.status == 200
+    answer = post(world, client.form(epoch(world.clock)) | {"client_id": other.client_id})
+    assert (answer.status, answer.body["error"]) == (401, "invalid_client")
+    assert "'client_id' is not the client the assertion names" in world.refusals()[-1]

@@ -95,3 +95,8 @@ def test_a_scope_meets_another_in_what_both_allow() -> None:
     assert scopes.SystemScope("Task", "crs").meet(scopes.SystemScope("*", "rs")) == scopes.SystemScope("Task", "rs")
     assert scopes.SystemScope("Task", "c").meet(scopes.SystemScope("*", "rs")) is None
     assert scopes.SystemScope("Task", "rs").meet(scopes.SystemScope("Patient", "rs")) is None
+
+
+def test_a_client_cannot_be_registered_for_a_type_the_node_does_not_serve() -> None:
+    with pytest.raises(InvalidRequest, match=r"'system/Observation\.rs' is not a scope"):
+        scopes.check_registrable(["system/Patient.rs", "system/Observation.rs"])

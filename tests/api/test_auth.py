@@ -109,6 +109,7 @@ def test_discovery_is_json_whatever_the_accept_header(node: tuple[World, TestCli
     assert body["token_endpoint_auth_methods_supported"] == ["private_key_jwt"]
     assert body["token_endpoint_auth_signing_alg_values_supported"] == ["RS384", "ES384"]
     assert {"client-confidential-asymmetric", "permission-v2"} <= set(body["capabilities"])
+    assert "permission-v1" in body["capabilities"]  # v1 scopes are accepted, read as v2 (issue 12 item 4)
     assert "system/AuditEvent.rs" in body["scopes_supported"]
 
 

@@ -14,8 +14,11 @@ score. Grades: probable from 0.75, possible from 0.50, certainly-not below. Rule
 
 - certain only when both NHS numbers are valid and equal, the node's record has it verified, both dates of birth
   are known, exact and equal, and the given names do not disagree;
-- given names that disagree (not equal, not nicknames, not a plausible typo) cap the grade at possible: this is
-  the twin rule, since twins share birth date, family name and postcode;
+- given names that disagree (not equal, not nicknames, not a plausible typo, not the same name written as one word
+  or two) cap the grade at possible: this is the twin rule, since twins share birth date, family name and postcode;
+- but equal NHS numbers, verified on either side, with equal dates of birth are never below probable, whatever the
+  names (issue 13 §1): a verified number is one person's, so names that disagree send the enquiry to review
+  rather than answer "not known" about a person the node holds;
 - dates of birth that disagree outright cap the grade at possible;
 - NHS numbers that disagree cap the grade at possible, and at certainly-not when both are verified.
 """
@@ -24,12 +27,14 @@ from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
+from itertools import pairwise
 from typing import NamedTuple
 
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from mais_node.matching.grades import Candidate, Grade
 from mais_node.matching.nicknames import are_nicknames, nicknames_of
+from mais_node.matching.normalise import normalise_name
 from mais_node.matching.profile import Profile, profile_of
 from mais_node.matching.record import PersonRecord
 
@@ -114,9 +119,13 @@ def family_pair(first: str, second: str) -> float:
     return 0.0
 
 
-def _given(query: tuple[str, ...], candidate: tuple[str, ...]) -> tuple[float, bool, str]:
-    if not query or not candidate:
-        return NEUTRAL, True, "given name unknown"
+@lru_cache(maxsize=1 << 16)
+def _joined(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Neighbouring given names written as one word ("san", "jay" -> "sanjay"), normalised again ("mc" + "kay")."""
+    return tuple(normalise_name(first + second) for first, second in pairwise(names))
+
+
+def _best_given(query: tuple[str, ...], candidate: tuple[str, ...]) -> tuple[float, bool, str]:
     best = (-1.0, False, "")
     for i, first in enumerate(query):
         for j, second in enumerate(candidate):
@@ -125,6 +134,19 @@ def _given(query: tuple[str, ...], candidate: tuple[str, ...]) -> tuple[float, b
                 similarity *= FORMER_OR_SECONDARY
             if (agree, similarity) > (best[1], best[0]):
                 best = (similarity, agree, why)
+    return best
+
+
+def _given(query: tuple[str, ...], candidate: tuple[str, ...]) -> tuple[float, bool, str]:
+    if not query or not candidate:
+        return NEUTRAL, True, "given name unknown"
+    best = _best_given(query, candidate)
+    if not best[1] and (len(query) > 1 or len(candidate) > 1):
+        # "San Jay" for "Sanjay" (or the other way round): only tried when no name agrees, so it costs nothing
+        # on the common path; a joined name counts as a second name would.
+        similarity, agree, why = _best_given(query + _joined(query), candidate + _joined(candidate))
+        if agree:
+            return similarity, agree, f"{why}, written as one word or two"
     return best
 
 
@@ -207,9 +229,10 @@ def could_be_possible(query: Profile, nhs: int, birth: int, estimated: bool, pos
     """Whether a candidate with these fields can grade above certainly-not, whatever its names.
 
     The bound is ``score``'s total with both name features at their maximum of 1, the other features as they are
-    and the NHS number rule applied; every step of ``score`` only lowers a total or caps a grade, and certain needs
-    agreeing NHS numbers, which lift any total to 0.5. Cheap: no names are compared and no profile is built, so the
-    index skips most of a block when the NHS numbers differ (the total is halved).
+    and the NHS number rule applied; every step of ``score`` only lowers a total or caps a grade, and both rules
+    that raise a grade (certain, and the floor at probable) need agreeing NHS numbers, which lift any total to 0.5.
+    Cheap: no names are compared and no profile is built, so the index skips most of a block when the NHS numbers
+    differ (the total is halved).
     """
     features = {
         "family": 1.0,
@@ -222,6 +245,11 @@ def could_be_possible(query: Profile, nhs: int, birth: int, estimated: bool, pos
     if query.nhs and nhs and query.nhs != nhs:
         total *= NHS_DIFFERS
     return total >= POSSIBLE - 1e-9
+
+
+def verified_nhs_and_birth_agree(query: Profile, candidate: Profile, nhs_agree: bool, birth: float) -> bool:
+    """The floor of issue 13 §1: equal NHS numbers, verified on either side, and equal dates of birth."""
+    return nhs_agree and (candidate.nhs_verified or query.nhs_verified) and birth == 1.0
 
 
 def score(query: Profile, candidate: Profile) -> Scored:
@@ -256,6 +284,9 @@ def score(query: Profile, candidate: Profile) -> Scored:
     if nhs_agree and candidate.nhs_verified and exact_birth and given_agree:
         grade = Grade.CERTAIN
         reasons.append("verified NHS number and date of birth agree")
+    elif verified_nhs_and_birth_agree(query, candidate, nhs_agree, birth) and not grade.at_least(Grade.PROBABLE):
+        grade = Grade.PROBABLE
+        reasons.append("verified NHS number and date of birth agree: at least probable")
     return Scored(round(total, 4), grade, features, tuple(reasons))
 
 

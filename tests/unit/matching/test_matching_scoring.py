@@ -120,7 +120,13 @@ def test_twin_with_a_different_given_name_is_not_probable() -> None:
 
 
 def test_twin_with_the_siblings_nhs_number_is_not_certain() -> None:
-    assert compare(query(given=("Catherine",), nhs_number="9434765919"), MARGARET).grade is Grade.POSSIBLE
+    # Issue 13 §1: a verified NHS number and date of birth that agree are referred (probable), never "not known";
+    # without verification on either side the twin rule still caps the grade at possible.
+    verified = compare(query(given=("Catherine",), nhs_number="9434765919"), MARGARET)
+    assert verified.grade is Grade.PROBABLE
+    assert "verified NHS number and date of birth agree: at least probable" in verified.reasons
+    unverified = replace(MARGARET, nhs_verified=False)
+    assert compare(query(given=("Catherine",), nhs_number="9434765919"), unverified).grade is Grade.POSSIBLE
 
 
 def test_changed_surname_matches_through_former_names_on_either_side() -> None:

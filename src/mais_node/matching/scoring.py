@@ -16,9 +16,9 @@ score. Grades: probable from 0.75, possible from 0.50, certainly-not below. Rule
   are known, exact and equal, and the given names do not disagree;
 - given names that disagree (not equal, not nicknames, not a plausible typo, not the same name written as one word
   or two) cap the grade at possible: this is the twin rule, since twins share birth date, family name and postcode;
-- but equal NHS numbers, verified on either side, with equal dates of birth are never below probable, whatever the
-  names (issue 13 §1): a verified number is one person's, so names that disagree send the enquiry to review
-  rather than answer "not known" about a person the node holds;
+- but equal NHS numbers, verified on either side, with equal dates of birth (or with the whole name agreeing) are
+  never below probable (issue 13 §1-2): a verified number is one person's, so the field that disagrees sends the
+  enquiry to review rather than answer "not known" about a person the node holds;
 - dates of birth that disagree outright cap the grade at possible;
 - NHS numbers that disagree cap the grade at possible, and at certainly-not when both are verified.
 """
@@ -34,7 +34,6 @@ from rapidfuzz.distance import OSA, JaroWinkler
 
 from mais_node.matching.grades import Candidate, Grade
 from mais_node.matching.nicknames import are_nicknames, nicknames_of
-from mais_node.matching.normalise import normalise_name
 from mais_node.matching.profile import Profile, profile_of
 from mais_node.matching.record import PersonRecord
 
@@ -119,13 +118,22 @@ def family_pair(first: str, second: str) -> float:
     return 0.0
 
 
-@lru_cache(maxsize=1 << 16)
-def _joined(names: tuple[str, ...]) -> tuple[str, ...]:
-    """Neighbouring given names written as one word ("san", "jay" -> "sanjay"), normalised again ("mc" + "kay")."""
-    return tuple(normalise_name(first + second) for first, second in pairwise(names))
+def _joined(names: tuple[str, ...]) -> set[str]:
+    """Neighbouring given names written as one word ("san", "jay" -> "sanjay"; "mc", "kay" -> "mackay").
+
+    The names are normalised already, so joining them needs only the one rule of ``normalise_name`` that depends
+    on the whole word: no Unicode work on the hot path.
+    """
+    out = set()
+    for first, second in pairwise(names):
+        word = first + second
+        out.add("mac" + word[2:] if word.startswith("mc") and len(word) > 3 else word)
+    return out
 
 
-def _best_given(query: tuple[str, ...], candidate: tuple[str, ...]) -> tuple[float, bool, str]:
+def _given(query: tuple[str, ...], candidate: tuple[str, ...]) -> tuple[float, bool, str]:
+    if not query or not candidate:
+        return NEUTRAL, True, "given name unknown"
     best = (-1.0, False, "")
     for i, first in enumerate(query):
         for j, second in enumerate(candidate):
@@ -134,19 +142,10 @@ def _best_given(query: tuple[str, ...], candidate: tuple[str, ...]) -> tuple[flo
                 similarity *= FORMER_OR_SECONDARY
             if (agree, similarity) > (best[1], best[0]):
                 best = (similarity, agree, why)
-    return best
-
-
-def _given(query: tuple[str, ...], candidate: tuple[str, ...]) -> tuple[float, bool, str]:
-    if not query or not candidate:
-        return NEUTRAL, True, "given name unknown"
-    best = _best_given(query, candidate)
-    if not best[1] and (len(query) > 1 or len(candidate) > 1):
-        # "San Jay" for "Sanjay" (or the other way round): only tried when no name agrees, so it costs nothing
-        # on the common path; a joined name counts as a second name would.
-        similarity, agree, why = _best_given(query + _joined(query), candidate + _joined(candidate))
-        if agree:
-            return similarity, agree, f"{why}, written as one word or two"
+    # "San Jay" for "Sanjay", or the other way round: tried only when no name agrees, and only for equality (sets
+    # of a few words), so the common path costs nothing more; it counts as a second name would.
+    if not best[1] and (not _joined(query).isdisjoint(candidate) or not _joined(candidate).isdisjoint(query)):
+        return FORMER_OR_SECONDARY, True, "given name written as one word or two"
     return best
 
 
@@ -247,9 +246,15 @@ def could_be_possible(query: Profile, nhs: int, birth: int, estimated: bool, pos
     return total >= POSSIBLE - 1e-9
 
 
-def verified_nhs_and_birth_agree(query: Profile, candidate: Profile, nhs_agree: bool, birth: float) -> bool:
-    """The floor of issue 13 §1: equal NHS numbers, verified on either side, and equal dates of birth."""
-    return nhs_agree and (candidate.nhs_verified or query.nhs_verified) and birth == 1.0
+def _floored(query: Profile, candidate: Profile, features: dict[str, float], given: bool) -> bool:
+    """The floor of issue 13 §1-2: equal NHS numbers, verified on either side, and one more identifier that agrees:
+    the date of birth, or the whole name (given and family, both known on both sides)."""
+    if not (features.get("nhs_number") == 1.0 and (candidate.nhs_verified or query.nhs_verified)):
+        return False
+    if features["birth_date"] == 1.0 and query.birth:
+        return True
+    named = bool(query.given and candidate.given and query.family and candidate.family)
+    return named and given and features["family"] >= SWAP_AGREES
 
 
 def score(query: Profile, candidate: Profile) -> Scored:
@@ -284,9 +289,9 @@ def score(query: Profile, candidate: Profile) -> Scored:
     if nhs_agree and candidate.nhs_verified and exact_birth and given_agree:
         grade = Grade.CERTAIN
         reasons.append("verified NHS number and date of birth agree")
-    elif verified_nhs_and_birth_agree(query, candidate, nhs_agree, birth) and not grade.at_least(Grade.PROBABLE):
+    elif not grade.at_least(Grade.PROBABLE) and _floored(query, candidate, features, given_agree):
         grade = Grade.PROBABLE
-        reasons.append("verified NHS number and date of birth agree: at least probable")
+        reasons.append("verified NHS number and date of birth (or name) agree: at least probable")
     return Scored(round(total, 4), grade, features, tuple(reasons))
 
 

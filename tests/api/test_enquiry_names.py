@@ -85,3 +85,40 @@ def test_a_family_name_that_disagrees_as_well_is_still_referred(world: Node) -> 
     stranger_names = subject(name=[{"use": "official", "family": "Nobody", "given": ["Zed"]}])
     answer = enquire(world, parameters(*ask("is-known", "is-open"), who=stranger_names))
     assert answer.status_code == 202, answer.text
+
+
+def without(patient: dict[str, object], *fields: str) -> dict[str, object]:
+    return {key: value for key, value in patient.items() if key not in fields}
+
+
+@pytest.mark.parametrize(
+    ("who", "status", "known"),
+    [
+        # docs/decisions.md "Not known with a held NHS number": the number and one more identifier referred ...
+        (subject(birthDate="2016-09-30"), 202, None),  # the whole name agrees, the date of birth does not
+        (named("Zed"), 202, None),  # the date of birth agrees, the given name does not
+        (without(subject(), "name", "birthDate"), 202, None),  # the number alone: nothing else agrees or disagrees
+        # ... and the number alone against what disagrees with it: a sibling's or parent's number, "not known".
+        (subject(birthDate="2016-09-30", name=[{"family": KNOWN["family"], "given": ["Zed"]}]), 200, False),
+        (without(named("Zed"), "birthDate"), 200, False),
+        # a number that fails its check digit is refused, never answered "not known"
+        (subject("9434765918"), 422, None),
+        (subject("943 476 5919"), 422, None),
+    ],
+    ids=[
+        "name-agrees",
+        "birth-date-agrees",
+        "number-alone",
+        "sibling-number",
+        "number-and-other-name",
+        "bad-check",
+        "spaced",
+    ],
+)
+def test_what_a_held_nhs_number_answers_when_the_rest_disagrees(
+    world: Node, who: dict[str, object], status: int, known: bool | None
+) -> None:
+    answer = enquire(world, parameters(*ask("is-known", "is-open"), who=who))
+    assert answer.status_code == status, answer.text[:300]
+    if known is not None:
+        assert values(answer.json())["match"]["valueBoolean"] is known

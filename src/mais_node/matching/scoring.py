@@ -145,7 +145,7 @@ def _given(query: tuple[str, ...], candidate: tuple[str, ...]) -> tuple[float, b
     # "San Jay" for "Sanjay", or the other way round: tried only when no name agrees, and only for equality (sets
     # of a few words), so the common path costs nothing more; it counts as a second name would.
     if not best[1] and (not _joined(query).isdisjoint(candidate) or not _joined(candidate).isdisjoint(query)):
-        return FORMER_OR_SECONDARY, True, "given name written as one word or two"
+        return FORMER_OR_SECONDARY, True, "written as one word or two"
     return best
 
 

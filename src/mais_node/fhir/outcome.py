@@ -53,7 +53,7 @@ def operation_outcome(issues: Iterable[Issue]) -> dict[str, Any]:
     for issue in issues:
         if not left_out and len(out) < MAX_ISSUES:
             entry = _entry(issue)
-            cost = len(json.dumps(entry, ensure_ascii=False).encode())
+            cost = len(json.dumps(entry, ensure_ascii=False).encode("utf-8", "surrogatepass"))
             if size + cost <= MAX_ISSUE_BYTES:
                 out.append(entry)
                 size += cost

@@ -25,6 +25,7 @@ score. Grades: probable from 0.75, possible from 0.50, certainly-not below. Rule
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from functools import lru_cache
 from itertools import pairwise
@@ -121,12 +122,15 @@ def family_pair(first: str, second: str) -> float:
 def _joined(names: tuple[str, ...]) -> set[str]:
     """Neighbouring given names written as one word ("san", "jay" -> "sanjay"; "mc", "kay" -> "mackay").
 
-    The names are normalised already, so joining them needs only the one rule of ``normalise_name`` that depends
-    on the whole word: no Unicode work on the hot path.
+    The names are normalised already, so joining them needs only what of ``normalise_name`` depends on the whole
+    word: the "Mc" rule, and recomposition where the join meets inside a syllable (Hangul jamo); ASCII names, the
+    hot path, do no Unicode work.
     """
     out = set()
     for first, second in pairwise(names):
         word = first + second
+        if not word.isascii():
+            word = unicodedata.normalize("NFC", word)
         out.add("mac" + word[2:] if word.startswith("mc") and len(word) > 3 else word)
     return out
 

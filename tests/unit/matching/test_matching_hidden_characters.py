@@ -65,6 +65,19 @@ def test_a_space_inside_a_given_name_still_agrees_with_the_name_written_as_one_w
     assert compare(split, person).grade is Grade.CERTAIN
 
 
+def test_a_name_split_inside_a_syllable_still_joins() -> None:
+    person = PersonRecord(
+        id="P",
+        family="Kim",
+        given=("\u1100\u1161",),
+        nhs_number="9434765919",
+        nhs_verified=True,
+        birth_date=date(2015, 4, 12),
+    )
+    split = replace(person, id="Q", given=("\u1100 \u1161",), nhs_verified=False)
+    assert compare(split, person).grade is Grade.CERTAIN
+
+
 @settings(max_examples=400, deadline=None)
 @given(st.sampled_from(HELD), st.data(), ANY_NAME, ANY_NAME, st.booleans())
 def test_a_verified_nhs_number_and_birth_date_that_agree_are_never_below_probable(

@@ -25,6 +25,10 @@ from mais_node.enquiry.model import AuthorisedUser, Enquiry
 from mais_node.errors import InvalidRequest, Issue, NotConformant
 
 ODS = "https://fhir.nhs.uk/Id/ods-organization-code"
+# The free text a requester sends that the node copies into its answer, its Task and every audit record of the
+# enquiry (issue 13 §5), in characters. A longer value is refused rather than cut: a cut request id would no longer
+# be the requester's, and the trail must hold what was asked.
+FREE_TEXT_LIMITS = {"requestId": 128, "identifier": 128, "name": 200, "role": 200}
 
 
 def _text(param: Mapping[str, Any], *kinds: str) -> str | None:
@@ -46,6 +50,16 @@ def _free(value: str | None) -> str | None:
     FHIR string must hold a character other than whitespace, so a blank value ("", " ", "\\x85") is taken as absent.
     """
     return value if value is not None and value.strip() else None
+
+
+def _over_long(key: str, value: object, where: tuple[str, ...]) -> list[Issue]:
+    """An issue when a free-text value is longer than its bound in ``FREE_TEXT_LIMITS``."""
+    limit = FREE_TEXT_LIMITS[key]
+    if not isinstance(value, str) or len(value) <= limit:
+        return []
+    return [
+        Issue(f"'{where[-1]}' may be at most {limit} characters ({len(value):,} given)", "too-long", expression=where)
+    ]
 
 
 def _where(index: int, name: str) -> tuple[str, ...]:
@@ -81,6 +95,7 @@ def from_parameters(document: Mapping[str, Any], raw: bytes) -> Enquiry:
                 issues.append(Issue("'reason' must be a valueUri or a valueCoding", "invalid", expression=(where,)))
         elif name == "requestId":
             request_id = _free(_text(param, "String", "Identifier"))
+            issues += _over_long("requestId", request_id, _where(index, "requestId"))
         elif name == "requestedItem":
             item = _text(param, "Code", "Coding")
             if item is None:
@@ -97,6 +112,8 @@ def from_parameters(document: Mapping[str, Any], raw: bytes) -> Enquiry:
             requester = _text(param, "Identifier", "String")
         elif name == "authorisedUser":
             user = _user(param.get("part") or [])
+            for key in ("identifier", "name", "role"):
+                issues += _over_long(key, getattr(user, key), (where, f"authorisedUser.{key}"))
         elif name == "consent":
             consent = _text(param, "Code", "Coding")
             if consent is None:
@@ -184,6 +201,15 @@ def from_task(task: dict[str, Any], raw: bytes) -> Enquiry:
         practitioner.get("display"),
         next((c.get("text") or _code(c) for c in role.get("code") or []), None),
     )
+    where = "Task.requester.practitioner"
+    issues = [
+        *_over_long("requestId", identifier, ("Task.identifier.value",)),
+        *_over_long("identifier", user.identifier, (f"{where}.identifier.value",)),
+        *_over_long("name", user.name, (f"{where}.display",)),
+        *_over_long("role", user.role, ("Task.requester.code",)),
+    ]
+    if issues:
+        raise NotConformant(issues[0].diagnostics, issues=issues)
     return Enquiry(
         form="task",
         request_id=identifier or uuid.uuid4().hex,

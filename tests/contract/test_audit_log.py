@@ -189,6 +189,28 @@ def test_search_without_an_indexed_parameter_scans_by_date(store: Harness) -> No
     assert store.log.search(parse_audit_query([("agent", "NOBODY")])).records == []
 
 
+def test_search_by_identifier_by_bare_id_and_outside_a_date(store: Harness) -> None:
+    """The R4 forms an auditor's client sends (issue 12 item 8) find the same records through every store's index."""
+    fill(store.log, 15)
+    who = Actor("A1", "client-A1")
+    store.log.append(
+        balp.disclosure(
+            NODE,
+            T0 + timedelta(days=1),
+            who,
+            enquiry_id="e2",
+            subject=Subject("9434765901", "Patient/P7"),
+            items=["is-known"],
+        )
+    )
+    by_identifier = parse_audit_query([("patient:identifier", "https://fhir.nhs.uk/Id/nhs-number|9434765901")])
+    assert [r.seq for r in store.log.search(by_identifier).records] == [2, 7, 12, 16]
+    assert [r.seq for r in store.log.search(parse_audit_query([("patient", "P7")])).records] == [16]
+    agent = [("agent:identifier", "https://fhir.nhs.uk/Id/ods-organization-code|A1"), ("date", "ne2026-03-01T13:00")]
+    assert [r.seq for r in store.log.search(parse_audit_query([*agent, ("_count", "2")])).records] == [2, 8]
+    assert [r.seq for r in store.log.search(parse_audit_query(agent)).records] == [2, 8, 11, 14, 16]
+
+
 def test_checkpoints_are_kept_and_the_latest_returned(store: Harness) -> None:
     signer = JoseSigner(generate_es384())
     assert store.log.latest_checkpoint() is None

@@ -184,8 +184,10 @@ def decision(
     rule_ids: Sequence[str],
     policies: Sequence[str] = (),
     subject: Subject | None = None,
+    reasons: Sequence[str] = (),
 ) -> Event:
-    """The decision on one requested item (BALP AuthZ): PERMIT, DENY or REVIEW, with rules and agreements."""
+    """The decision on one requested item (BALP AuthZ): PERMIT, DENY or REVIEW, with rules, agreements and the
+    rules' reasons (in ``outcomeDesc``)."""
     entity = [_enquiry(node, enquiry_id), *_rules(node, rule_ids)] + ([_patient(subject)] if subject else [])
     return _event(
         node,
@@ -194,7 +196,7 @@ def decision(
         type_=Coding(DCM, "110113", "Security Alert"),
         subtype=[node.code("decision"), node.code(outcome), node.code(item)],
         outcome=OUTCOME[outcome],
-        outcome_desc=f"{outcome.upper()} {item}",
+        outcome_desc=f"{outcome.upper()} {item}" + (f": {'; '.join(reasons)}"[:500] if reasons else ""),
         policies=policies,
         entity=entity,
     )

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mais_node.cli_governance import audit_app, policy_app, sharing_app, terminology_app
 from mais_node.cli_register import client_app, keys_app, org_app
+from mais_node.cli_review import review_app
 from mais_node.config import Settings
+
+if TYPE_CHECKING:
+    from mais_node.client import EnquiryClient
 
 app = typer.Typer(
     help="mais-node: answer MAIS enquiries under machine-enforced information governance.", no_args_is_help=True
@@ -26,6 +30,7 @@ app.add_typer(terminology_app, name="terminology")
 app.add_typer(keys_app, name="keys")
 app.add_typer(org_app, name="org")
 app.add_typer(client_app, name="client")
+app.add_typer(review_app, name="review")
 
 StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///PATH or mongodb://… (default MAIS_STORE)")]
 
@@ -142,22 +147,53 @@ def enquire(
     birth_date: Annotated[str | None, typer.Option("--birth-date")] = None,
     postcode: Annotated[str | None, typer.Option("--postcode")] = None,
     sharing_policy: Annotated[list[str] | None, typer.Option("--sharing-policy", help="Agreement relied on")] = None,
+    user_id: Annotated[str | None, typer.Option("--user-id", help="The person asking: their SDS user id")] = None,
+    user_name: Annotated[str | None, typer.Option("--user-name", help="The person asking: their name")] = None,
+    user_role: Annotated[str | None, typer.Option("--user-role", help="The person asking: their role")] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="If referred, follow the Task until an IG officer decides (system/Task.r)")
+    ] = False,
+    wait_seconds: Annotated[float, typer.Option("--wait-seconds", help="How long --wait waits")] = 900,
     store: StoreOpt = None,
 ) -> None:
     """Ask a node "do you know this person?" as a registered system; print the answer."""
     import orjson
 
-    from mais_node.client import EnquiryClient, Subject, enquiry_parameters, summary
+    from mais_node.client import EnquiryClient, Subject, User, enquiry_parameters, summary, task_url
 
     private = orjson.loads(key.read_bytes())
     subject = Subject(nhs_number, family, given, birth_date, postcode)
-    parameters = enquiry_parameters(subject, reason, ask or ["is-known"], sharing_policy or [])
-    response = EnquiryClient(server, client_id, private).enquire(parameters)
+    user = User(user_id, user_name, user_role)
+    parameters = enquiry_parameters(subject, reason, ask or ["is-known"], sharing_policy or [], user)
+    client = EnquiryClient(server, client_id, private)
+    response = client.enquire(parameters)
     if store:
         _log_requester_side(store, parameters, response.content, response.status_code)
     typer.echo(summary(response))
+    url = task_url(response)
+    if response.status_code == 202 and wait and url:
+        _wait_for_review(client, url, wait_seconds)
+        return
     typer.echo(response.text)
     if response.status_code >= 400:
+        raise typer.Exit(1)
+
+
+def _wait_for_review(client: EnquiryClient, url: str, seconds: float) -> None:
+    """Follow a referred enquiry's Task until it is decided; print the outcome (exit 1 if denied or undecided)."""
+    import orjson
+
+    from mais_node.client import follow, task_summary
+
+    typer.echo(f"waiting up to {seconds:g} s for an IG officer's decision …")
+    try:
+        task = follow(client, url, timeout=seconds)
+    except RuntimeError as exc:
+        typer.echo(f"mais enquire: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(task_summary(task))
+    typer.echo(orjson.dumps(task).decode())
+    if task.get("status") != "completed":
         raise typer.Exit(1)
 
 

@@ -129,7 +129,9 @@ def demo(
     )
     typer.echo("In another terminal, try an enquiry:\n")
     for outcome, command in ready:
-        typer.echo(f"  # expect {outcome}\n  {command}\n")
+        # The three enquiries say what to expect; the key files of the reviewer and the auditor say what they are.
+        label = f"expect {outcome}" if outcome in ("PERMIT", "DENY", "REVIEW") else outcome
+        typer.echo(f"  # {label}\n  {command}\n")
     typer.echo(f"Audit: .venv/bin/mais audit verify --store {store}\n")
     serve(store=store, host="127.0.0.1", port=port, workers=1, reload_rules=False)
 

@@ -65,15 +65,26 @@ def _is_patient(entity: dict[str, Any]) -> bool:
     )
 
 
-def search_values(event: Event) -> dict[str, set[str]]:
-    """Every value each search parameter can match in ``event``; a ``name:identifier`` bucket holds the identifier
-    tokens of that reference parameter, ``date`` the recorded instant, ``_id`` the id."""
+_AGENT = frozenset({"agent", "agent:identifier", "agent-name", "altid", "agent-role", "purpose", "policy", "address"})
+_SOURCE = frozenset({"source", "source:identifier", "site"})
+_ENTITY = frozenset(
+    {"entity", "entity:identifier", "entity-name", "entity-type", "entity-role", "patient", "patient:identifier"}
+)
+
+
+def search_values(event: Event, needed: frozenset[str] | None = None) -> dict[str, set[str]]:
+    """Every value each search parameter can match in ``event`` (only the ``needed`` buckets' parts, when given: a
+    search reads only what its parameters name); a ``name:identifier`` bucket holds the identifier tokens of that
+    reference parameter, ``date`` the recorded instant, ``_id`` the id."""
     out: dict[str, set[str]] = {}
 
     def bucket(param: str) -> set[str]:
         return out.setdefault(param, set())
 
-    for agent in event.get("agent", ()):
+    def need(names: frozenset[str]) -> bool:
+        return needed is None or not needed.isdisjoint(names)
+
+    for agent in event.get("agent", ()) if need(_AGENT) else ():
         _reference(bucket("agent"), agent.get("who"), bucket("agent:identifier"))
         if "name" in agent:
             bucket("agent-name").add(str(agent["name"]))
@@ -84,18 +95,20 @@ def search_values(event: Event) -> dict[str, set[str]]:
         bucket("policy").update(str(p) for p in agent.get("policy", ()))
         if "address" in agent.get("network", {}):
             bucket("address").add(str(agent["network"]["address"]))
-    _concepts(bucket("purpose"), event.get("purposeOfEvent", ()))
-    _token(bucket("type"), event.get("type"))
-    for coding in event.get("subtype", ()):
-        _token(bucket("subtype"), coding)
-    for param in ("action", "outcome"):
-        if param in event:
-            bucket(param).add(str(event[param]))
-    source = event.get("source", {})
-    _reference(bucket("source"), source.get("observer"), bucket("source:identifier"))
-    if "site" in source:
-        bucket("site").add(str(source["site"]))
-    for entity in event.get("entity", ()):
+    if need(frozenset({"purpose", "type", "subtype", "action", "outcome"})):
+        _concepts(bucket("purpose"), event.get("purposeOfEvent", ()))
+        _token(bucket("type"), event.get("type"))
+        for coding in event.get("subtype", ()):
+            _token(bucket("subtype"), coding)
+        for param in ("action", "outcome"):
+            if param in event:
+                bucket(param).add(str(event[param]))
+    if need(_SOURCE):
+        source = event.get("source", {})
+        _reference(bucket("source"), source.get("observer"), bucket("source:identifier"))
+        if "site" in source:
+            bucket("site").add(str(source["site"]))
+    for entity in event.get("entity", ()) if need(_ENTITY) else ():
         _reference(bucket("entity"), entity.get("what"), bucket("entity:identifier"))
         if "name" in entity:
             bucket("entity-name").add(str(entity["name"]))

@@ -115,7 +115,7 @@ class AuditQuery:
         """Whether ``event`` satisfies every parameter (date and keyset bounds are the store's job)."""
         if not self.criteria:
             return True
-        values = search_values(event)
+        values = search_values(event, frozenset(c.bucket for c in self.criteria))
         return all(criterion.holds(values) for criterion in self.criteria)
 
     def accepts(self, record: AuditRecord) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -135,6 +135,18 @@ class AuditQuery:
                     return name, tuple(sorted({k for k in keys if k}))
         return None
 
+    def counted_by_index(self) -> tuple[str, tuple[str, ...]] | None:
+        """The index keys whose rows, in the date window, are exactly the matches (one equals criterion on an
+        indexed parameter, no ``ne``); None when records must be read to know. ``("", ())``: every record does."""
+        if self.excluded:
+            return None
+        if not self.criteria:
+            return "", ()
+        driver = self.driver()
+        if len(self.criteria) > 1 or driver is None or self.criteria[0].bucket != driver[0]:
+            return None
+        return driver if all(w == index_key(driver[0], w) for w in self.criteria[0].wanted) else None
+
     def ids(self) -> tuple[int, ...] | None:
         """The seqs a positive ``_id`` names (the records to read directly), or None when it names none."""
         for criterion in self.criteria:
@@ -181,6 +193,17 @@ def page_of(candidates: Iterable[AuditRecord], query: AuditQuery) -> AuditPage:
                 return AuditPage(records, encode_cursor(records[-1]))
             records.append(record)
     return AuditPage(records)
+
+
+def count_pages(search: Callable[[AuditQuery], AuditPage], query: AuditQuery) -> int:
+    """How many records match, by reading every page of the query (when the index alone cannot say)."""
+    counted, page_query = 0, replace(query, count=MAX_COUNT, after=None)
+    while True:
+        page = search(page_query)
+        counted += len(page.records)
+        if page.next_cursor is None:
+            return counted
+        page_query = replace(page_query, after=decode_cursor(page.next_cursor))
 
 
 def _period(text: str) -> tuple[datetime, datetime]:

@@ -7,12 +7,11 @@ Each AuditEvent has exactly one version (the trail is append-only), so it is ser
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
 from mais_node.audit.port import AuditLog, AuditPage, AuditRecord, Event
-from mais_node.audit.query import MAX_COUNT, AuditQuery, AuditSearch, decode_cursor
+from mais_node.audit.query import AuditQuery, AuditSearch
 from mais_node.errors import Issue
 from mais_node.fhir.bundle import subset
 from mais_node.fhir.outcome import operation_outcome
@@ -36,17 +35,6 @@ def read(log: AuditLog, seq: str) -> AuditRecord | None:
         return None
     record = next(iter(log.scan(int(seq))), None)
     return record if record is not None and record.seq == int(seq) else None
-
-
-def count_matches(log: AuditLog, query: AuditQuery) -> int:
-    """How many records match (``_total``, ``_summary=count``): every page of the query, counted."""
-    counted, page_query = 0, replace(query, count=MAX_COUNT, after=None)
-    while True:
-        page = log.search(page_query)
-        counted += len(page.records)
-        if page.next_cursor is None:
-            return counted
-        page_query = replace(page_query, after=decode_cursor(page.next_cursor))
 
 
 def _by_id(log: AuditLog, query: AuditQuery, seqs: tuple[int, ...]) -> AuditPage:
@@ -81,7 +69,7 @@ def searchset(log: AuditLog, search: AuditSearch, base: str) -> tuple[dict[str, 
         links.append({"relation": "next", "url": f"{base}?{urlencode([*own, ('_cursor', found.next_cursor)])}"})
     bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
     if summary or search.total:
-        bundle["total"] = count_matches(log, search.query)
+        bundle["total"] = log.count(search.query)
     bundle["link"] = links
     entries: list[dict[str, Any]] = []
     for record in found.records:

@@ -14,7 +14,7 @@ from mais_node.cli_review import review_app
 from mais_node.config import Settings
 
 if TYPE_CHECKING:
-    from mais_node.client import EnquiryClient
+    from mais_node.client import EnquiryClient, Subject, User
 
 app = typer.Typer(
     help="mais-node: answer MAIS enquiries under machine-enforced information governance.", no_args_is_help=True
@@ -170,7 +170,7 @@ def enquire(
     client = EnquiryClient(server, client_id, private)
     response = client.enquire(parameters)
     if store:
-        _log_requester_side(store, parameters, response.content, response.status_code)
+        _log_requester_side(store, parameters, response.content, response.status_code, subject, user)
     typer.echo(summary(response))
     url = task_url(response)
     if response.status_code == 202 and wait and url:
@@ -214,25 +214,42 @@ def token(
     typer.echo(EnquiryClient(server, client_id, orjson.loads(key.read_bytes())).token(scope))
 
 
-def _log_requester_side(store: str, sent: dict[str, object], received: bytes, status: int) -> None:
-    """MAIS asks requesters to keep their own record of what they asked and what they were told."""
+def _log_requester_side(
+    store: str, sent: dict[str, object], received: bytes, status: int, subject: Subject, user: User
+) -> None:
+    """MAIS asks requesters to keep their own record of what they asked and what they were told: about whom (so
+    the requester's auditor finds it by NHS number) and for which of its users."""
     import uuid
 
     import orjson
 
     from mais_node.audit import balp
-    from mais_node.audit.actors import Actor
+    from mais_node.audit.actors import Actor, Coding
+    from mais_node.audit.actors import Subject as Audited
     from mais_node.wiring import build_services
 
     services = build_services(_settings(store))
+    asked = " ".join(p for p in (subject.given, subject.family) if p) + (
+        f", born {subject.birth_date}" if subject.birth_date else ""
+    )
+    about = Audited(
+        nhs_number=subject.nhs_number, display=None if subject.nhs_number else f"{asked} (no NHS number given)"
+    )
+    actor = Actor(
+        org_ods=services.settings.node_org,
+        client_id="mais-enquire",
+        user_id=user.identifier,
+        user_name=user.name,
+        user_role=Coding("urn:mais:user-role", user.role) if user.role else None,
+    )
     try:
         event = balp.enquiry_received(
             services.node,
             services.clock.now(),
-            Actor(org_ods=services.settings.node_org, client_id="mais-enquire"),
+            actor,
             enquiry_id=uuid.uuid4().hex,
             raw_request=orjson.dumps({"sent": sent, "status": status, "received": received.decode("utf-8", "replace")}),
-            subject=None,
+            subject=about,
         )
         services.checkpointer.append(event)
     finally:

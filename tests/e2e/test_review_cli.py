@@ -16,8 +16,10 @@ from typer.testing import CliRunner
 
 import mais_node.client
 from mais_node.adapters.jose_keys import write_key_pair
+from mais_node.audit.query import parse_audit_query
 from mais_node.cli import app
 from mais_node.review_client import ReviewClient, load_credentials
+from mais_node.storage.sqlite_audit import SqliteAuditLog
 from tests.api.conftest import ADMIN_ACTOR, Node, make_node
 from tests.api.test_enquiry import KNOWN, PURPOSE, enquire, parameters, seed_world, subject
 
@@ -181,3 +183,21 @@ def test_review_with_a_file_that_is_not_a_key_file_says_so(node: Node, tmp_path:
 
 def _codes(event: dict[str, Any]) -> set[str]:
     return {c["code"] for c in event.get("subtype", [])}
+
+
+def test_the_requesters_own_record_names_the_person_asked_about_and_the_user(node: Node, tmp_path: Path) -> None:
+    """MAIS asks the requester to keep its own record: its auditor finds it by NHS number and sees who asked."""
+    la = key_file(node, tmp_path, "la", "LA0001", ["mais/enquiry", "system/Task.crs"])
+    own = tmp_path / "requester.db"
+    args = enquire_args(node, la, "--nhs-number", KNOWN["nhs"], "--user-name", "Sam Worker", "--user-id", "5551")
+    args[args.index("general-safeguarding")] = "s47-enquiry"
+    code, out, err = mais(*args, "--store", f"sqlite:///{own}")
+    assert code == 0, out + err
+    log = SqliteAuditLog(own)
+    try:
+        (record,) = log.search(parse_audit_query([("patient", KNOWN["nhs"])])).records
+        (user,) = [a for a in record.event["agent"] if a.get("name")]
+    finally:
+        log.close()
+    assert user["name"] == "Sam Worker"
+    assert user["who"]["identifier"]["value"] == "5551"

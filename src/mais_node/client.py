@@ -149,7 +149,10 @@ def task_url(response: httpx.Response) -> str | None:
 def follow(client: EnquiryClient, url: str, *, timeout: float, every: float = 2.0) -> dict[str, Any]:
     """Poll the Task at ``url`` until it is no longer on hold; the decided Task. Undecided past ``timeout``."""
     deadline = time.monotonic() + timeout
-    token, got = client.token(POLL_SCOPE), time.monotonic()
+    try:
+        token, got = client.token(POLL_SCOPE), time.monotonic()
+    except RuntimeError as exc:
+        raise RuntimeError(f"{exc} — following a referral needs the client registered with {POLL_SCOPE}") from None
     while True:
         if time.monotonic() - got > 240:  # tokens live 300 s: a long wait renews before expiry
             token, got = client.token(POLL_SCOPE), time.monotonic()

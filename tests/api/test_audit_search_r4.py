@@ -161,6 +161,8 @@ def test_summary_count_and_total_give_the_number_of_matches(trail: Node, enquiri
     assert paged["total"] == matched
     assert len(events(paged)) == 2
     too_many = search(trail, auditor, f"patient={OTHER['nhs']}&_count=5000")  # R4: return fewer, say so
+    own = next(link["url"] for link in too_many["link"] if link["relation"] == "self")
+    assert own.endswith("&_count=1000")
     assert len([e for e in too_many["entry"] if e["search"]["mode"] == "match"]) == matched
     assert any("1000" in i["diagnostics"] for e in too_many["entry"][-1:] for i in e["resource"].get("issue", []))
 

@@ -343,11 +343,14 @@ def parse_audit_search(
             else:
                 criteria.append(_criterion(key, value))
         elif not _result_parameter(search, name, value):
+            ignored = key[:60] if name != "_summary" else f"_summary={value[:20]}"
             if strict:
-                raise UnknownSearchParameter(f"AuditEvent has no search parameter '{key[:60]}'", expression=[key[:60]])
-            search.ignored.append(key[:60] if name != "_summary" else f"_summary={value[:20]}")
+                what = "is not supported on" if name.startswith("_") else "is not a search parameter of"
+                raise UnknownSearchParameter(f"'{ignored}' {what} AuditEvent", expression=[key[:60]])
+            search.ignored.append(ignored)
             continue
-        search.used.append((key, value))
+        # The self link says what was done: a capped _count as served.
+        search.used.append((key, str(search.query.count) if name == "_count" else value))
     search.query = replace(search.query, criteria=tuple(criteria))
     return search
 

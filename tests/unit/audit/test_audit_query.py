@@ -85,6 +85,8 @@ def test_an_unknown_parameter_is_ignored_and_reported_or_refused_when_strict() -
         parse_audit_search([("subject", "x")], strict=True)
     with pytest.raises(UnknownSearchParameter):
         parse_audit_query([("subject", "x")])  # in code a misspelt parameter is an error
+    with pytest.raises(UnknownSearchParameter, match="'_summary=true' is not supported on AuditEvent"):
+        parse_audit_search([("_summary", "true")], strict=True)
 
 
 def test_count_zero_asks_for_the_total_and_a_count_above_the_maximum_is_capped_and_said() -> None:

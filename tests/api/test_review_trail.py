@@ -83,3 +83,14 @@ def test_the_auditor_finds_every_record_of_a_referred_enquiry_by_the_persons_nhs
     referred_rows = [row for row in rows if row["subtype"].startswith("decision review")]
     assert referred_rows
     assert all(row["rules"] and row["reason"].startswith("REVIEW is-known: ") for row in referred_rows)
+
+
+def test_an_ig_officers_what_if_about_a_person_is_found_by_their_nhs_number(world: Node) -> None:
+    """The same gap as the review's records: the what-if is a record about the person the request names."""
+    reviewer = {**FHIR, **world.as_("mais/reviewer")}
+    body = parameters(*ask("is-known"))
+    assert world.http.post("/fhir/Patient/$what-if", content=orjson.dumps(body), headers=reviewer).is_success
+    auditor = world.as_("system/AuditEvent.rs")
+    found = world.http.get(f"/fhir/AuditEvent?patient={KNOWN['nhs']}", headers=auditor).json()
+    kinds = [{c["code"] for c in e["resource"]["subtype"]} for e in found.get("entry", [])]
+    assert any("what-if" in k for k in kinds), kinds

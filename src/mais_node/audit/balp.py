@@ -268,9 +268,18 @@ def changed(
     return _event(node, at, actor, type_=type_, subtype=subtype, action=action, entity=[entity])
 
 
-def what_if(node: Node, at: datetime, actor: Actor, *, raw_request: bytes, decisions: dict[str, Decision]) -> Event:
-    """A rules evaluation without matching or answering (the IG officer's "what if")."""
+def what_if(
+    node: Node,
+    at: datetime,
+    actor: Actor,
+    *,
+    raw_request: bytes,
+    decisions: dict[str, Decision],
+    subject: Subject | None = None,
+) -> Event:
+    """A rules evaluation without matching or answering (the IG officer's "what if"), about the subject it names."""
     entity = [_query(raw_request) | {"detail": _detail(**dict(sorted(decisions.items())))}]
+    entity += [_patient(subject)] if subject else []
     subtype = [Coding(RESTFUL, "operation"), node.code("what-if")]
     return _event(node, at, actor, type_=Coding(AUDIT_EVENT_TYPE, "rest"), subtype=subtype, entity=entity)
 

@@ -201,7 +201,15 @@ class EnquiryService:
             actor = self._actor(enquiry, asker)
             decided = self._decide_first(enquiry, asker, actor, now)
             outcomes = {str(d.item): _AUDIT_OUTCOME[d.outcome] for d in decided.decision}
-            self._record(balp.what_if(self.node, now, actor, raw_request=enquiry.raw, decisions=outcomes))  # type: ignore[arg-type]
+            event = balp.what_if(
+                self.node,
+                now,
+                actor,
+                raw_request=enquiry.raw,
+                decisions=outcomes,  # type: ignore[arg-type]
+                subject=_subject(enquiry),
+            )
+            self._record(event)
             return decided
 
     # -- the steps ----------------------------------------------------------------------------------------

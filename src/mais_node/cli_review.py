@@ -34,7 +34,9 @@ def _client(server: str, key_file: Path) -> ReviewClient:
 
 def _failed(exc: Exception) -> typer.Exit:
     """One line saying what is wrong and what to do; exit 1."""
-    if isinstance(exc, httpx.HTTPError):
+    if isinstance(exc, httpx.HTTPStatusError):
+        message = f"{exc.request.url} answered {exc.response.status_code}: is --server the node's base URL (no /fhir)?"
+    elif isinstance(exc, httpx.HTTPError):
         message = f"the node at the --server address did not answer ({type(exc).__name__}): is it running?"
     else:
         message = str(exc)

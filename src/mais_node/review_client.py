@@ -35,9 +35,13 @@ class Credentials:
 def load_credentials(path: Path) -> Credentials:
     """A key file as ``mais demo`` writes it (``{"client_id": …, "key": "path/to/private-….jwk.json"}``)."""
     try:
-        saved = orjson.loads(path.read_bytes())
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ReviewError(f"the key file {path} cannot be read ({exc.strerror or exc})") from exc
+    try:
+        saved = orjson.loads(raw)
         client_id, key = str(saved["client_id"]), Path(saved["key"])
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise ReviewError(f"{path} is not a key file with client_id and key (as mais demo writes)") from exc
     # The demo writes the key's path as seen from where it ran; beside the key file is where it lies.
     for candidate in (key, path.parent / path.stem / key.name):

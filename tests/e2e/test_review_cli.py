@@ -201,3 +201,32 @@ def test_the_requesters_own_record_names_the_person_asked_about_and_the_user(nod
         log.close()
     assert user["name"] == "Sam Worker"
     assert user["who"]["identifier"]["value"] == "5551"
+
+
+def test_review_says_when_the_key_file_or_the_node_cannot_be_reached(tmp_path: Path) -> None:
+    code, _, err = mais("review", "list", "--server", "http://127.0.0.1:9", "--key-file", str(tmp_path / "none.json"))
+    assert code == 1
+    assert err.startswith(f"mais review: the key file {tmp_path / 'none.json'} cannot be read (")
+    private, _, _ = write_key_pair(tmp_path / "rv")
+    key = tmp_path / "rv.json"
+    key.write_text(json.dumps({"client_id": "c", "key": str(private)}))
+    code, _, err = mais("review", "list", "--server", "http://127.0.0.1:9", "--key-file", str(key))
+    assert code == 1
+    assert err.strip() == "mais review: the node at the --server address did not answer (ConnectError): is it running?"
+
+
+def test_enquire_wait_reports_a_denial_after_review_and_exits_1(
+    node: Node, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    la = key_file(node, tmp_path, "la", "LA0001", ["mais/enquiry", "system/Task.crs"])
+    reviewer = ReviewClient(
+        server(node), load_credentials(key_file(node, tmp_path, "rv", "NODE01", ["mais/reviewer", "system/Task.rs"]))
+    )
+    monkeypatch.setattr(
+        mais_node.client.time,
+        "sleep",
+        lambda _: [reviewer.decide(t["id"], "deny", "no duty") for t in reviewer.pending()],
+    )
+    code, out, _ = mais(*enquire_args(node, la, "--wait"))
+    assert code == 1
+    assert out.splitlines()[2] == "DENIED after review"

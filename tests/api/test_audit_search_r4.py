@@ -178,6 +178,7 @@ def test_a_read_carries_etag_last_modified_and_meta(trail: Node, enquiries: dict
     assert read.headers["Last-Modified"].endswith(" GMT")
     found = events(search(trail, auditor, "_id=3"))
     assert found == [event]
+    assert search(trail, auditor, "_id=3,4,999999&_summary=count")["total"] == 2
     vread = trail.http.get("/fhir/AuditEvent/3/_history/1", headers=auditor)
     assert vread.status_code == 200
     assert vread.json() == event

@@ -7,6 +7,7 @@ Each AuditEvent has exactly one version (the trail is append-only), so it is ser
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -59,6 +60,14 @@ def page(log: AuditLog, query: AuditQuery) -> AuditPage:
     return _by_id(log, query, seqs) if seqs is not None else log.search(query)
 
 
+def total(log: AuditLog, query: AuditQuery) -> int:
+    """How many records match: the named ones for ``_id``, else as the store counts."""
+    seqs = query.ids()
+    if seqs is not None:
+        return len(_by_id(log, replace(query, count=len(seqs)), seqs).records)
+    return log.count(query)
+
+
 def searchset(log: AuditLog, search: AuditSearch, base: str) -> tuple[dict[str, Any], int]:
     """The searchset Bundle answering ``search`` at ``base`` (``[base]/AuditEvent``), and the entries returned."""
     summary = search.summary_count or search.query.count == 0
@@ -69,7 +78,7 @@ def searchset(log: AuditLog, search: AuditSearch, base: str) -> tuple[dict[str, 
         links.append({"relation": "next", "url": f"{base}?{urlencode([*own, ('_cursor', found.next_cursor)])}"})
     bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
     if summary or search.total:
-        bundle["total"] = log.count(search.query)
+        bundle["total"] = total(log, search.query)
     bundle["link"] = links
     entries: list[dict[str, Any]] = []
     for record in found.records:

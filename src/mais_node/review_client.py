@@ -101,7 +101,10 @@ class ReviewClient:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/fhir+json"}
         if "content" in kwargs:
             headers["Content-Type"] = "application/fhir+json"
-        answer = self.node.http.request(method, f"{self.node.server}/fhir/{path}", headers=headers, **kwargs)
+        # A next link names the node's public base; the token goes only to --server, so its path is taken there.
+        relative = path.split("/fhir/", 1)[1] if path.startswith(("http://", "https://")) and "/fhir/" in path else path
+        url = f"{self.node.server}/fhir/{relative}"
+        answer = self.node.http.request(method, url, headers=headers, **kwargs)
         if answer.status_code >= 400:
             try:
                 issues = "; ".join(i.get("diagnostics", "") for i in answer.json().get("issue", []))
@@ -111,9 +114,14 @@ class ReviewClient:
         return answer.json()
 
     def pending(self, count: int = 50) -> list[dict[str, Any]]:
-        """The enquiries awaiting review, oldest first."""
-        bundle = self._call("GET", f"Task?status=on-hold&_sort=_lastUpdated&_count={count}")
-        return [e["resource"] for e in bundle.get("entry", []) if e.get("search", {}).get("mode") == "match"]
+        """Every enquiry awaiting review, oldest first: each page the node gives, so none is left unseen."""
+        tasks: list[dict[str, Any]] = []
+        url: str | None = f"Task?status=on-hold&_sort=_lastUpdated&_count={count}"
+        while url:
+            bundle = self._call("GET", url)
+            tasks += [e["resource"] for e in bundle.get("entry", []) if e.get("search", {}).get("mode") == "match"]
+            url = next((link["url"] for link in bundle.get("link", []) if link.get("relation") == "next"), None)
+        return tasks
 
     def task(self, task_id: str) -> dict[str, Any]:
         task: dict[str, Any] = self._call("GET", f"Task/{_checked(task_id)}")

@@ -230,3 +230,15 @@ def test_enquire_wait_reports_a_denial_after_review_and_exits_1(
     code, out, _ = mais(*enquire_args(node, la, "--wait"))
     assert code == 1
     assert out.splitlines()[2] == "DENIED after review"
+
+
+def test_review_lists_every_referral_whatever_the_page_size(node: Node, tmp_path: Path) -> None:
+    for _ in range(3):
+        assert (
+            enquire(node, parameters(reason=GENERAL, who=subject(None, birthDate=KNOWN["birthDate"]))).status_code
+            == 202
+        )
+    reviewer = ReviewClient(
+        server(node), load_credentials(key_file(node, tmp_path, "rv", "NODE01", ["mais/reviewer", "system/Task.rs"]))
+    )
+    assert len(reviewer.pending(count=2)) == 3

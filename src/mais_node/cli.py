@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mais_node.cli_governance import audit_app, policy_app, sharing_app, terminology_app
 from mais_node.cli_register import client_app, keys_app, org_app
+from mais_node.cli_review import review_app
 from mais_node.config import Settings
+
+if TYPE_CHECKING:
+    from mais_node.client import EnquiryClient, Subject, User
 
 app = typer.Typer(
     help="mais-node: answer MAIS enquiries under machine-enforced information governance.", no_args_is_help=True
@@ -26,6 +30,7 @@ app.add_typer(terminology_app, name="terminology")
 app.add_typer(keys_app, name="keys")
 app.add_typer(org_app, name="org")
 app.add_typer(client_app, name="client")
+app.add_typer(review_app, name="review")
 
 StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///PATH or mongodb://… (default MAIS_STORE)")]
 
@@ -124,7 +129,9 @@ def demo(
     )
     typer.echo("In another terminal, try an enquiry:\n")
     for outcome, command in ready:
-        typer.echo(f"  # expect {outcome}\n  {command}\n")
+        # The three enquiries say what to expect; the key files of the reviewer and the auditor say what they are.
+        label = f"expect {outcome}" if outcome in ("PERMIT", "DENY", "REVIEW") else outcome
+        typer.echo(f"  # {label}\n  {command}\n")
     typer.echo(f"Audit: .venv/bin/mais audit verify --store {store}\n")
     serve(store=store, host="127.0.0.1", port=port, workers=1, reload_rules=False)
 
@@ -142,22 +149,53 @@ def enquire(
     birth_date: Annotated[str | None, typer.Option("--birth-date")] = None,
     postcode: Annotated[str | None, typer.Option("--postcode")] = None,
     sharing_policy: Annotated[list[str] | None, typer.Option("--sharing-policy", help="Agreement relied on")] = None,
+    user_id: Annotated[str | None, typer.Option("--user-id", help="The person asking: their SDS user id")] = None,
+    user_name: Annotated[str | None, typer.Option("--user-name", help="The person asking: their name")] = None,
+    user_role: Annotated[str | None, typer.Option("--user-role", help="The person asking: their role")] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="If referred, follow the Task until an IG officer decides (system/Task.r)")
+    ] = False,
+    wait_seconds: Annotated[float, typer.Option("--wait-seconds", help="How long --wait waits")] = 900,
     store: StoreOpt = None,
 ) -> None:
     """Ask a node "do you know this person?" as a registered system; print the answer."""
     import orjson
 
-    from mais_node.client import EnquiryClient, Subject, enquiry_parameters, summary
+    from mais_node.client import EnquiryClient, Subject, User, enquiry_parameters, summary, task_url
 
     private = orjson.loads(key.read_bytes())
     subject = Subject(nhs_number, family, given, birth_date, postcode)
-    parameters = enquiry_parameters(subject, reason, ask or ["is-known"], sharing_policy or [])
-    response = EnquiryClient(server, client_id, private).enquire(parameters)
+    user = User(user_id, user_name, user_role)
+    parameters = enquiry_parameters(subject, reason, ask or ["is-known"], sharing_policy or [], user)
+    client = EnquiryClient(server, client_id, private)
+    response = client.enquire(parameters)
     if store:
-        _log_requester_side(store, parameters, response.content, response.status_code)
+        _log_requester_side(store, parameters, response.content, response.status_code, subject, user)
     typer.echo(summary(response))
+    url = task_url(response)
+    if response.status_code == 202 and wait and url:
+        _wait_for_review(client, url, wait_seconds)
+        return
     typer.echo(response.text)
     if response.status_code >= 400:
+        raise typer.Exit(1)
+
+
+def _wait_for_review(client: EnquiryClient, url: str, seconds: float) -> None:
+    """Follow a referred enquiry's Task until it is decided; print the outcome (exit 1 if denied or undecided)."""
+    import orjson
+
+    from mais_node.client import follow, task_summary
+
+    typer.echo(f"waiting up to {seconds:g} s for an IG officer's decision …")
+    try:
+        task = follow(client, url, timeout=seconds)
+    except RuntimeError as exc:
+        typer.echo(f"mais enquire: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(task_summary(task))
+    typer.echo(orjson.dumps(task).decode())
+    if task.get("status") != "completed":
         raise typer.Exit(1)
 
 
@@ -176,25 +214,42 @@ def token(
     typer.echo(EnquiryClient(server, client_id, orjson.loads(key.read_bytes())).token(scope))
 
 
-def _log_requester_side(store: str, sent: dict[str, object], received: bytes, status: int) -> None:
-    """MAIS asks requesters to keep their own record of what they asked and what they were told."""
+def _log_requester_side(
+    store: str, sent: dict[str, object], received: bytes, status: int, subject: Subject, user: User
+) -> None:
+    """MAIS asks requesters to keep their own record of what they asked and what they were told: about whom (so
+    the requester's auditor finds it by NHS number) and for which of its users."""
     import uuid
 
     import orjson
 
     from mais_node.audit import balp
-    from mais_node.audit.actors import Actor
+    from mais_node.audit.actors import Actor, Coding
+    from mais_node.audit.actors import Subject as Audited
     from mais_node.wiring import build_services
 
     services = build_services(_settings(store))
+    asked = " ".join(p for p in (subject.given, subject.family) if p) + (
+        f", born {subject.birth_date}" if subject.birth_date else ""
+    )
+    about = Audited(
+        nhs_number=subject.nhs_number, display=None if subject.nhs_number else f"{asked} (no NHS number given)"
+    )
+    actor = Actor(
+        org_ods=services.settings.node_org,
+        client_id="mais-enquire",
+        user_id=user.identifier,
+        user_name=user.name,
+        user_role=Coding("urn:mais:user-role", user.role) if user.role else None,
+    )
     try:
         event = balp.enquiry_received(
             services.node,
             services.clock.now(),
-            Actor(org_ods=services.settings.node_org, client_id="mais-enquire"),
+            actor,
             enquiry_id=uuid.uuid4().hex,
             raw_request=orjson.dumps({"sent": sent, "status": status, "received": received.decode("utf-8", "replace")}),
-            subject=None,
+            subject=about,
         )
         services.checkpointer.append(event)
     finally:

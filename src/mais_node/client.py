@@ -18,6 +18,8 @@ from joserfc.jwk import ECKey, RSAKey
 
 NHS = "https://fhir.nhs.uk/Id/nhs-number"
 PURPOSE_SYSTEM = "https://mais.example.org/fhir/CodeSystem/request-asserted-purpose"
+SDS_USER = "https://fhir.nhs.uk/Id/sds-user-id"
+POLL_SCOPE = "system/Task.r"  # reading one's own enquiry Task: what following a referral needs
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,29 @@ def client_assertion(client_id: str, token_url: str, private_jwk: dict[str, Any]
     return jwt.encode({"alg": alg, "kid": private_jwk.get("kid"), "typ": "JWT"}, claims, key, algorithms=[alg])
 
 
-def enquiry_parameters(subject: Subject, reason: str, items: list[str], policies: list[str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class User:
+    """The person at the requesting system on whose behalf it asks (MAIS IG Request ``authorisedUser``)."""
+
+    identifier: str | None = None
+    name: str | None = None
+    role: str | None = None
+    system: str = SDS_USER
+
+    def parameter(self) -> dict[str, Any] | None:
+        parts: list[dict[str, Any]] = []
+        if self.identifier:
+            parts.append({"name": "identifier", "valueIdentifier": {"system": self.system, "value": self.identifier}})
+        if self.name:
+            parts.append({"name": "name", "valueString": self.name})
+        if self.role:
+            parts.append({"name": "role", "valueString": self.role})
+        return {"name": "authorisedUser", "part": parts} if parts else None
+
+
+def enquiry_parameters(
+    subject: Subject, reason: str, items: list[str], policies: list[str], user: User | None = None
+) -> dict[str, Any]:
     reason_param: dict[str, Any] = {"name": "reason"}
     if reason.startswith("http"):
         reason_param["valueUri"] = reason
@@ -71,6 +95,9 @@ def enquiry_parameters(subject: Subject, reason: str, items: list[str], policies
     parameters = [{"name": "resource", "resource": subject.patient()}, reason_param]
     parameters += [{"name": "requestedItem", "valueCode": item} for item in items]
     parameters += [{"name": "sharingPolicy", "valueString": policy} for policy in policies]
+    asserted = user.parameter() if user else None
+    if asserted:
+        parameters.append(asserted)
     return {"resourceType": "Parameters", "parameter": parameters}
 
 
@@ -109,10 +136,72 @@ class EnquiryClient:
         )
 
 
+class Undecided(RuntimeError):
+    """The referred enquiry was still awaiting an IG officer's decision when the wait ran out."""
+
+
+def task_url(response: httpx.Response) -> str | None:
+    """Where a referred enquiry's Task is polled: its own URL (``Content-Location``), not the version created."""
+    url = response.headers.get("content-location") or response.headers.get("location")
+    return str(url) if url else None
+
+
+def follow(client: EnquiryClient, url: str, *, timeout: float, every: float = 2.0) -> dict[str, Any]:
+    """Poll the Task at ``url`` until it is no longer on hold; the decided Task. Undecided past ``timeout``."""
+    deadline = time.monotonic() + timeout
+    try:
+        token, got = client.token(POLL_SCOPE), time.monotonic()
+    except RuntimeError as exc:
+        raise RuntimeError(f"{exc} — following a referral needs the client registered with {POLL_SCOPE}") from None
+    while True:
+        if time.monotonic() - got > 240:  # tokens live 300 s: a long wait renews before expiry
+            token, got = client.token(POLL_SCOPE), time.monotonic()
+        answer = client.http.get(url, headers={"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"})
+        if answer.status_code != 200:
+            raise RuntimeError(f"the Task could not be read ({answer.status_code}): {_diagnostics(answer)}")
+        task: dict[str, Any] = answer.json()
+        if task.get("status") != "on-hold":
+            return task
+        if time.monotonic() + every > deadline:
+            raise Undecided(f"still awaiting review after {timeout:g} s: poll {url}")
+        time.sleep(every)
+
+
+def _diagnostics(response: httpx.Response) -> str:
+    try:
+        return "; ".join(i.get("diagnostics", "") for i in response.json().get("issue", []))[:300]
+    except ValueError:
+        return response.text[:300]
+
+
+def task_summary(task: dict[str, Any]) -> str:
+    """One line for a decided enquiry Task: the outcome after review and what was released."""
+    status = task.get("status")
+    if status == "rejected":
+        return "DENIED after review"
+    if status != "completed":
+        return f"{str(status).upper()}: {((task.get('businessStatus') or {}).get('text') or '')}".strip()
+    contained = {r.get("id"): r for r in task.get("contained", [])}
+    parts = ["PERMITTED after review:"]
+    for output in task.get("output", []):
+        item = next((c.get("code") for c in (output.get("type") or {}).get("coding", [])), "?")
+        name = {"is-known": "match", "is-open": "open"}.get(str(item), str(item))
+        if "valueBoolean" in output:
+            parts.append(f"{name}={output['valueBoolean']}")
+        elif "valueReference" in output:
+            org = contained.get(str(output["valueReference"].get("reference", "")).lstrip("#"), {})
+            phone = next((t.get("value") for t in org.get("telecom", [])), "")
+            parts.append(f"contact={org.get('name')} {phone}".strip())
+        else:
+            concept = output.get("valueCodeableConcept") or {}
+            parts.append(f"{name}={concept.get('text') or 'not given'}")
+    return " ".join(parts)
+
+
 def summary(response: httpx.Response) -> str:
     """One line a person at the requesting system can read: the outcome and what was released."""
     if response.status_code == 202:
-        return f"REFERRED for review: poll {response.headers.get('location')}"
+        return f"REFERRED for review: poll {task_url(response)}"
     body = response.json()
     if response.status_code != 200:
         issues = "; ".join(i.get("diagnostics", "") for i in body.get("issue", []))

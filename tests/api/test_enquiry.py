@@ -67,6 +67,10 @@ def ask(*items: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def world(node: Node) -> Node:
+    return seed_world(node)
+
+
+def seed_world(node: Node) -> Node:
     """A node with a local authority (LA0001), a police force (POL001), one known person with an open episode."""
     node.organisation("LA0001")
     node.organisation("POL001", "police")

@@ -181,7 +181,7 @@ def test_capability_statement_is_generated_from_the_declared_parameters(client: 
     for rtype, params in DECLARED.items():
         declared = {p["name"] for p in resources[rtype]["searchParam"]}
         assert {p.name for p in params} <= declared
-    assert {"read", "search-type"} == {i["code"] for i in resources["AuditEvent"]["interaction"]}
+    assert {"read", "vread", "search-type"} == {i["code"] for i in resources["AuditEvent"]["interaction"]}
 
 
 # -- bad input: each gets its OperationOutcome and status, names the element, and leaves the store as it was --

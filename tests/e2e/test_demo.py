@@ -3,6 +3,7 @@ PERMIT, DENY and REVIEW, each with its audit trail. Real processes, real HTTP on
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -134,3 +135,74 @@ def test_the_demo_answers_permit_deny_and_review_each_with_its_audit_trail(
     trail = export.stdout
     for subtype in ("enquiry-received", "disclose", "decision permit", "decision deny", "decision review"):
         assert subtype in trail, subtype
+
+
+def printed_roles(process: subprocess.Popen[str]) -> dict[str, tuple[str, str]]:
+    """After the enquiries, what each key file is for and the one command the demo printed for it, by file name."""
+    assert process.stdout is not None
+    roles: dict[str, tuple[str, str]] = {}
+    said = None
+    while len(roles) < 2:
+        line = process.stdout.readline()
+        assert line, "the demo did not say what reviewer.json and auditor.json are for"
+        text = line.strip()
+        if text.startswith("# ") and ".json: " in text:
+            said = text[2:]
+        elif said and text:
+            roles[Path(said.split(":")[0]).name] = (said, text)
+            said = None
+    return roles
+
+
+@pytest.mark.slow
+def test_the_demo_says_what_the_reviewer_and_auditor_files_are_for_and_their_commands_work(
+    demo: tuple[int, Path, subprocess.Popen[str]],
+) -> None:
+    """Issue 12 items 13 and 19: the REVIEW enquiry followed with --wait is decided with the printed mais review
+    command; the printed auditor's search finds the person's records."""
+    _, workdir, process = demo
+    commands = printed_commands(process)
+    roles = printed_roles(process)
+    assert set(roles) == {"reviewer.json", "auditor.json"}
+    assert "IG officer" in roles["reviewer.json"][0]
+    assert "auditor" in roles["auditor.json"][0]
+
+    waiting = subprocess.Popen(
+        [*commands["REVIEW"], "--wait", "--wait-seconds", "60"],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        review_list = [sys.executable, "-m", "mais_node", *shlex.split(roles["reviewer.json"][1])[1:]]
+        listed = ""
+        for _ in range(50):
+            listed = subprocess.run(review_list, cwd=workdir, capture_output=True, text=True, timeout=60).stdout
+            if listed.strip() and not listed.startswith("no enquiries"):
+                break
+            time.sleep(0.2)
+        task_id = listed.split()[0]
+        decide = [*review_list[:3], "review", "decide", task_id, *review_list[5:]]
+        decided = subprocess.run(
+            [*decide, "--decision", "permit", "--reason", "s11 duty; checked"],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert decided.returncode == 0, decided.stdout + decided.stderr
+        out, _ = waiting.communicate(timeout=60)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+            waiting.wait(timeout=5)
+    assert waiting.returncode == 0, out
+    assert out.startswith("REFERRED for review: poll http://127.0.0.1:")
+    assert "PERMITTED after review: match=True" in out
+
+    line = roles["auditor.json"][1].replace(".venv/bin/mais", f"{sys.executable} -m mais_node")
+    searched = subprocess.run(["bash", "-c", line], cwd=workdir, capture_output=True, text=True, timeout=60)
+    bundle = json.loads(searched.stdout)
+    assert bundle["resourceType"] == "Bundle"
+    assert any(e["search"]["mode"] == "match" for e in bundle["entry"])

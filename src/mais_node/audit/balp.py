@@ -185,9 +185,10 @@ def decision(
     policies: Sequence[str] = (),
     subject: Subject | None = None,
     consent: str | None = None,
+    reasons: Sequence[str] = (),
 ) -> Event:
-    """The decision on one requested item (BALP AuthZ): PERMIT, DENY or REVIEW, with rules and agreements, and
-    the consent element the rules decided on (a detail of the enquiry entity)."""
+    """The decision on one requested item (BALP AuthZ): PERMIT, DENY or REVIEW, with rules, agreements, the rules'
+    reasons (in ``outcomeDesc``) and the consent element the rules decided on (a detail of the enquiry entity)."""
     enquiry = _enquiry(node, enquiry_id) | ({"detail": _detail(consent=consent)} if consent else {})
     entity = [enquiry, *_rules(node, rule_ids)] + ([_patient(subject)] if subject else [])
     return _event(
@@ -197,7 +198,7 @@ def decision(
         type_=Coding(DCM, "110113", "Security Alert"),
         subtype=[node.code("decision"), node.code(outcome), node.code(item)],
         outcome=OUTCOME[outcome],
-        outcome_desc=f"{outcome.upper()} {item}",
+        outcome_desc=f"{outcome.upper()} {item}" + (f": {'; '.join(reasons)}"[:500] if reasons else ""),
         policies=policies,
         entity=entity,
     )
@@ -269,9 +270,18 @@ def changed(
     return _event(node, at, actor, type_=type_, subtype=subtype, action=action, entity=[entity])
 
 
-def what_if(node: Node, at: datetime, actor: Actor, *, raw_request: bytes, decisions: dict[str, Decision]) -> Event:
-    """A rules evaluation without matching or answering (the IG officer's "what if")."""
+def what_if(
+    node: Node,
+    at: datetime,
+    actor: Actor,
+    *,
+    raw_request: bytes,
+    decisions: dict[str, Decision],
+    subject: Subject | None = None,
+) -> Event:
+    """A rules evaluation without matching or answering (the IG officer's "what if"), about the subject it names."""
     entity = [_query(raw_request) | {"detail": _detail(**dict(sorted(decisions.items())))}]
+    entity += [_patient(subject)] if subject else []
     subtype = [Coding(RESTFUL, "operation"), node.code("what-if")]
     return _event(node, at, actor, type_=Coding(AUDIT_EVENT_TYPE, "rest"), subtype=subtype, entity=entity)
 

@@ -49,6 +49,7 @@ class Match:
     person_id: str | None = None
     score: float = 0.0
     ambiguous: bool = False
+    nhs_number: str | None = None  # the candidate's, as the node's own record holds it (for the audit trail)
 
 
 @dataclass(frozen=True, slots=True)

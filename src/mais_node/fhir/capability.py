@@ -64,7 +64,7 @@ def capability_statement(
         resources.append(_resource(rtype, (*COMMON, *params), operations, profiles, writable=True))
     audit = {
         "type": "AuditEvent",
-        "interaction": [{"code": c} for c in ("read", "search-type")],
+        "interaction": [{"code": c} for c in ("read", "vread", "search-type")],
         "searchParam": [{"name": n, "type": t} for n, t in audit_params],
     }
     if profiles.get("AuditEvent"):

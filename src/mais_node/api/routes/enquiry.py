@@ -37,7 +37,10 @@ def _asker(caller: Caller) -> Asker:
 
 
 def _task_location(services: Services, stored_id: str, version: int) -> dict[str, str]:
-    return {"Location": f"{services.settings.fhir_base}/Task/{stored_id}/_history/{version}", "ETag": f'W/"{version}"'}
+    """``Location`` names the version created (R4 create); ``Content-Location`` the Task itself, the address to poll:
+    it shows the IG officer's decision once taken, where the version created stays on-hold for ever."""
+    task = f"{services.settings.fhir_base}/Task/{stored_id}"
+    return {"Location": f"{task}/_history/{version}", "Content-Location": task, "ETag": f'W/"{version}"'}
 
 
 def _store_task(services: Services, task: dict[str, Any], *, built: bool = False) -> tuple[str, int, bytes]:

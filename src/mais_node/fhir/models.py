@@ -149,3 +149,27 @@ def check_structure(resource: Mapping[str, Any]) -> None:
         issues = [*issues[:MAX_ISSUES], more]
     if issues:
         raise InvalidRequest(issues[0].diagnostics, issues=issues)
+
+
+@lru_cache(maxsize=64)
+def summary_elements(resource_type: str) -> frozenset[str]:
+    """The top-level elements R4 marks ``isSummary`` for a type (its mandatory ones included), by JSON name."""
+    return frozenset(_flagged(resource_type, "summary_element_property"))
+
+
+@lru_cache(maxsize=64)
+def mandatory_elements(resource_type: str) -> frozenset[str]:
+    """The top-level elements a type requires (``min`` 1), by JSON name."""
+    return frozenset(_flagged(resource_type, "element_required"))
+
+
+def _flagged(resource_type: str, flag: str) -> list[str]:
+    try:
+        fields = _model(resource_type).model_fields
+    except (KeyError, ValueError, AttributeError):
+        return []
+    return [
+        str(f.alias or name)
+        for name, f in fields.items()
+        if isinstance(f.json_schema_extra, Mapping) and f.json_schema_extra.get(flag)
+    ]

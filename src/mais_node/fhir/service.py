@@ -48,12 +48,15 @@ class ResourceService:
         default_count: int = 20,
         max_count: int = 200,
         conformance: Conformance | None = None,
+        base: str = "",
     ) -> None:
         self.store = store
         self.clock = clock
         self.default_count = default_count
         self.max_count = max_count
         self.conformance = conformance
+        # This server's FHIR base URL: a reference search by an absolute URL to it finds the relative form.
+        self.base = base
 
     # -- reads ----------------------------------------------------------------------------------------------
     def read(self, resource_type: str, id: str) -> Stored:
@@ -87,6 +90,7 @@ class ResourceService:
             max_count=self.max_count,
             strict=strict,
             now=self.clock.now(),
+            base=self.base,
         )
         page = self.store.search(request.query)
         total = page.total
@@ -153,8 +157,65 @@ class ResourceService:
         stored = self._write("update", resource_type, body, expected=expected)
         return Written(stored, created=current is None)
 
-    def delete(self, resource_type: str, id: str) -> None:
+    def patched(
+        self, resource_type: str, id: str, apply: Callable[[dict[str, Any]], dict[str, Any]], if_match: int | None
+    ) -> tuple[dict[str, Any], int]:
+        """The current version with a patch applied, and the version it was applied to (R4 §3.1.0.6).
+
+        The caller updates with that version as its precondition, so a patch never lands on a version it did not
+        see; the result is then checked like any update."""
+        current = self.read(resource_type, id)
+        if if_match is not None and current.version != if_match:
+            raise PreconditionFailed(f"{resource_type}/{id} is not at version {if_match}", expression=("If-Match",))
+        return apply(current.body), current.version
+
+    def conditional_target(self, resource_type: str, criteria: Sequence[tuple[str, str]], what: str) -> Stored | None:
+        """The one resource a conditional update or delete names by its criteria (R4 §3.1.0.4.3, §3.1.0.7.1):
+        none, or 412 when they match several; unknown parameters are refused, never ignored."""
+        request = parse_search(resource_type, criteria, max_count=self.max_count, strict=True, base=self.base)
+        if not request.query.criteria:
+            raise InvalidRequest(
+                f"A conditional {what} needs search criteria in the URL, e.g. {resource_type}?identifier=system|value",
+                expression=("criteria",),
+            )
+        page = self.store.search(Query(resource_type, request.query.criteria, count=2))
+        if len(page.items) > 1:
+            raise PreconditionFailed(
+                f"The criteria of the conditional {what} match more than one {resource_type}",
+                expression=("criteria",),
+            )
+        return page.items[0] if page.items else None
+
+    def conditional_id(
+        self, resource_type: str, criteria: Sequence[tuple[str, str]], body: dict[str, Any]
+    ) -> str | None:
+        """The id a conditional update writes to, or None to create (R4 §3.1.0.4.3): the one match, or the body's
+        own id when nothing matches and that id is free (update as create)."""
+        target = self.conditional_target(resource_type, criteria, "update")
+        body_id = body.get("id")
+        if target is not None:
+            if body_id is not None and body_id != target.id:
+                raise InvalidRequest(
+                    f"The body's id ({str(body_id)[:64]}) is not the id of the {resource_type} the criteria match",
+                    expression=("id",),
+                )
+            return target.id
+        if body_id is None:
+            return None
+        existing = self.store.read(resource_type, str(body_id)) if valid_id(str(body_id)) else None
+        if existing is not None and not existing.deleted:
+            raise InvalidRequest(
+                f"The body's id names {resource_type}/{str(body_id)[:64]}, which the criteria do not match",
+                expression=("id",),
+            )
+        return str(body_id)
+
+    def delete(self, resource_type: str, id: str, *, if_match: int | None = None) -> None:
         current = self.store.read(resource_type, id) if valid_id(id) else None
+        if if_match is not None and (current is None or current.deleted or current.version != if_match):
+            raise PreconditionFailed(
+                f"{resource_type}/{id[:64]} is not at version {if_match}", expression=("If-Match",)
+            )
         if current is None or current.deleted:
             return  # FHIR R4 §3.1.0.7: deleting what is absent or deleted succeeds
         try:
@@ -201,7 +262,7 @@ class ResourceService:
 
     def _conditional_match(self, resource_type: str, criteria: str) -> Stored | None:
         pairs = parse_qsl(criteria, keep_blank_values=True)
-        request = parse_search(resource_type, pairs, max_count=self.max_count, strict=True)
+        request = parse_search(resource_type, pairs, max_count=self.max_count, strict=True, base=self.base)
         page = self.store.search(Query(resource_type, request.query.criteria, count=2))
         if len(page.items) > 1:
             raise PreconditionFailed("If-None-Exist matches more than one resource", expression=("If-None-Exist",))

@@ -43,12 +43,18 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_unique)
 
 def loads(body: bytes) -> dict[str, Any]:
     """The JSON object of a request body, or ``InvalidRequest`` (400) saying what is wrong and where."""
+    document = loads_value(body)
+    if not isinstance(document, dict):
+        raise InvalidRequest("The body must be a JSON object (a FHIR resource)")
+    return document
+
+
+def loads_value(body: bytes) -> Any:
+    """Any JSON value of a request body (a JSON Patch is an array), with the same checks as ``loads``."""
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"The body is not valid JSON (at character {exc.pos})") from exc
-    if not isinstance(document, dict):
-        raise InvalidRequest("The body must be a JSON object (a FHIR resource)")
     _check_unique_keys(body)
     if _MAYBE_CONTROL.search(body):
         _check_no_control_characters(document)

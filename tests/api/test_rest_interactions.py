@@ -279,6 +279,20 @@ def test_conditional_delete_by_the_number_of_matches(client: TestClient) -> None
     assert client.get(f"{url}&_summary=count").json()["total"] == 2
 
 
+def test_conditional_patch_and_merge_patch(client: TestClient) -> None:
+    url = f"/fhir/Patient?identifier={NHS}|9434765919"
+    merge = orjson.dumps({"gender": "female", "address": None})
+    assert client.patch(url, content=merge, headers={"content-type": "application/merge-patch+json"}).status_code == 404
+    pid = post(client, "Patient", patient())
+    patched = client.patch(url, content=merge, headers={"content-type": "application/json"})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["id"] == pid
+    assert patched.json()["gender"] == "female"
+    assert "address" not in patched.json()
+    post(client, "Patient", patient())
+    assert client.patch(url, content=merge, headers={"content-type": "application/merge-patch+json"}).status_code == 412
+
+
 def test_delete_honours_if_match(client: TestClient) -> None:
     pid = post(client, "Patient", patient())
     client.put(f"/fhir/Patient/{pid}", content=orjson.dumps(patient(id=pid)), headers=FHIR)

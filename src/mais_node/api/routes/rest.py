@@ -124,6 +124,21 @@ async def patch(request: Request) -> Response:
     checked, guarded and audited exactly as an update of it."""
     rtype, id = _path(request)
     _type(rtype, write=True)
+    return await _patch(request, rtype, id)
+
+
+@router.patch("/{rtype:stored}")
+async def conditional_patch(request: Request) -> Response:
+    """``PATCH [type]?criteria`` (R4 §3.1.0.6): the one match is patched; none is 404, several are 412."""
+    rtype = request.path_params["rtype"]
+    _type(rtype, write=True)
+    target = services_of(request).resources.conditional_target(rtype, _criteria(request), "patch")
+    if target is None:
+        raise NotFound(f"No {rtype} matches the criteria of the conditional patch", expression=("criteria",))
+    return await _patch(request, rtype, target.id)
+
+
+async def _patch(request: Request, rtype: str, id: str) -> Response:
     apply = _patcher(request, parse_json_value(await request.body()))
     if_match = version_header(request.headers.get("if-match"))
     body, version = services_of(request).resources.patched(rtype, id, apply, if_match)

@@ -255,6 +255,26 @@ def test_conditional_update_creates_updates_or_refuses_by_the_number_of_matches(
     assert "more than one" in several.json()["issue"][0]["diagnostics"]
 
 
+def test_an_update_that_creates_needs_the_create_scope(node: Node, client: TestClient) -> None:
+    url = f"/fhir/Patient?identifier={NHS}|9434765919"
+    update_only = node.as_("system/Patient.u")
+    refused = client.put(url, content=orjson.dumps(patient()), headers={**FHIR, **update_only})
+    assert refused.status_code == 403
+    assert client.get("/fhir/Patient?_summary=count").json()["total"] == 0
+    assert (
+        client.put(
+            "/fhir/Patient/new-one", content=orjson.dumps(patient(id="new-one")), headers={**FHIR, **update_only}
+        ).status_code
+        == 403
+    )
+    assert client.get("/fhir/Patient?_summary=count").json()["total"] == 0
+    pid = post(client, "Patient", patient())
+    allowed = client.put(url, content=orjson.dumps(patient(gender="female")), headers={**FHIR, **update_only})
+    assert allowed.status_code == 200, allowed.text
+    by_id = client.put(f"/fhir/Patient/{pid}", content=orjson.dumps(patient(id=pid)), headers={**FHIR, **update_only})
+    assert by_id.status_code == 200, by_id.text
+
+
 def test_conditional_update_and_delete_refuse_unknown_or_missing_criteria(client: TestClient) -> None:
     post(client, "Patient", patient())
     unknown = client.put("/fhir/Patient?shoe-size=9", content=orjson.dumps(patient()), headers=FHIR)

@@ -67,6 +67,11 @@ class ResourceService:
             raise Gone(f"{resource_type}/{id} has been deleted")
         return stored
 
+    def exists(self, resource_type: str, id: str) -> bool:
+        """Whether ``id`` names a current (not deleted) resource: an update to one that does not creates it."""
+        stored = self.store.read(resource_type, id) if valid_id(id) else None
+        return stored is not None and not stored.deleted
+
     def vread(self, resource_type: str, id: str, version: str) -> Stored:
         stored = self.store.read(resource_type, id, int(version)) if valid_id(id) and is_small_int(version) else None
         if stored is None:

@@ -14,6 +14,7 @@ from mais_node.api.governance import audit_write, caller_of, check_task_owner, g
 from mais_node.api.media import check_accept, fhir_response, media_type, parse_json_value, raw_response, read_resource
 from mais_node.api.preconditions import not_modified, validators, version_header, written
 from mais_node.api.security import fhir_interaction
+from mais_node.auth.scopes import permits
 from mais_node.errors import MethodNotAllowed, NotFound, UnsupportedMediaType
 from mais_node.fhir import bundle
 from mais_node.fhir.capability import PATCH_FORMATS, READ_ONLY_TYPES
@@ -101,6 +102,10 @@ async def update(request: Request) -> Response:
     rtype, id = _path(request)
     _type(rtype, write=True)
     body = await read_resource(request)
+    caller = caller_of(request)
+    # An update to an id not in use creates it (R4 update as create): the token must allow a create as well.
+    if not permits(caller.scopes, rtype, "c") and not services_of(request).resources.exists(rtype, id):
+        caller.require_interaction(rtype, "c")
     return _update(request, rtype, id, body, version_header(request.headers.get("if-match")))
 
 
@@ -118,59 +123,6 @@ def _update(request: Request, rtype: str, id: str, body: dict[str, Any], if_matc
     return written(request, stored, 201 if result.created else 200, headers, message)
 
 
-@router.patch("/{rtype:stored}/{id:fhirid}")
-async def patch(request: Request) -> Response:
-    """FHIR PATCH (R4 §3.1.0.6): JSON Patch, or JSON Merge Patch, applied to the current version and then
-    checked, guarded and audited exactly as an update of it."""
-    rtype, id = _path(request)
-    _type(rtype, write=True)
-    return await _patch(request, rtype, id)
-
-
-@router.patch("/{rtype:stored}")
-async def conditional_patch(request: Request) -> Response:
-    """``PATCH [type]?criteria`` (R4 §3.1.0.6): the one match is patched; none is 404, several are 412."""
-    rtype = request.path_params["rtype"]
-    _type(rtype, write=True)
-    target = services_of(request).resources.conditional_target(rtype, _criteria(request), "patch")
-    if target is None:
-        raise NotFound(f"No {rtype} matches the criteria of the conditional patch", expression=("criteria",))
-    return await _patch(request, rtype, target.id)
-
-
-async def _patch(request: Request, rtype: str, id: str) -> Response:
-    apply = _patcher(request, parse_json_value(await request.body()))
-    if_match = version_header(request.headers.get("if-match"))
-    body, version = services_of(request).resources.patched(rtype, id, apply, if_match)
-    return _update(request, rtype, id, body, version)
-
-
-def _patcher(request: Request, document: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    kind = media_type(request)
-    if kind == "application/merge-patch+json" or (
-        kind in ("application/json", "application/fhir+json") and isinstance(document, dict)
-    ):
-        return lambda body: merge_patch(body, document)
-    if kind in ("application/json-patch+json", "application/json", "application/fhir+json"):
-        return lambda body: json_patch(body, document)
-    raise UnsupportedMediaType(
-        f"Content-Type '{kind[:60]}' is not a patch format; send {' or '.join(PATCH_FORMATS)}",
-        expression=("Content-Type",),
-    )
-
-
-@router.put("/{rtype:stored}")
-async def conditional_update(request: Request) -> Response:
-    """``PUT [type]?criteria`` (R4 §3.1.0.4.3): no match creates, one match is updated, several are 412."""
-    rtype = request.path_params["rtype"]
-    _type(rtype, write=True)
-    body = await read_resource(request)
-    target = services_of(request).resources.conditional_id(rtype, _criteria(request), body)
-    if target is None:
-        return _create(request, rtype, body, None)
-    return _update(request, rtype, target, {**body, "id": target}, version_header(request.headers.get("if-match")))
-
-
 @router.delete("/{rtype:stored}/{id:fhirid}")
 async def delete(request: Request) -> Response:
     rtype, id = _path(request)
@@ -186,17 +138,6 @@ def _delete(request: Request, rtype: str, id: str) -> Response:
     if before is not None:
         audit_write(services, caller, rtype, id, before, None)
     return Response(status_code=204)
-
-
-@router.delete("/{rtype:stored}")
-async def conditional_delete(request: Request) -> Response:
-    """``DELETE [type]?criteria`` (R4 §3.1.0.7.1): no match is 204, one match is deleted, several are 412."""
-    rtype = request.path_params["rtype"]
-    _type(rtype, write=True)
-    target = services_of(request).resources.conditional_target(rtype, _criteria(request), "delete")
-    if target is None:
-        return Response(status_code=204)
-    return _delete(request, rtype, target.id)
 
 
 @router.get("/{rtype:stored}")
@@ -281,6 +222,75 @@ def _history(request: Request, rtype: str | None, id: str | None, path: str) -> 
     page = services.resources.history(rtype, id, count, after)
     # The self link holds only what history used: a parameter it does not take is visibly absent from it.
     return fhir_response(bundle.history(services.settings.fhir_base, path, used, page.items, page.next_after))
+
+
+# Less used interactions after the hot ones: a search or create need not be tried against their paths first.
+
+
+@router.patch("/{rtype:stored}/{id:fhirid}")
+async def patch(request: Request) -> Response:
+    """FHIR PATCH (R4 §3.1.0.6): JSON Patch, or JSON Merge Patch, applied to the current version and then
+    checked, guarded and audited exactly as an update of it."""
+    rtype, id = _path(request)
+    _type(rtype, write=True)
+    return await _patch(request, rtype, id)
+
+
+@router.patch("/{rtype:stored}")
+async def conditional_patch(request: Request) -> Response:
+    """``PATCH [type]?criteria`` (R4 §3.1.0.6): the one match is patched; none is 404, several are 412."""
+    rtype = request.path_params["rtype"]
+    _type(rtype, write=True)
+    target = services_of(request).resources.conditional_target(rtype, _criteria(request), "patch")
+    if target is None:
+        raise NotFound(f"No {rtype} matches the criteria of the conditional patch", expression=("criteria",))
+    return await _patch(request, rtype, target.id)
+
+
+async def _patch(request: Request, rtype: str, id: str) -> Response:
+    apply = _patcher(request, parse_json_value(await request.body()))
+    if_match = version_header(request.headers.get("if-match"))
+    body, version = services_of(request).resources.patched(rtype, id, apply, if_match)
+    return _update(request, rtype, id, body, version)
+
+
+def _patcher(request: Request, document: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    kind = media_type(request)
+    if kind == "application/merge-patch+json" or (
+        kind in ("application/json", "application/fhir+json") and isinstance(document, dict)
+    ):
+        return lambda body: merge_patch(body, document)
+    if kind in ("application/json-patch+json", "application/json", "application/fhir+json"):
+        return lambda body: json_patch(body, document)
+    raise UnsupportedMediaType(
+        f"Content-Type '{kind[:60]}' is not a patch format; send {' or '.join(PATCH_FORMATS)}",
+        expression=("Content-Type",),
+    )
+
+
+@router.put("/{rtype:stored}")
+async def conditional_update(request: Request) -> Response:
+    """``PUT [type]?criteria`` (R4 §3.1.0.4.3): no match creates, one match is updated, several are 412."""
+    rtype = request.path_params["rtype"]
+    _type(rtype, write=True)
+    body = await read_resource(request)
+    target = services_of(request).resources.conditional_id(rtype, _criteria(request), body)
+    if target is None:
+        # It creates: the token must allow a create as well as the update it asked for.
+        caller_of(request).require_interaction(rtype, "c")
+        return _create(request, rtype, body, None)
+    return _update(request, rtype, target, {**body, "id": target}, version_header(request.headers.get("if-match")))
+
+
+@router.delete("/{rtype:stored}")
+async def conditional_delete(request: Request) -> Response:
+    """``DELETE [type]?criteria`` (R4 §3.1.0.7.1): no match is 204, one match is deleted, several are 412."""
+    rtype = request.path_params["rtype"]
+    _type(rtype, write=True)
+    target = services_of(request).resources.conditional_target(rtype, _criteria(request), "delete")
+    if target is None:
+        return Response(status_code=204)
+    return _delete(request, rtype, target.id)
 
 
 # Included last: whatever no other route took under /fhir is an unknown type (or an id that is not a FHIR id).

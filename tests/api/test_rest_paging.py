@@ -101,6 +101,23 @@ def test_a_history_self_link_drops_what_history_does_not_use(client: TestClient)
     assert all(name != "shoe-size" for name, _ in used)
 
 
+def test_history_since_is_applied_and_kept_in_the_links(node: Node, client: TestClient) -> None:
+    pid = post(client, "Patient", patient())
+    first = client.get(f"/fhir/Patient/{pid}").json()["meta"]["lastUpdated"]
+    client.put(f"/fhir/Patient/{pid}", content=orjson.dumps(patient(id=pid, gender="female")), headers=FHIR)
+    second = client.get(f"/fhir/Patient/{pid}").json()["meta"]["lastUpdated"]
+    assert second > first
+    history = client.get("/fhir/Patient/_history", params={"_since": second, "_count": "1"}).json()
+    assert [e["resource"]["meta"]["versionId"] for e in history["entry"]] == ["2"]
+    assert ("_since", second) in query_of(link(history, "self") or "")
+    assert link(history, "next") is None
+    everything = client.get("/fhir/_history", params={"_since": first}).json()
+    assert len(everything["entry"]) == 2
+    bad = client.get("/fhir/_history?_since=yesterday")
+    assert bad.status_code == 400
+    assert bad.json()["issue"][0]["expression"] == ["_since"]
+
+
 def test_a_token_search_by_system_and_code_finds_code_elements(client: TestClient) -> None:
     male = post(client, "Patient", patient(gender="male"))
     post(client, "Patient", patient(gender="female"))

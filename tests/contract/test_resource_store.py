@@ -10,6 +10,7 @@ from mais_node.fhir.search.dates import render
 from mais_node.fhir.search.extract import index_entries
 from mais_node.fhir.search.query import Criterion, Query, ReferenceValue, TokenValue
 from mais_node.fhir.service import ResourceService
+from mais_node.storage.keyset import fhir_instant
 from mais_node.storage.port import Change, ResourceStore
 from tests.builders import NHS, episode, organization, patient
 
@@ -103,6 +104,20 @@ def test_history_is_newest_first_and_pages_with_a_cursor(service: ResourceServic
     assert second.next_after is None
     assert len(service.history("Patient", None, 10, None).items) == 4
     assert len(service.history(None, None, 10, None).items) == 4
+
+
+def test_history_since_keeps_the_versions_written_at_or_after_it(service: ResourceService, clock: FixedClock) -> None:
+    pid = service.create("Patient", patient()).stored.id
+    clock.advance(hours=1)
+    middle = service.update("Patient", pid, patient(id=pid, gender="female")).stored.last_updated
+    clock.advance(hours=1)
+    service.update("Patient", pid, patient(id=pid, gender="other"))
+    since = fhir_instant(middle)
+    assert [s.version for s in service.history("Patient", pid, None, None, since=since).items] == [3, 2]
+    assert [s.version for s in service.history(None, None, None, None, since=since).items] == [3, 2]
+    first = service.history("Patient", None, 1, None, since=since)
+    assert [s.version for s in first.items] == [3]
+    assert [s.version for s in service.history("Patient", None, 1, first.next_after, since=since).items] == [2]
 
 
 def test_a_query_marked_selective_finds_what_the_planner_finds(service: ResourceService, store: ResourceStore) -> None:

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 from mais_node.clock import Clock
 from mais_node.errors import Gone, InvalidRequest, NotFound, PreconditionFailed, VersionConflict
 from mais_node.fhir.models import check_structure, valid_id
-from mais_node.fhir.search.dates import render
+from mais_node.fhir.search.dates import date_range, render
 from mais_node.fhir.search.extract import index_entries, walk
 from mais_node.fhir.search.params import params_for
 from mais_node.fhir.search.parse import is_small_int, parse_search
@@ -81,11 +81,23 @@ class ResourceService:
         return stored
 
     def history(
-        self, resource_type: str | None, id: str | None, count: int | None, after: tuple[str, ...] | None
+        self,
+        resource_type: str | None,
+        id: str | None,
+        count: int | None,
+        after: tuple[str, ...] | None,
+        *,
+        since: str | None = None,
     ) -> Page:
+        """``since`` is a FHIR instant (``_since``): the versions written at or after it."""
         if id is not None and not (valid_id(id) and self.store.read(resource_type or "", id) is not None):
             raise NotFound(f"{resource_type}/{id[:64]} is not known")
-        return self.store.history(resource_type, id, min(count or self.default_count, self.max_count), after)
+        try:
+            lower = None if since is None else date_range(since)[0]
+        except InvalidRequest as exc:
+            raise InvalidRequest(f"_since: {exc.diagnostics}", expression=("_since",)) from exc
+        size = min(count or self.default_count, self.max_count)
+        return self.store.history(resource_type, id, size, after, since=lower)
 
     def search(self, resource_type: str, pairs: Iterable[tuple[str, str]], *, strict: bool = False) -> SearchResult:
         request = parse_search(

@@ -216,10 +216,13 @@ def _history(request: Request, rtype: str | None, id: str | None, path: str) -> 
     if "_count" in params:
         count, _ = page_size(params["_count"], services.settings.max_page_size)
         used.append(("_count", str(count)))
+    since = params.get("_since")
+    if since is not None:
+        used.append(("_since", since))
     after = decode_cursor(params["_cursor"]) if "_cursor" in params else None
     if after is not None:
         used.append(("_cursor", params["_cursor"]))
-    page = services.resources.history(rtype, id, count, after)
+    page = services.resources.history(rtype, id, count, after, since=since)
     # The self link holds only what history used: a parameter it does not take is visibly absent from it.
     return fhir_response(bundle.history(services.settings.fhir_base, path, used, page.items, page.next_after))
 

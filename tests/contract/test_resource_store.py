@@ -280,3 +280,18 @@ def test_a_refused_write_changes_nothing(service: ResourceService) -> None:
         service.update("Patient", pid, {**patient(id=pid), "birthDate": "1990-13-45"})
     assert service.read("Patient", pid).version == 1
     assert len(service.history(None, None, 10, None).items) == 1
+
+
+def test_a_code_by_its_system_and_a_reference_by_this_servers_url(store: ResourceStore, clock: FixedClock) -> None:
+    base = "https://node.example/fhir"
+    service = ResourceService(store, clock, base=base)
+    org = service.create("Organization", organization()).stored.id
+    relative = service.create("Patient", patient(managingOrganization={"reference": f"Organization/{org}"})).stored.id
+    absolute = service.create(
+        "Patient", patient(gender="female", managingOrganization={"reference": f"{base}/Organization/{org}"})
+    ).stored.id
+    for value in (f"Organization/{org}", f"{base}/Organization/{org}", org):
+        assert sorted(ids(service, "Patient", ("organization", value))) == sorted([relative, absolute]), value
+    assert ids(service, "Patient", ("organization", f"https://elsewhere.example/fhir/Organization/{org}")) == []
+    assert ids(service, "Patient", ("gender", "http://hl7.org/fhir/administrative-gender|female")) == [absolute]
+    assert ids(service, "Patient", ("gender", "http://example.org/not-gender|female")) == []

@@ -286,6 +286,24 @@ def test_conditional_update_and_delete_refuse_unknown_or_missing_criteria(client
     assert client.get("/fhir/Patient?_summary=count").json()["total"] == 1
 
 
+def test_a_conditional_create_without_criteria_is_refused_not_matched_to_anything(client: TestClient) -> None:
+    post(client, "Patient", patient())
+    for header in ("_count=1", "", "_summary=count"):
+        response = client.post(
+            "/fhir/Patient", content=orjson.dumps(patient()), headers={**FHIR, "If-None-Exist": header}
+        )
+        assert response.status_code == 400, header
+        assert response.json()["issue"][0]["expression"] == ["If-None-Exist"]
+    assert client.get("/fhir/Patient?_summary=count").json()["total"] == 1
+    post(client, "Patient", patient())
+    several = client.post(
+        "/fhir/Patient",
+        content=orjson.dumps(patient()),
+        headers={**FHIR, "If-None-Exist": f"identifier={NHS}|9434765919"},
+    )
+    assert several.status_code == 412
+
+
 def test_conditional_delete_by_the_number_of_matches(client: TestClient) -> None:
     url = f"/fhir/Patient?identifier={NHS}|9434765919"
     assert client.delete(url).status_code == 204  # nothing matches: nothing to do

@@ -157,7 +157,8 @@ class ResourceService:
         prove the output passes the R4 structure check, so it is not run again (the enquiry's REVIEW Task)."""
         self._check(resource_type, body, None, structure=not structure_checked)
         if if_none_exist is not None:
-            existing = self._conditional_match(resource_type, if_none_exist)
+            criteria = parse_qsl(if_none_exist, keep_blank_values=True)
+            existing = self.conditional_target(resource_type, criteria, "create", where="If-None-Exist")
             if existing is not None:
                 return Written(existing, created=False)
         body = {**body, "id": uuid.uuid4().hex}
@@ -186,20 +187,27 @@ class ResourceService:
             raise PreconditionFailed(f"{resource_type}/{id} is not at version {if_match}", expression=("If-Match",))
         return apply(current.body), current.version
 
-    def conditional_target(self, resource_type: str, criteria: Sequence[tuple[str, str]], what: str) -> Stored | None:
-        """The one resource a conditional update or delete names by its criteria (R4 §3.1.0.4.3, §3.1.0.7.1):
-        none, or 412 when they match several; unknown parameters are refused, never ignored."""
-        request = parse_search(resource_type, criteria, max_count=self.max_count, strict=True, base=self.base)
+    def conditional_target(
+        self, resource_type: str, criteria: Sequence[tuple[str, str]], what: str, *, where: str = "criteria"
+    ) -> Stored | None:
+        """The one resource a conditional create, update, patch or delete names by its criteria (R4 §3.1.0.4.3,
+        §3.1.0.7.1): none, or 412 when they match several. Unknown parameters are refused, never ignored, and so
+        are criteria that select nothing (``_count=1``): either would match any resource."""
+        try:
+            request = parse_search(resource_type, criteria, max_count=self.max_count, strict=True, base=self.base)
+        except InvalidRequest as exc:
+            if where == "criteria":
+                raise
+            raise InvalidRequest(f"{where}: {exc.diagnostics}", expression=(where,)) from exc
         if not request.query.criteria:
             raise InvalidRequest(
-                f"A conditional {what} needs search criteria in the URL, e.g. {resource_type}?identifier=system|value",
-                expression=("criteria",),
+                f"A conditional {what} needs search criteria ({where}), e.g. identifier=system|value",
+                expression=(where,),
             )
         page = self.store.search(Query(resource_type, request.query.criteria, count=2))
         if len(page.items) > 1:
             raise PreconditionFailed(
-                f"The criteria of the conditional {what} match more than one {resource_type}",
-                expression=("criteria",),
+                f"The criteria of the conditional {what} match more than one {resource_type}", expression=(where,)
             )
         return page.items[0] if page.items else None
 
@@ -276,11 +284,3 @@ class ResourceService:
             check_structure(body)
         if self.conformance is not None:
             self.conformance(body)
-
-    def _conditional_match(self, resource_type: str, criteria: str) -> Stored | None:
-        pairs = parse_qsl(criteria, keep_blank_values=True)
-        request = parse_search(resource_type, pairs, max_count=self.max_count, strict=True, base=self.base)
-        page = self.store.search(Query(resource_type, request.query.criteria, count=2))
-        if len(page.items) > 1:
-            raise PreconditionFailed("If-None-Exist matches more than one resource", expression=("If-None-Exist",))
-        return page.items[0] if page.items else None

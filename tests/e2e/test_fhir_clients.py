@@ -140,3 +140,17 @@ def test_fhirclient_searches_by_system_and_code_across_pages(served: Served) -> 
     assert all("maximum page size" in (n.issue[0].diagnostics or "") for n in notes)
     first = Patient.read(found[-1].id, smart.server)
     assert first.gender == "male"
+
+
+def test_fhirpy_async_counts_and_fetches_all(served: Served) -> None:
+    import asyncio
+
+    from fhirpy import AsyncFHIRClient
+
+    async def run() -> tuple[int, int, int]:
+        fhir = AsyncFHIRClient(served.fhir, authorization=f"Bearer {served.token}")
+        males = fhir.resources("Patient").search(gender=f"{GENDER}|male")
+        return await males.count(), len(await males.limit(500).fetch_all()), await fhir.resources("Patient").count()
+
+    # The other tests change people but leave their number as seeded (the one they create, they delete).
+    assert asyncio.run(run()) == (MALE, MALE, MALE + FEMALE)

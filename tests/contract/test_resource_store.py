@@ -295,3 +295,14 @@ def test_a_code_by_its_system_and_a_reference_by_this_servers_url(store: Resourc
     assert ids(service, "Patient", ("organization", f"https://elsewhere.example/fhir/Organization/{org}")) == []
     assert ids(service, "Patient", ("gender", "http://hl7.org/fhir/administrative-gender|female")) == [absolute]
     assert ids(service, "Patient", ("gender", "http://example.org/not-gender|female")) == []
+
+
+def test_include_and_revinclude_follow_references_by_this_servers_url(store: ResourceStore, clock: FixedClock) -> None:
+    base = "https://node.example/fhir"
+    service = ResourceService(store, clock, base=base)
+    org = service.create("Organization", organization()).stored.id
+    pid = service.create("Patient", patient(managingOrganization={"reference": f"{base}/Organization/{org}"})).stored.id
+    included = service.search("Patient", [("_id", pid), ("_include", "Patient:organization")]).included
+    assert [s.id for s in included] == [org]
+    revincluded = service.search("Organization", [("_id", org), ("_revinclude", "Patient:organization")]).included
+    assert [s.id for s in revincluded] == [pid]

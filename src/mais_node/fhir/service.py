@@ -121,7 +121,9 @@ class ResourceService:
         found: dict[tuple[str, str], Stored] = {}
         for include in includes:
             if include.reverse:
-                refs = tuple(ReferenceValue(f"{s.resource_type}/{s.id}") for s in items)
+                # A resource may name this server's resources by their absolute URL: both forms are looked for.
+                forms = ("", f"{self.base}/") if self.base else ("",)
+                refs = tuple(ReferenceValue(f"{form}{s.resource_type}/{s.id}") for s in items for form in forms)
                 if refs:
                     query = Query(include.source, (Criterion(include.param, refs),), count=self.max_count)
                     for stored in self.store.search(query).items:
@@ -134,6 +136,8 @@ class ResourceService:
                 for path in param.paths:
                     for ref in walk(item.body, path):
                         target = ref.get("reference") if isinstance(ref, dict) else None
+                        if isinstance(target, str) and self.base and target.startswith(f"{self.base}/"):
+                            target = target[len(self.base) + 1 :]
                         if not isinstance(target, str) or target.count("/") != 1:
                             continue
                         rtype, _, rid = target.partition("/")

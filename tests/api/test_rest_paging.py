@@ -99,6 +99,9 @@ def test_a_history_self_link_drops_what_history_does_not_use(client: TestClient)
     used = query_of(link(history, "self") or "")
     assert ("_count", "200") in used
     assert all(name != "shoe-size" for name, _ in used)
+    strict = client.get(f"/fhir/Patient/{pid}/_history?_at=2026", headers={"Prefer": "handling=strict"})
+    assert strict.status_code == 400
+    assert strict.json()["issue"][0]["expression"] == ["_at"]
 
 
 def test_history_since_is_applied_and_kept_in_the_links(node: Node, client: TestClient) -> None:

@@ -15,7 +15,7 @@ from mais_node.api.media import check_accept, fhir_response, media_type, parse_j
 from mais_node.api.preconditions import not_modified, validators, version_header, written
 from mais_node.api.security import fhir_interaction
 from mais_node.auth.scopes import permits
-from mais_node.errors import MethodNotAllowed, NotFound, UnsupportedMediaType
+from mais_node.errors import MethodNotAllowed, NotFound, UnknownSearchParameter, UnsupportedMediaType
 from mais_node.fhir import bundle
 from mais_node.fhir.capability import PATCH_FORMATS, READ_ONLY_TYPES
 from mais_node.fhir.patch import json_patch, merge_patch
@@ -209,9 +209,17 @@ async def vread(request: Request) -> Response:
     return _resource_answer(request, stored)
 
 
+_HISTORY_PARAMS = ("_count", "_since", "_cursor")
+
+
 def _history(request: Request, rtype: str | None, id: str | None, path: str) -> Response:
     services = services_of(request)
     params = dict(_pairs(request))
+    unknown = [name for name in params if name not in _HISTORY_PARAMS]
+    if unknown and prefers_strict(request):
+        raise UnknownSearchParameter(
+            f"History does not take the parameter '{unknown[0][:60]}'", expression=(unknown[0][:60],)
+        )
     count, used = None, []
     if "_count" in params:
         count, _ = page_size(params["_count"], services.settings.max_page_size)

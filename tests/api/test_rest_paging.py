@@ -67,7 +67,8 @@ def test_a_count_above_the_maximum_pages_by_the_maximum(tmp_path: Path) -> None:
     for small in make_node(tmp_path, max_page_size=2):
         headers = small.as_()
         for _ in range(3):
-            small.http.post("/fhir/Patient", content=orjson.dumps(patient()), headers={**FHIR, **headers})
+            created = small.http.post("/fhir/Patient", content=orjson.dumps(patient()), headers={**FHIR, **headers})
+            assert created.status_code == 201, created.text
         first = small.http.get("/fhir/Patient?_count=500", headers=headers).json()
         assert len([e for e in first["entry"] if e["search"]["mode"] == "match"]) == 2
         nxt = link(first, "next")

@@ -7,7 +7,7 @@ already holds, If-Match as a version precondition, and ``Prefer: return`` for th
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,13 +21,29 @@ from mais_node.storage.port import Stored
 _RETURNS = ("minimal", "representation", "operationoutcome")
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def _modified(stored: Stored) -> datetime:
     return datetime.fromisoformat(stored.last_updated).replace(tzinfo=UTC)
 
 
+def http_date(moment: datetime) -> str:
+    """RFC 7231 IMF-fixdate; a naive ``moment`` is UTC (as the store's instants are). Written out rather than
+    with ``email.utils.format_datetime`` (measured 5-8 µs against 2-3 µs, on every read), and rather than
+    ``strftime``, whose day and month names follow the locale."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return (
+        f"{_DAYS[moment.weekday()]}, {moment.day:02d} {_MONTHS[moment.month - 1]} {moment.year:04d} "
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} GMT"
+    )
+
+
 def validators(stored: Stored) -> dict[str, str]:
     """ETag (the version, weak) and Last-Modified as an HTTP date (RFC 7231 §7.1.1.1), not an ISO 8601 instant."""
-    return {"ETag": f'W/"{stored.version}"', "Last-Modified": format_datetime(_modified(stored), usegmt=True)}
+    return {"ETag": f'W/"{stored.version}"', "Last-Modified": http_date(datetime.fromisoformat(stored.last_updated))}
 
 
 def version_header(value: str | None, name: str = "If-Match") -> int | None:

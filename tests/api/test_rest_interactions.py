@@ -205,6 +205,21 @@ def test_a_patch_giving_an_invalid_resource_is_refused_like_an_update(client: Te
     assert client.get(f"/fhir/Patient/{pid}").headers["etag"] == 'W/"1"'
 
 
+@pytest.mark.parametrize("depth", [200, 450, 600, 900])
+def test_a_deeply_nested_patch_is_refused_not_a_500(client: TestClient, depth: int) -> None:
+    pid = post(client, "Patient", patient())
+    value = '{"a":' * depth + '"x"' + "}" * depth  # written out: orjson refuses to write past 254 levels
+    for content_type, body in (
+        ("application/json-patch+json", f'[{{"op": "add", "path": "/extension", "value": [{value}]}}]'),
+        ("application/merge-patch+json", f'{{"extension": [{value}]}}'),
+    ):
+        headers = {"content-type": content_type}
+        response = client.patch(f"/fhir/Patient/{pid}", content=body.encode(), headers=headers)
+        assert response.status_code in (400, 422), (content_type, response.status_code)
+        assert response.json()["resourceType"] == "OperationOutcome"
+    assert client.get(f"/fhir/Patient/{pid}").headers["etag"] == 'W/"1"'
+
+
 def test_patch_of_an_unknown_resource_is_404_and_of_another_media_type_415(client: TestClient) -> None:
     ops = orjson.dumps([{"op": "replace", "path": "/gender", "value": "female"}])
     assert client.patch("/fhir/Patient/nobody", content=ops, headers=PATCH).status_code == 404

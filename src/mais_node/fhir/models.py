@@ -83,6 +83,10 @@ def structure_issues(resource: Mapping[str, Any]) -> list[Issue]:
         return [Issue(f"Unknown resourceType '{resource_type[:64]}'", "not-supported", expression=("resourceType",))]
     try:
         model.model_validate(resource)
+    except RecursionError:
+        # fhir.resources validates each nested element in Python: a body nested a few hundred levels (extensions
+        # inside extensions) exhausts the stack. No resource the node serves is nested like that.
+        return [Issue("The resource is nested too deeply to be checked", "too-costly")]
     except (KeyError, TypeError):
         misnamed = misnamed_resources(resource_type, resource)
         if not misnamed:

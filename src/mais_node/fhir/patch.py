@@ -144,6 +144,8 @@ def json_patch(body: dict[str, Any], patch: Any) -> dict[str, Any]:
             doc = _apply_one(doc, op)
         except _Failed as exc:
             raise _refuse(index, op, str(exc)) from exc
+        except RecursionError as exc:  # a value nested a few hundred levels: copying it exhausts the stack
+            raise _refuse(index, op, "its value is nested too deeply") from exc
     if not isinstance(doc, dict):
         raise _refuse(None, None, "the patched document is not a resource")
     return doc
@@ -153,7 +155,10 @@ def merge_patch(body: dict[str, Any], patch: Any) -> dict[str, Any]:
     """RFC 7386: members of the patch replace the resource's, null removes one, objects merge recursively."""
     if not isinstance(patch, dict):
         raise _refuse(None, None, "a JSON Merge Patch is a JSON object")
-    merged = _merge(body, patch)
+    try:
+        merged = _merge(body, patch)
+    except RecursionError as exc:
+        raise _refuse(None, None, "it is nested too deeply") from exc
     assert isinstance(merged, dict)
     return merged
 

@@ -51,6 +51,25 @@ _MESSAGES: Mapping[str, str] = {
 }
 
 
+# fhir.resources validates each nested element in Python, and orjson writes at most 254 levels: a body nested
+# deeper (valid FHIR: extensions inside extensions) exhausted the stack (a 500). Resources here nest about 10.
+MAX_DEPTH = 200
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether a JSON value nests objects and arrays more than ``limit`` levels (iteratively: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values() if isinstance(child, dict | list))
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node if isinstance(child, dict | list))
+    return False
+
+
 def valid_id(value: str) -> bool:
     """FHIR R4 id datatype: 1-64 of [A-Za-z0-9-.]."""
     return bool(_ID.match(value))
@@ -81,11 +100,11 @@ def structure_issues(resource: Mapping[str, Any]) -> list[Issue]:
         model = _model(resource_type)
     except (KeyError, ValueError, AttributeError):
         return [Issue(f"Unknown resourceType '{resource_type[:64]}'", "not-supported", expression=("resourceType",))]
+    if _deeper_than(resource, MAX_DEPTH):
+        return [Issue(f"The resource is nested more than {MAX_DEPTH} levels deep", "too-costly")]
     try:
         model.model_validate(resource)
     except RecursionError:
-        # fhir.resources validates each nested element in Python: a body nested a few hundred levels (extensions
-        # inside extensions) exhausts the stack. No resource the node serves is nested like that.
         return [Issue("The resource is nested too deeply to be checked", "too-costly")]
     except (KeyError, TypeError):
         misnamed = misnamed_resources(resource_type, resource)

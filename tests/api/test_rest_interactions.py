@@ -319,6 +319,18 @@ def test_a_conditional_create_without_criteria_is_refused_not_matched_to_anythin
     assert several.status_code == 412
 
 
+def test_criteria_in_a_create_url_make_it_conditional_not_ignored(client: TestClient) -> None:
+    url = f"/fhir/Patient?identifier={NHS}|9434765919"
+    first = client.post(url, content=orjson.dumps(patient()), headers=FHIR)
+    assert first.status_code == 201
+    again = client.post(url, content=orjson.dumps(patient()), headers=FHIR)
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    assert client.get("/fhir/Patient?_summary=count").json()["total"] == 1
+    both = client.post(url, content=orjson.dumps(patient()), headers={**FHIR, "If-None-Exist": "identifier=x|y"})
+    assert both.status_code == 400
+
+
 def test_conditional_delete_by_the_number_of_matches(client: TestClient) -> None:
     url = f"/fhir/Patient?identifier={NHS}|9434765919"
     assert client.delete(url).status_code == 204  # nothing matches: nothing to do

@@ -116,6 +116,8 @@ def test_fhirpy_patches_updates_and_deletes_conditionally(served: Served) -> Non
     assert was_created
     _, again = fhir.resources("Patient").search(identifier=f"{NHS}|9434765870").update(created)
     assert not again
+    found, made = fhir.resources("Patient").search(identifier=f"{NHS}|9434765870").get_or_create(created)
+    assert (found.id, made) == (saved.id, False)
     fhir.resources("Patient").search(identifier=f"{NHS}|9434765870").delete()
     assert fhir.resources("Patient").search(identifier=f"{NHS}|9434765870").count() == 0
     assert saved.id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
@@ -15,7 +16,7 @@ from mais_node.api.media import check_accept, fhir_response, media_type, parse_j
 from mais_node.api.preconditions import not_modified, validators, version_header, written
 from mais_node.api.security import fhir_interaction
 from mais_node.auth.scopes import permits
-from mais_node.errors import MethodNotAllowed, NotFound, UnknownSearchParameter, UnsupportedMediaType
+from mais_node.errors import InvalidRequest, MethodNotAllowed, NotFound, UnknownSearchParameter, UnsupportedMediaType
 from mais_node.fhir import bundle
 from mais_node.fhir.capability import PATCH_FORMATS, READ_ONLY_TYPES
 from mais_node.fhir.patch import json_patch, merge_patch
@@ -154,7 +155,20 @@ async def create(request: Request) -> Response:
     rtype = request.path_params["rtype"]
     _type(rtype, write=True)
     body = await read_resource(request)
-    return _create(request, rtype, body, request.headers.get("if-none-exist"))
+    return _create(request, rtype, body, _if_none_exist(request))
+
+
+def _if_none_exist(request: Request) -> str | None:
+    """The criteria of a conditional create: the If-None-Exist header (R4 §3.1.0.8), or search parameters in the
+    URL (what fhirpy's ``get_or_create`` sends), which would otherwise be ignored and create a duplicate."""
+    header = request.headers.get("if-none-exist")
+    criteria = _criteria(request)
+    if criteria and header is not None:
+        raise InvalidRequest(
+            "Give the criteria of a conditional create once: in If-None-Exist or in the URL, not both",
+            expression=("If-None-Exist",),
+        )
+    return urlencode(criteria) if criteria else header
 
 
 def _create(request: Request, rtype: str, body: dict[str, Any], if_none_exist: str | None) -> Response:

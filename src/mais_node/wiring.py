@@ -113,7 +113,11 @@ def build_services(settings: Settings, *, clock: Clock | None = None, mongo_data
     store, audit, close_store = open_store(settings.store, mongo_database=mongo_database)
     clock = clock or SystemClock()
     resources = ResourceService(
-        store, clock, default_count=settings.default_page_size, max_count=settings.max_page_size
+        store,
+        clock,
+        default_count=settings.default_page_size,
+        max_count=settings.max_page_size,
+        base=settings.fhir_base,
     )
     node = Node(settings.node_org, settings.node_org_name, settings.public_base, CANONICAL_BASE)
     vocabularies = Vocabularies(resources, settings.terminology_dir)

@@ -15,6 +15,15 @@ from tests.api.conftest import Node
 from tests.builders import NHS, episode, organization, patient
 
 FHIR = {"content-type": "application/fhir+json"}
+# Valid FHIR nested 300 levels (extensions in extensions): checking it recursed past Python's stack, a 500.
+NESTED_EXTENSIONS = (
+    orjson.dumps(patient())[:-1]
+    + b',"extension":['
+    + b'{"url":"http://e","extension":[' * 300
+    + b'{"url":"http://e","valueString":"x"}'
+    + b"]}" * 300
+    + b"]}"
+)
 
 
 @pytest.fixture
@@ -211,7 +220,8 @@ def test_capability_statement_is_generated_from_the_declared_parameters(client: 
             None,
         ),
         ("PUT", "/fhir/Patient/abc", orjson.dumps(patient(id="xyz")), FHIR, 400, "id"),
-        ("GET", "/fhir/Patient?_count=201", None, {}, 400, "_count"),
+        ("POST", "/fhir/Patient", NESTED_EXTENSIONS, FHIR, 400, None),
+        ("GET", "/fhir/Patient?_count=-1", None, {}, 400, "_count"),
         ("GET", "/fhir/Patient?birthdate=notadate", None, {}, 400, None),
         ("GET", "/fhir/Patient?name:sounds-like=x", None, {}, 400, "name"),
         ("POST", "/fhir/AuditEvent", orjson.dumps({"resourceType": "AuditEvent"}), FHIR, 405, None),

@@ -14,9 +14,9 @@ from urllib.parse import urlencode
 from mais_node.audit.port import AuditLog, AuditPage, AuditRecord, Event
 from mais_node.audit.query import AuditQuery, AuditSearch
 from mais_node.errors import Issue
-from mais_node.fhir.bundle import subset
 from mais_node.fhir.outcome import operation_outcome
 from mais_node.fhir.search.parse import is_small_int
+from mais_node.fhir.shape import subset
 
 VERSION = "1"
 

@@ -13,7 +13,9 @@ from typing import Any
 from mais_node import __version__
 from mais_node.fhir.search.params import COMMON, DECLARED
 
-WRITE_INTERACTIONS = ("create", "update", "delete")
+WRITE_INTERACTIONS = ("create", "update", "patch", "delete")
+# JSON Patch is what R4 names; JSON Merge Patch is what clients such as fhirpy send (api/routes/rest.py).
+PATCH_FORMATS = ("application/json-patch+json", "application/merge-patch+json")
 READ_INTERACTIONS = ("read", "vread", "history-instance", "history-type", "search-type")
 READ_ONLY_TYPES = ("AuditEvent",)
 
@@ -115,6 +117,7 @@ def capability_statement(
         },
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
+        "patchFormat": list(PATCH_FORMATS),
         "rest": [rest],
     }
 
@@ -147,7 +150,9 @@ def _resource(
         "readHistory": True,
         "updateCreate": True,
         "conditionalCreate": True,
-        "conditionalDelete": "not-supported",
+        "conditionalRead": "full-support",
+        "conditionalUpdate": True,
+        "conditionalDelete": "single",
         "interaction": [{"code": c} for c in interactions],
         "searchParam": [{"name": p.name, "type": p.type, "documentation": p.description} for p in params],
         "searchInclude": [f"{rtype}:{p.name}" for p in params if p.type == "reference"],

@@ -50,6 +50,25 @@ _MESSAGES: Mapping[str, str] = {
 }
 
 
+# fhir.resources validates each nested element in Python, and orjson writes at most 254 levels: a body nested
+# deeper (valid FHIR: extensions inside extensions) exhausted the stack (a 500). Resources here nest about 10.
+MAX_DEPTH = 200
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether a JSON value nests objects and arrays more than ``limit`` levels (iteratively: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values() if isinstance(child, dict | list))
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node if isinstance(child, dict | list))
+    return False
+
+
 def valid_id(value: str) -> bool:
     """FHIR R4 id datatype: 1-64 of [A-Za-z0-9-.]."""
     return bool(_ID.match(value))
@@ -80,8 +99,12 @@ def structure_issues(resource: Mapping[str, Any]) -> list[Issue]:
         model = _model(resource_type)
     except (KeyError, ValueError, AttributeError):
         return [Issue(f"Unknown resourceType '{resource_type[:64]}'", "not-supported", expression=("resourceType",))]
+    if _deeper_than(resource, MAX_DEPTH):
+        return [Issue(f"The resource is nested more than {MAX_DEPTH} levels deep", "too-costly")]
     try:
         model.model_validate(resource)
+    except RecursionError:
+        return [Issue("The resource is nested too deeply to be checked", "too-costly")]
     except (KeyError, TypeError):
         misnamed = misnamed_resources(resource_type, resource)
         if not misnamed:
@@ -144,3 +167,27 @@ def check_structure(resource: Mapping[str, Any]) -> None:
     issues = structure_issues(resource)
     if issues:  # fhir/outcome.py lists at most 100 of them and counts the rest (issue 13 §6)
         raise InvalidRequest(issues[0].diagnostics, issues=issues)
+
+
+@lru_cache(maxsize=64)
+def summary_elements(resource_type: str) -> frozenset[str]:
+    """The top-level elements R4 marks ``isSummary`` for a type (its mandatory ones included), by JSON name."""
+    return frozenset(_flagged(resource_type, "summary_element_property"))
+
+
+@lru_cache(maxsize=64)
+def mandatory_elements(resource_type: str) -> frozenset[str]:
+    """The top-level elements a type requires (``min`` 1), by JSON name."""
+    return frozenset(_flagged(resource_type, "element_required"))
+
+
+def _flagged(resource_type: str, flag: str) -> list[str]:
+    try:
+        fields = _model(resource_type).model_fields
+    except (KeyError, ValueError, AttributeError):
+        return []
+    return [
+        str(f.alias or name)
+        for name, f in fields.items()
+        if isinstance(f.json_schema_extra, Mapping) and f.json_schema_extra.get(flag)
+    ]

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from mais_node.cli_governance import audit_app, policy_app, sharing_app, terminology_app
+from mais_node.cli_network import authority_app, register_app
 from mais_node.cli_register import client_app, keys_app, org_app
 from mais_node.config import Settings
 
@@ -26,6 +27,8 @@ app.add_typer(terminology_app, name="terminology")
 app.add_typer(keys_app, name="keys")
 app.add_typer(org_app, name="org")
 app.add_typer(client_app, name="client")
+app.add_typer(authority_app, name="authority")
+app.add_typer(register_app, name="register")
 
 StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///PATH or mongodb://… (default MAIS_STORE)")]
 

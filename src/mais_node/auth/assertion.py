@@ -88,7 +88,9 @@ class AssertionVerifier:
             raise AssertionRefused("unknown client", client_id=issuer[:128])
         who = {"client_id": client.client_id, "org_ods": client.org_ods}
         if not client.active:
-            raise AssertionRefused("the client is revoked", **who)
+            raise AssertionRefused(
+                f"the client is {'suspended at this node' if client.suspended_here else client.status}", **who
+            )
         try:
             key = self.keys.select(client, header.get("kid"), str(alg))
         except KeyNotUsable as exc:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from mais_node.adapters.identity_keys import IdentityKeys
 from mais_node.adapters.jose_signer import KeyRingSigner
 from mais_node.adapters.jwks_http import HttpJwksFetcher
 from mais_node.audit.actors import Node
@@ -31,6 +32,7 @@ from mais_node.enquiry.service import EnquiryService
 from mais_node.errors import InvalidRequest
 from mais_node.fhir.service import ResourceService
 from mais_node.network.national import NationalRegister
+from mais_node.network.poller import Poller
 from mais_node.network.ports import NetworkStore, RegisterSource
 from mais_node.network.services import Network
 from mais_node.network.signature import TrustedKeys
@@ -185,7 +187,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, mongo_data
         clock=clock,
         grouped=grouped,
     )
-    return Services(
+    services = Services(
         settings=settings,
         clock=clock,
         store=store,
@@ -203,6 +205,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None, mongo_data
         closers=[*auth.closers, close_store, grouped.close],
         network=network,
     )
+    services.extras["identity"] = IdentityKeys(settings.identity_keys)
+    return services
 
 
 def build_network(
@@ -229,13 +233,25 @@ def build_network(
 
         if not is_https_or_loopback(settings.register_url):
             raise InvalidRequest("MAIS_REGISTER_URL must use https (plain http only to this machine)")
-        source = HttpRegisterSource(settings.register_url, max_bytes=settings.register_max_bytes)
+        source = HttpRegisterSource(
+            settings.register_url, max_bytes=settings.register_max_bytes, timeout=settings.register_timeout_seconds
+        )
     else:
         from mais_node.adapters.register_file import FileRegisterSource
 
         source = FileRegisterSource(Path(settings.register_url), max_bytes=settings.register_max_bytes)
     network.importer = RegisterImport(source, settings.register_url, trust, store, national, audit, clock, node)
     return network
+
+
+def start_sync(services: Services) -> Poller | None:
+    """``mais serve``'s background import of the national register, when this node has one to import."""
+    network = services.network
+    if network is None or network.importer is None or network.interval <= 0:
+        return None
+    poller = Poller(network.importer, network.interval)
+    poller.start()
+    return poller
 
 
 def start(services: Services) -> None:

@@ -2,8 +2,9 @@
 
 Organizations (the MAIS register fields, profile ``mais-organisation``), their Endpoints (hl7-fhir-rest) and their
 systems as Devices (profile ``mais-system``: the national OAuth client id, the owning Organization, the JWKS inline
-or by URL, the scopes, a status). The serial is ``Bundle.identifier``, the issue time ``Bundle.timestamp``, the expiry
-the ``mais-register-expires`` extension. ``parse`` refuses, naming the entry, anything not well formed.
+or by URL, the scopes, a status). The serial is ``Bundle.identifier``, valid until the end of its period (the
+expiry: an R4 Bundle has no extensions); the issue time is ``Bundle.timestamp``. ``parse`` refuses, naming the
+entry, anything not well formed.
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ Json = dict[str, Any]
 
 REGISTER_PROFILE = f"{PROFILE_BASE}/mais-national-register"
 SYSTEM_PROFILE = f"{PROFILE_BASE}/mais-system"
-ENDPOINT_PROFILE = f"{PROFILE_BASE}/mais-endpoint"
-EXPIRES = f"{PROFILE_BASE}/mais-register-expires"
 SYSTEM_STATUS = f"{PROFILE_BASE}/mais-system-status"
 SYSTEM_SCOPE = f"{PROFILE_BASE}/mais-system-scope"
 SYSTEM_JWKS = f"{PROFILE_BASE}/mais-system-jwks"
@@ -63,10 +62,13 @@ def build(content: RegisterContent, base: str) -> Json:
     return {
         "resourceType": "Bundle",
         "meta": {"profile": [REGISTER_PROFILE]},
-        "identifier": {"system": SERIAL_SYSTEM, "value": str(content.serial)},
+        "identifier": {
+            "system": SERIAL_SYSTEM,
+            "value": str(content.serial),
+            "period": {"start": content.issued, "end": content.expires},
+        },
         "type": "collection",
         "timestamp": content.issued,
-        "extension": [{"url": EXPIRES, "valueInstant": content.expires}],
         "entry": entries,
     }
 
@@ -75,7 +77,6 @@ def endpoint_resource(endpoint: NationalEndpoint) -> Json:
     return {
         "resourceType": "Endpoint",
         "id": endpoint.id,
-        "meta": {"profile": [ENDPOINT_PROFILE]},
         "status": endpoint.status,
         "connectionType": CONNECTION,
         "name": f"MAIS node of {endpoint.org_ods}",
@@ -115,10 +116,9 @@ def parse(bundle: Any) -> RegisterContent:
         raise Malformed("the document is not a FHIR Bundle of type collection", expression=("Bundle",))
     serial = _serial(bundle.get("identifier"))
     issued = _instant(bundle.get("timestamp"), "Bundle.timestamp")
-    expiry = [
-        e.get("valueInstant") for e in bundle.get("extension") or [] if isinstance(e, dict) and e.get("url") == EXPIRES
-    ]
-    expires = _instant(expiry[0] if len(expiry) == 1 else None, "Bundle.extension:expires")
+    identifier = bundle.get("identifier")
+    period = identifier.get("period") if isinstance(identifier, dict) else None
+    expires = _instant(period.get("end") if isinstance(period, dict) else None, "Bundle.identifier.period.end")
     signature = bundle.get("signature")
     who = signature.get("who") if isinstance(signature, dict) else None
     authority = str(who.get("display") or who.get("reference") or "")[:200] if isinstance(who, dict) else ""

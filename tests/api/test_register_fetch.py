@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -14,12 +15,14 @@ from typing import Any, ClassVar
 import orjson
 import pytest
 
-from mais_node.adapters.jose_keys import generate_private_jwk
+from mais_node.adapters.jose_keys import generate_private_jwk, public_jwks
+from mais_node.client import client_assertion
 from mais_node.network.sync import ImportRefused
 from tests.api.conftest import make_node
 from tests.registers import Authority, a_system, an_organisation
 
 FIFTY_MB = 50 * 1024 * 1024
+SYSTEM_KEY = generate_private_jwk("ES384")
 CHUNK = 64 * 1024
 
 
@@ -29,6 +32,15 @@ class AuthorityHandler(BaseHTTPRequestHandler):
     sent: ClassVar[int] = 0
 
     def do_GET(self) -> None:
+        if self.path == "/jwks":
+            body = orjson.dumps(public_jwks(SYSTEM_KEY))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Cache-Control", "max-age=60")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if self.mode == "slow":
             time.sleep(2.0)
         if self.mode == "big":
@@ -108,3 +120,25 @@ def test_a_50_mb_answer_is_refused_by_size_and_a_slow_one_by_time(server: str, t
             if any(c.get("code") == "register-import" for c in r.event.get("subtype", [])) and r.event["outcome"] == "8"
         ]
         assert len(refusals) == 2
+
+
+def test_a_national_system_with_a_jwks_url_gets_a_token_with_keys_fetched_from_it(server: str, tmp_path: Path) -> None:
+    authority = Authority()
+    jwks_uri = server.replace("/register", "/jwks")
+    system = replace(a_system("cms-url", "LA0001"), jwks=None, jwks_uri=jwks_uri)
+    AuthorityHandler.document = orjson.dumps(authority.signed(authority.content(1, [an_organisation()], [system])))
+    settings = {"register_url": server, "register_trust": authority.write_trust(tmp_path), "register_sync_seconds": 0}
+    for node in make_node(tmp_path, **settings):
+        assert node.services.network is not None
+        assert node.services.network.importer is not None
+        node.services.network.importer.sync()
+        answer = node.http.post(
+            "/auth/token",
+            data={
+                "grant_type": "client_credentials",
+                "scope": "mais/enquiry",
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": client_assertion("cms-url", node.services.auth.token_url, SYSTEM_KEY),
+            },
+        )
+        assert answer.status_code == 200, answer.text

@@ -37,7 +37,7 @@ from mais_node.network.ports import NetworkStore, RegisterSource
 from mais_node.network.services import Network
 from mais_node.network.signature import TrustedKeys
 from mais_node.network.sync import RegisterImport
-from mais_node.network.urls import is_https_or_loopback
+from mais_node.register.urls import is_https_or_loopback
 from mais_node.storage.port import ResourceStore
 from mais_node.terminology import CANONICAL_BASE
 from mais_node.terminology.runtime import Vocabularies

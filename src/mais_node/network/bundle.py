@@ -18,11 +18,11 @@ import orjson
 from mais_node.auth.scopes import check_registrable
 from mais_node.errors import InvalidRequest
 from mais_node.network.model import NationalEndpoint, RegisterContent
-from mais_node.network.urls import is_https_or_loopback, is_url
 from mais_node.register.fhir_organisation import PROFILE_BASE, from_resource, to_resource
 from mais_node.register.jwks import check_public_jwks
 from mais_node.register.model import Client
 from mais_node.register.organisations import ods_code
+from mais_node.register.urls import is_https_or_loopback, is_url
 
 Json = dict[str, Any]
 

@@ -21,6 +21,7 @@ from mais_node.register.jwks import check_public_jwks
 from mais_node.register.model import Client
 from mais_node.register.organisations import Organisations
 from mais_node.register.ports import ClientStore, NationalDirectory
+from mais_node.register.urls import is_https_or_loopback
 
 
 class Clients:
@@ -71,7 +72,8 @@ class Clients:
             raise InvalidRequest(
                 "Give the client's keys as a JWKS or as a JWKS URL (one of them)", expression=("jwks",)
             )
-        if jwks_uri is not None and not jwks_uri.startswith(("https://", "http://localhost", "http://127.0.0.1")):
+        # The host is compared whole: "http://127.0.0.1.evil.example" and "http://localhost@evil.example" are not local.
+        if jwks_uri is not None and not is_https_or_loopback(jwks_uri):
             raise InvalidRequest("A JWKS URL must use https", expression=("jwks_uri",))
         org = self.organisations.require(org_ods)
         client = Client(

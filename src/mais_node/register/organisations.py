@@ -21,6 +21,7 @@ from mais_node.fhir.service import ResourceService
 from mais_node.register.fhir_organisation import endpoint_resource, from_resource, to_resource
 from mais_node.register.model import ACTIVE, ODS_SYSTEM, VERIFIED, Organisation
 from mais_node.register.ports import NationalDirectory
+from mais_node.register.urls import is_https_or_loopback
 
 _ODS = re.compile(r"^[A-Z0-9]{3,12}$")
 _STATUSES = {
@@ -176,8 +177,9 @@ class Organisations:
 
     def add_endpoint(self, ods: str, address: str, *, actor: Actor) -> Organisation:
         """Record where the organisation's node answers (a FHIR Endpoint referenced from the Organization)."""
-        if not address.startswith(("https://", "http://")):
-            raise InvalidRequest("An endpoint address must be an http(s) URL", expression=("address",))
+        # The national register refuses any other address, so the authority's own node refuses it first.
+        if not is_https_or_loopback(address):
+            raise InvalidRequest("An endpoint address must be an https URL with a host", expression=("address",))
         current = self.require(ods)
         assert current.id is not None
         endpoint = self.resources.create("Endpoint", endpoint_resource(current.id, current.ods, address)).stored

@@ -15,7 +15,7 @@ import orjson
 
 from mais_node.audit import balp
 from mais_node.audit.actors import Actor, Node
-from mais_node.audit.port import AuditSink
+from mais_node.audit.port import AuditSink, Event
 from mais_node.clock import Clock
 from mais_node.errors import InvalidRequest, Unavailable, VersionConflict
 from mais_node.network import bundle
@@ -75,9 +75,8 @@ class RegisterImport:
             fetched = self.source.fetch(self._etag)
         except Unavailable as exc:
             raise ImportRefused(f"the register could not be fetched: {exc.diagnostics}") from exc
-        current = self.store.national()
-        if isinstance(fetched, NotModified):
-            return ImportResult(current.serial if current else None, applied=False)
+        if isinstance(fetched, NotModified):  # the common poll: one small read, nothing parsed
+            return ImportResult(self.store.national_serial(), applied=False)
         try:
             document = orjson.loads(fetched.body)
         except orjson.JSONDecodeError as exc:
@@ -89,9 +88,10 @@ class RegisterImport:
             content = bundle.parse(document)
         except InvalidRequest as exc:
             raise ImportRefused(exc.diagnostics, _claimed_serial(document)) from exc
-        previous = load(current) if current else None
+        previous = self._previous()
         if previous is not None and content.serial <= previous.serial:
-            if content.serial == previous.serial and fetched.body == current.document:  # type: ignore[union-attr]
+            applied = self.store.national() if content.serial == previous.serial else None
+            if applied is not None and fetched.body == applied.document:  # the same document again
                 self._etag = fetched.etag
                 return ImportResult(content.serial, applied=False)
             raise ImportRefused(
@@ -105,34 +105,53 @@ class RegisterImport:
         self._etag = fetched.etag
         return ImportResult(content.serial, applied=True, changes=changes)
 
+    def _previous(self) -> RegisterContent | None:
+        """The register in force: this worker's parsed copy when it is current, else read from the store."""
+        serial = self.store.national_serial()
+        if serial is None:
+            return None
+        cached = self.national.content()
+        if cached is not None and cached.serial == serial:
+            return cached
+        stored = self.store.national()
+        return load(stored) if stored else None
+
     def _apply(
         self, content: RegisterContent, previous: RegisterContent | None, body: bytes, now: datetime
     ) -> list[Change]:
+        """Record every change, then apply them all in one write: no change is ever in force without its record."""
         changes = diff(previous, content)
+        events = [
+            balp.national_change(
+                self.node,
+                now,
+                SYNC_ACTOR,
+                serial=content.serial,
+                target=change.target,
+                action=change.action,
+                before=_json(change.before),
+                after=_json(change.after),
+            )
+            for change in changes
+        ]
+        events.append(self._event(content.serial, accepted=True, changes=len(changes)))
+        self.audit.append_many(events)
         applied = AppliedRegister(content.serial, orjson.dumps(content.state()), body, now.isoformat())
         try:
             self.store.put_national(applied, expected_serial=previous.serial if previous else None)
         except VersionConflict:
-            return []  # another worker applied a register first; the next sync compares against it
+            # Another worker applied a register first (the same serial, as a rule): say so beside the records above.
+            reason = f"serial {content.serial} not applied by this worker: another applied a register first"
+            self.audit.append(self._event(content.serial, accepted=False, reason=reason))
+            return []
         self.national.invalidate()
-        for change in changes:
-            self.audit.append(
-                balp.national_change(
-                    self.node,
-                    now,
-                    SYNC_ACTOR,
-                    serial=content.serial,
-                    target=change.target,
-                    action=change.action,
-                    before=_json(change.before),
-                    after=_json(change.after),
-                )
-            )
-        self._record(content.serial, accepted=True, changes=len(changes))
         return changes
 
-    def _record(self, serial: int | None, *, accepted: bool, reason: str | None = None, changes: int = 0) -> None:
-        event = balp.register_import(
+    def _record(self, serial: int | None, *, accepted: bool, reason: str | None = None) -> None:
+        self.audit.append(self._event(serial, accepted=accepted, reason=reason))
+
+    def _event(self, serial: int | None, *, accepted: bool, reason: str | None = None, changes: int = 0) -> Event:
+        return balp.register_import(
             self.node,
             self.clock.now(),
             SYNC_ACTOR,
@@ -142,7 +161,6 @@ class RegisterImport:
             reason=reason,
             changes=changes,
         )
-        self.audit.append(event)
 
 
 def _json(state: dict[str, object] | None) -> str | None:

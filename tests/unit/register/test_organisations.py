@@ -86,7 +86,9 @@ def test_an_endpoint_is_a_fhir_endpoint_referenced_by_the_organisation(world: Wo
         world.auth.organisations.add_endpoint("LA0001", "ftp://x", actor=ADMIN)
 
 
-@pytest.mark.parametrize("address", ["https://", "http://", "https://la 0001.example/fhir", "http://la0001.example/fhir"])
+@pytest.mark.parametrize(
+    "address", ["https://", "http://", "https://la 0001.example/fhir", "http://la0001.example/fhir"]
+)
 def test_an_endpoint_address_is_an_https_url_with_a_host(world: World, address: str) -> None:
     world.organisation("LA0001")
     with pytest.raises(InvalidRequest, match="https"):

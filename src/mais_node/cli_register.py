@@ -161,6 +161,13 @@ def client_revoke(client_id: Annotated[str, typer.Argument(help="The client id")
         typer.echo(_client_line(auth.clients.revoke(client_id, actor=operator())))
 
 
+@client_app.command("reinstate")
+def client_reinstate(client_id: Annotated[str, typer.Argument(help="The client id")], store: StoreOpt = None) -> None:
+    """Reinstate a revoked system (or lift this node's suspension of a nationally listed one)."""
+    with register(store) as auth:
+        typer.echo(_client_line(auth.clients.reinstate(client_id, actor=operator())))
+
+
 def register_demo(auth: AuthServices, directory: Path, *, ods: str = "DEMO01") -> tuple[str, Path]:
     """For ``mais demo``: a verified demo requesting organisation with one ES384 system; its id and private key."""
     from mais_node.adapters.jose_keys import write_key_pair

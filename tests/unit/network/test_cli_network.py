@@ -70,6 +70,11 @@ def test_the_authority_publishes_and_a_node_imports_from_the_command_line(tmp_pa
     assert client_id in clients
     assert "national serial 2" in clients
 
+    assert clients.strip().endswith("national serial 2")
+    revoked = run("client", "revoke", client_id, "--store", node, env=env)
+    assert revoked.strip().endswith("national serial 2, suspended here")
+    reinstated = run("client", "reinstate", client_id, "--store", node, env=env)
+    assert reinstated.strip().endswith("national serial 2")
     run("org", "suspend", "LA0001", "--store", node, env=env)
     line = next(li for li in run("org", "list", "--store", node, env=env).splitlines() if li.startswith("LA0001"))
     assert line.endswith("national serial 2, suspended here")

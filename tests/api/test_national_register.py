@@ -323,3 +323,41 @@ def test_readiness_and_a_metric_say_when_the_register_in_force_has_expired(tmp_p
         assert ready.status_code == 200  # the node keeps serving on its last good register
         assert ready.json()["register"]["expired"] is True
         assert "mais_register_expired 1.0" in node.http.get("/metrics").text
+
+
+class _Racing:
+    """The store as a second worker sees it: the first worker applies the same document just before it writes."""
+
+    def __init__(self, store: Any, first: RegisterImport) -> None:
+        self.store, self.first = store, first
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def put_national(self, applied: Any, *, expected_serial: int | None) -> None:
+        self.first.sync()
+        self.store.put_national(applied, expected_serial=expected_serial)
+
+
+def test_two_workers_racing_apply_a_serial_once_and_the_loser_says_so(network: Network) -> None:
+    from mais_node.network.national import NationalRegister
+
+    first = network.importer
+    racing = _Racing(first.store, first)
+    second = RegisterImport(
+        first.source,
+        first.source_name,
+        first.trust,
+        racing,
+        NationalRegister(first.store),
+        first.audit,
+        first.clock,
+        first.node,
+    )
+    result = second.sync()
+    assert not result.applied
+    assert network.serial() == 1
+    assert network.token().status_code == 200
+    imports = network.events("register-import")
+    assert [e["outcome"] for e in imports] == ["0", "0", "8"]  # the winner's, the loser's record, its "not applied"
+    assert "another applied a register first" in imports[-1]["outcomeDesc"]

@@ -103,6 +103,8 @@ class RegisterImport:
             raise ImportRefused(f"serial {content.serial} expired at {content.expires}", content.serial)
         changes = self._apply(content, previous, fetched.body, now)
         self._etag = fetched.etag
+        if changes is None:  # another worker applied a register first
+            return ImportResult(self.store.national_serial(), applied=False)
         return ImportResult(content.serial, applied=True, changes=changes)
 
     def _previous(self) -> RegisterContent | None:
@@ -118,8 +120,9 @@ class RegisterImport:
 
     def _apply(
         self, content: RegisterContent, previous: RegisterContent | None, body: bytes, now: datetime
-    ) -> list[Change]:
-        """Record every change, then apply them all in one write: no change is ever in force without its record."""
+    ) -> list[Change] | None:
+        """Record every change, then apply them all in one write: no change is ever in force without its record.
+        None when another worker applied a register first."""
         changes = diff(previous, content)
         events = [
             balp.national_change(
@@ -143,7 +146,7 @@ class RegisterImport:
             # Another worker applied a register first (the same serial, as a rule): say so beside the records above.
             reason = f"serial {content.serial} not applied by this worker: another applied a register first"
             self.audit.append(self._event(content.serial, accepted=False, reason=reason))
-            return []
+            return None
         self.national.invalidate()
         return changes
 

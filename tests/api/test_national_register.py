@@ -361,3 +361,29 @@ def test_two_workers_racing_apply_a_serial_once_and_the_loser_says_so(network: N
     imports = network.events("register-import")
     assert [e["outcome"] for e in imports] == ["0", "0", "8"]  # the winner's, the loser's record, its "not applied"
     assert "another applied a register first" in imports[-1]["outcomeDesc"]
+
+
+def test_the_serving_node_imports_in_the_background_every_interval(tmp_path: Path) -> None:
+    import time
+
+    authority = Authority()
+    path = tmp_path / "register.json"
+    key = generate_private_jwk("ES384")
+    path.write_bytes(orjson.dumps(authority.signed(first_register(authority, key))))
+    trust = authority.write_trust(tmp_path)
+
+    def within(seconds: float, condition: Callable[[], bool]) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            time.sleep(0.05)
+        return False
+
+    nodes = make_node(tmp_path, register_url=str(path), register_trust=trust, register_sync_seconds=0.2)
+    for net in (Network(node, authority, path, key) for node in nodes):
+        assert within(5, lambda: net.serial() == 1)  # noqa: B023 (called before the loop moves on)
+        revoked = authority.content(2, [an_organisation()], [a_system("cms-1", "LA0001", key, status="revoked")])
+        net.publish(authority.signed(revoked))
+        assert within(5, lambda: net.token().status_code == 401)  # noqa: B023
+        assert net.serial() == 2

@@ -11,12 +11,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import mongomock
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 
 from mais_node.adapters.jose_keys import generate_private_jwk
+from mais_node.app import create_app
 from mais_node.client import client_assertion
+from mais_node.config import Settings
 from mais_node.network.sync import ImportRefused, RegisterImport
+from mais_node.wiring import build_services
 from tests.api.conftest import ADMIN_ACTOR, Node, make_node
 from tests.registers import Authority, a_system, an_organisation
 
@@ -68,13 +73,25 @@ def first_register(authority: Authority, key: Json, serial: int = 1) -> Any:
     return authority.content(serial, [an_organisation("LA0001")], [a_system("cms-1", "LA0001", key)])
 
 
-@pytest.fixture
-def network(tmp_path: Path) -> Iterator[Network]:
+def node_on(store: str, tmp_path: Path, **settings: Any) -> Iterator[Node]:
+    """A node in process on SQLite or on MongoDB (mongomock): the import is one atomic write on both."""
+    if store == "sqlite":
+        yield from make_node(tmp_path, **settings)
+        return
+    config = Settings(store="mongodb://mongomock/mais", **settings)
+    services = build_services(config, mongo_database=mongomock.MongoClient().get_database("mais"))
+    with TestClient(create_app(config, services=services)) as http:
+        yield Node(http, services)
+    services.close()
+
+
+@pytest.fixture(params=["sqlite", "mongo"])
+def network(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Network]:
     authority = Authority()
     path = tmp_path / "register.json"
     trust = authority.write_trust(tmp_path)
     key = generate_private_jwk("ES384")
-    for node in make_node(tmp_path, register_url=str(path), register_trust=trust, register_sync_seconds=0):
+    for node in node_on(request.param, tmp_path, register_url=str(path), register_trust=trust, register_sync_seconds=0):
         net = Network(node, authority, path, key)
         net.publish(authority.signed(first_register(authority, key)))
         yield net

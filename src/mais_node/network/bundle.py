@@ -23,7 +23,7 @@ from mais_node.register.fhir_organisation import PROFILE_BASE, from_resource, to
 from mais_node.register.jwks import check_public_jwks
 from mais_node.register.model import Client
 from mais_node.register.organisations import ods_code
-from mais_node.register.urls import is_https_or_loopback, is_url
+from mais_node.register.urls import is_https_or_loopback
 
 Json = dict[str, Any]
 
@@ -204,7 +204,7 @@ def _endpoint(index: int, resource: Json, content: RegisterContent) -> NationalE
     id_ = resource.get("id")
     if not isinstance(id_, str) or not id_ or len(id_) > 64 or id_ in content.endpoints:
         raise Malformed("each Endpoint needs its own id", expression=where)
-    if not is_url(resource.get("address")) or not is_https_or_loopback(resource.get("address")):
+    if not is_https_or_loopback(resource.get("address")):
         raise Malformed(f"Endpoint {id_}: the address is not an https URL", expression=(f"{where[0]}.address",))
     if resource.get("status") not in ENDPOINT_STATUSES:
         raise Malformed(f"Endpoint {id_}: status is not one of {sorted(ENDPOINT_STATUSES)}", expression=where)

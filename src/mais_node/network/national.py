@@ -79,8 +79,14 @@ class NationalRegister:
         return True
 
     def invalidate(self) -> None:
-        """Re-read the store at the next lookup (this worker has just applied a serial)."""
+        """Re-read the store at the next lookup."""
         self._checked = float("-inf")
+
+    def applied(self, content: RegisterContent) -> None:
+        """This worker has just applied ``content``: keep it rather than read back what it wrote."""
+        with self._lock:
+            self._content = content
+        self.invalidate()  # the suspensions are read again at the next lookup; the content is kept by serial
 
     # -- internals ---------------------------------------------------------------------------------------
     def _listed(self, reference: str) -> bool:

@@ -147,7 +147,7 @@ class RegisterImport:
             reason = f"serial {content.serial} not applied by this worker: another applied a register first"
             self.audit.append(self._event(content.serial, accepted=False, reason=reason))
             return None
-        self.national.invalidate()
+        self.national.applied(content)
         return changes
 
     def _record(self, serial: int | None, *, accepted: bool, reason: str | None = None) -> None:

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import re
+from urllib.parse import SplitResult, urlsplit
 
 LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+_SPACE = re.compile(r"\s")
+
+
+def _split(text: object) -> SplitResult | None:
+    """The parts of an absolute http(s) URL with a host, or None."""
+    if not isinstance(text, str) or _SPACE.search(text):
+        return None
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:
+        return None
+    return parts if parts.scheme in ("https", "http") and host else None
 
 
 def is_url(text: object) -> bool:
     """An absolute http(s) URL with a host."""
-    if not isinstance(text, str) or any(c.isspace() for c in text):
-        return False
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return False
-    return parts.scheme in ("https", "http") and bool(parts.hostname)
+    return _split(text) is not None
 
 
 def is_https_or_loopback(text: object) -> bool:
     """https, or http to the loopback interface (the host compared whole, so ``127.0.0.1.evil`` is not loopback)."""
-    if not is_url(text):
-        return False
-    parts = urlsplit(str(text))
-    return parts.scheme == "https" or (parts.hostname or "") in LOOPBACK
+    parts = _split(text)
+    return parts is not None and (parts.scheme == "https" or (parts.hostname or "") in LOOPBACK)

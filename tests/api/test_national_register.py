@@ -20,6 +20,7 @@ from mais_node.adapters.jose_keys import generate_private_jwk
 from mais_node.app import create_app
 from mais_node.client import client_assertion
 from mais_node.config import Settings
+from mais_node.errors import InvalidRequest
 from mais_node.network.sync import ImportRefused, RegisterImport
 from mais_node.wiring import build_services
 from tests.api.conftest import ADMIN_ACTOR, Node, make_node
@@ -404,3 +405,13 @@ def test_the_serving_node_imports_in_the_background_every_interval(tmp_path: Pat
         net.publish(authority.signed(revoked))
         assert within(5, lambda: net.token().status_code == 401)  # noqa: B023
         assert net.serial() == 2
+
+
+def test_a_national_organisation_is_changed_only_by_suspension_here(network: Network) -> None:
+    network.importer.sync()
+    organisations = network.node.services.auth.organisations
+    with pytest.raises(InvalidRequest, match="comes from the national register"):
+        organisations.add_endpoint("LA0001", "https://elsewhere.example/fhir", actor=ADMIN_ACTOR)
+    with pytest.raises(InvalidRequest, match="comes from the national register"):
+        organisations.change("LA0001", actor=ADMIN_ACTOR, verification_status="rejected")
+    assert organisations.require("LA0001").endpoints == ("ep-LA0001",)

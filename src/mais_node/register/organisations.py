@@ -144,14 +144,18 @@ class Organisations:
         elif fields.get("operational_status") == ACTIVE and set(fields) <= {"operational_status", "technical_status"}:
             self.national.lift_here(reference)
         else:
-            raise InvalidRequest(
-                f"Organisation {current.ods} comes from the national register ({current.source}): "
-                "this node can only suspend it here or lift that suspension",
-                expression=("ods",),
-            )
+            raise self._national_only(current)
         changed = self.national.organisation(current.ods) or current
         self._audit_here(actor, reference, current, changed.suspended_here)
         return changed
+
+    @staticmethod
+    def _national_only(current: Organisation) -> InvalidRequest:
+        return InvalidRequest(
+            f"Organisation {current.ods} comes from the national register ({current.source}): "
+            "this node can only suspend it here or lift that suspension",
+            expression=("ods",),
+        )
 
     def _audit_here(self, actor: Actor, reference: str, current: Organisation, suspended: bool) -> None:
         event = balp.changed(
@@ -181,7 +185,8 @@ class Organisations:
         if not is_https_or_loopback(address):
             raise InvalidRequest("An endpoint address must be an https URL with a host", expression=("address",))
         current = self.require(ods)
-        assert current.id is not None
+        if current.id is None:
+            raise self._national_only(current)
         endpoint = self.resources.create("Endpoint", endpoint_resource(current.id, current.ods, address)).stored
         self._audit(actor, "create", endpoint.id, None, endpoint.version, resource_type="Endpoint")
         return self._save(current, replace(current, endpoints=(*current.endpoints, endpoint.id)), actor)

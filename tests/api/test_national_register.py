@@ -298,6 +298,9 @@ def test_a_local_suspension_wins_through_later_imports_until_lifted(network: Net
     organisations = network.node.services.auth.organisations
     suspended = organisations.suspend("LA0001", actor=ADMIN_ACTOR)
     assert suspended.suspended_here
+    requester = network.node.services.enquiries.gates.directory.requester("LA0001")
+    assert requester is not None
+    assert requester.operational_status == "suspended"  # what the decision rules see, too
     assert network.token().status_code == 401
     second = first_register(network.authority, network.key, serial=3)
     second.organisations["LA0001"] = replace(second.organisations["LA0001"], system_version="2.0")

@@ -99,7 +99,10 @@ class NationalRegister:
         )
 
     def _local(self, org: Organisation, serial: int) -> Organisation:
-        return replace(org, national_serial=serial, suspended_here=f"Organization/{org.ods}" in self._suspended)
+        if f"Organization/{org.ods}" not in self._suspended:
+            return replace(org, national_serial=serial)
+        # Suspended here: every reader (token, bearer check, the rules' view of the requester) sees it suspended.
+        return replace(org, national_serial=serial, suspended_here=True, operational_status="suspended")
 
     def _system(self, client: Client, serial: int) -> Client:
         return replace(client, national_serial=serial, suspended_here=f"Device/{client.client_id}" in self._suspended)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from mais_node.cli_governance import audit_app, policy_app, sharing_app, terminology_app
-from mais_node.cli_network import authority_app, register_app
+from mais_node.cli_network import authority_app, check_register_settings, register_app
 from mais_node.cli_register import client_app, keys_app, org_app
 from mais_node.config import Settings
 
@@ -54,6 +54,7 @@ def serve(
     import uvicorn
 
     settings = _settings(store, host=host, port=port)
+    check_register_settings(settings)  # one line and exit 1, not a traceback from every worker
     # Workers are separate processes: the settings reach them through the environment.
     os.environ["MAIS_STORE"] = settings.store
     os.environ["MAIS_HOST"] = settings.host

@@ -43,6 +43,19 @@ def _node(**overrides: object) -> Iterator[Services]:
         services.close()
 
 
+def check_register_settings(settings: Settings) -> None:
+    """Before ``mais serve`` starts: the national register's settings make sense, or one line and exit 1."""
+    from mais_node.wiring import register_trust
+
+    if not settings.register_url:
+        return
+    try:
+        register_trust(settings)
+    except MaisError as exc:
+        typer.echo(f"error: {exc.diagnostics}", err=True)
+        raise typer.Exit(1) from exc
+
+
 @authority_app.command("keys")
 def authority_keys(out: Annotated[Path, typer.Option("--out", help="Directory for the key files")]) -> None:
     """Write the authority's ES384 key pair: a private JWK (mode 0600) and the JWKS every node trusts."""

@@ -202,11 +202,23 @@ def build_services(settings: Settings, *, clock: Clock | None = None, mongo_data
         node=node,
         auth=auth,
         checkpointer=checkpointer,
-        closers=[*auth.closers, close_store, grouped.close],
+        closers=[*auth.closers, *network.closers, close_store, grouped.close],
         network=network,
     )
     services.extras["identity"] = IdentityKeys(settings.identity_keys)
     return services
+
+
+def register_trust(settings: Settings) -> TrustedKeys:
+    """The authority's keys this node trusts; InvalidRequest saying what to set when the settings are wrong."""
+    if settings.register_trust is None:
+        raise InvalidRequest("MAIS_REGISTER_URL needs MAIS_REGISTER_TRUST (the authority's JWKS file)")
+    if settings.register_url.startswith(("https://", "http://")) and not is_https_or_loopback(settings.register_url):
+        raise InvalidRequest("MAIS_REGISTER_URL must use https (plain http only to this machine)")
+    try:
+        return TrustedKeys.from_jwks(orjson.loads(settings.register_trust.read_bytes()))
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise InvalidRequest(f"MAIS_REGISTER_TRUST {settings.register_trust} is not a readable JWKS file") from exc
 
 
 def build_network(
@@ -221,21 +233,15 @@ def build_network(
     network = Network(national, store, interval=settings.register_sync_seconds)
     if not settings.register_url:
         return network
-    if settings.register_trust is None:
-        raise InvalidRequest("MAIS_REGISTER_URL needs MAIS_REGISTER_TRUST (the authority's JWKS file)")
-    try:
-        trust = TrustedKeys.from_jwks(orjson.loads(settings.register_trust.read_bytes()))
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise InvalidRequest(f"MAIS_REGISTER_TRUST {settings.register_trust} is not a readable JWKS file") from exc
+    trust = register_trust(settings)
     source: RegisterSource
     if settings.register_url.startswith(("https://", "http://")):
         from mais_node.adapters.register_http import HttpRegisterSource
 
-        if not is_https_or_loopback(settings.register_url):
-            raise InvalidRequest("MAIS_REGISTER_URL must use https (plain http only to this machine)")
         source = HttpRegisterSource(
             settings.register_url, max_bytes=settings.register_max_bytes, timeout=settings.register_timeout_seconds
         )
+        network.closers.append(source.close)
     else:
         from mais_node.adapters.register_file import FileRegisterSource
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ class Network:
     store: NetworkStore
     importer: RegisterImport | None = None  # None: this node imports no national register
     interval: float = 60.0
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     def readiness(self, now: datetime) -> dict[str, Any]:
         """The register in force: its serial and expiry, whether it is past it, and why the last sync failed."""

@@ -118,3 +118,12 @@ def test_get_register_serves_the_latest_serial_with_an_etag_and_answers_304(tmp_
         assert moved.status_code == 200
         assert moved.headers["etag"] != etag
         assert orjson.loads(moved.content)["identifier"]["value"] == "2"
+
+
+def test_serve_with_a_register_but_no_trust_says_so_in_one_line(tmp_path: Path) -> None:
+    env = {"MAIS_REGISTER_URL": "https://register.example/register"}
+    said = run("serve", "--store", f"sqlite:///{tmp_path / 'n.db'}", code=1, env=env)
+    assert said.strip() == "error: MAIS_REGISTER_URL needs MAIS_REGISTER_TRUST (the authority's JWKS file)"
+    env = {"MAIS_REGISTER_URL": "http://register.example/register", "MAIS_REGISTER_TRUST": str(tmp_path / "none.json")}
+    said = run("serve", "--store", f"sqlite:///{tmp_path / 'n.db'}", code=1, env=env)
+    assert said.strip() == "error: MAIS_REGISTER_URL must use https (plain http only to this machine)"

@@ -170,6 +170,23 @@ class Bench:
             )
         )
 
+    def register(self) -> None:
+        """Issue 14: the national register's import (bench/bench_register.py, an authority node on loopback)."""
+        out = inprocess.run("bench.bench_register")
+        full = out.number(r"full first import: ([\d,]+) ms")
+        poll = out.number(r"unchanged poll \(304\): median ([\d.]+) ms")
+        one = out.number(r"one-change diff: median ([\d,]+) ms")
+        ratio = out.number(r"token ratio national/local \(median of \d+ rounds\): ([\d.]+)")
+        self.target(
+            "14", "register import: full first import <= 2 s (500 orgs, 1,500 systems)", f"{full:,.0f} ms", full <= 2000
+        )
+        self.target("14", "register import: unchanged poll (304) <= 5 ms", f"{poll:.2f} ms", poll <= 5)
+        self.target("14", "register import: one-change diff <= 200 ms", f"{one:,.0f} ms", one <= 200)
+        self.target("14", "tokens, national client >= 0.9 of a local one", f"{ratio:.3f}", ratio >= 0.9)
+        self.sections.append(
+            Section("National register (issue 14)", notes=[line for line in out.text.splitlines() if line])
+        )
+
     # -- the node, grown in stages ----------------------------------------------------------------------------
     def node(self) -> None:
         small, mid, big = self.p.sizes
@@ -435,7 +452,7 @@ class Bench:
         )
 
 
-STAGES = ("references", "inprocess", "node", "million", "matching", "audit")
+STAGES = ("references", "inprocess", "register", "node", "million", "matching", "audit")
 
 
 def write(bench: Bench, out: Path, profile: Profile, command: str, elapsed: float) -> None:
@@ -463,12 +480,13 @@ def main() -> None:
         bench = Bench(profile, Path(tmp))
         bench.references()
         # Heaviest last; each stage's figures are written as soon as it ends, and a failed stage is reported.
-        for stage in ("inprocess", "node", "matching", "audit", "million"):
+        for stage in ("inprocess", "register", "node", "matching", "audit", "million"):
             if stage not in stages or (stage == "million" and "node" not in stages):
                 continue
             try:
                 {
                     "inprocess": bench.in_process,
+                    "register": bench.register,
                     "node": bench.node,
                     "matching": bench.matching,
                     "audit": bench.audit,

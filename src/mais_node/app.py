@@ -13,12 +13,12 @@ from fastapi import FastAPI
 from mais_node import __version__
 from mais_node.api import errors
 from mais_node.api.middleware import EdgeMiddleware, Metrics
-from mais_node.api.routes import audit, auth, enquiry, ops, rest, terminology
+from mais_node.api.routes import audit, auth, enquiry, network, ops, rest, terminology
 from mais_node.audit.query import AUDIT_SEARCH_PARAMS
 from mais_node.config import Settings, get_settings
 from mais_node.fhir.capability import OPERATIONS, capability_statement
 from mais_node.fhir.search.params import DECLARED
-from mais_node.wiring import Services, build_services, start
+from mais_node.wiring import Services, build_services, start, start_sync
 
 log = logging.getLogger("mais_node")
 
@@ -50,9 +50,12 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         start(node)
+        poller = start_sync(node)
         _freeze_startup_objects()
         log.info("mais-node %s serving %s on %s", __version__, settings.fhir_base, settings.store.split("?")[0])
         yield
+        if poller is not None:
+            poller.stop()
         if own:
             node.close()
         log.info("mais-node stopped")
@@ -82,6 +85,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     for router in (enquiry.task_router, rest.router, enquiry.router, terminology.router, audit.router, auth.router):
         app.include_router(router)
     app.include_router(ops.router)
+    app.include_router(network.router)
+    network.install_metrics(metrics.registry, node)
     app.include_router(rest.fallback)
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     return app

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mais_node.cli_governance import audit_app, policy_app, sharing_app, terminology_app
+from mais_node.cli_network import authority_app, check_register_settings, register_app
 from mais_node.cli_register import client_app, keys_app, org_app
 from mais_node.cli_review import review_app
 from mais_node.config import Settings
@@ -31,6 +32,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(org_app, name="org")
 app.add_typer(client_app, name="client")
 app.add_typer(review_app, name="review")
+app.add_typer(authority_app, name="authority")
+app.add_typer(register_app, name="register")
 
 StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///PATH or mongodb://… (default MAIS_STORE)")]
 
@@ -56,6 +59,7 @@ def serve(
     import uvicorn
 
     settings = _settings(store, host=host, port=port)
+    check_register_settings(settings)  # one line and exit 1, not a traceback from every worker
     # Workers are separate processes: the settings reach them through the environment.
     os.environ["MAIS_STORE"] = settings.store
     os.environ["MAIS_HOST"] = settings.host

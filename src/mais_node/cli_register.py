@@ -54,13 +54,20 @@ def register(store: str | None) -> Iterator[AuthServices]:
 def _org_line(org: Organisation) -> str:
     return (
         f"{org.ods}\t{org.name}\t{org.type}\toperational={org.operational_status}"
-        f"\ttechnical={org.technical_status}\t{org.verification_status}"
+        f"\ttechnical={org.technical_status}\t{org.verification_status}\t{_source(org.source, org.suspended_here)}"
     )
+
+
+def _source(source: str, suspended_here: bool) -> str:
+    """Where an entry comes from (issue 14 item 4): ``local`` or ``national serial N``, and a suspension here."""
+    return f"{source}, suspended here" if suspended_here else source
 
 
 def _client_line(client: Client) -> str:
     keys = client.jwks_uri or "inline JWKS"
-    return f"{client.client_id}\t{client.org_ods}\t{client.status}\t{' '.join(client.scopes)}\t{keys}"
+    scopes = " ".join(client.scopes)
+    source = _source(client.source, client.suspended_here)
+    return f"{client.client_id}\t{client.org_ods}\t{client.status}\t{scopes}\t{keys}\t{source}"
 
 
 @keys_app.command("generate")
@@ -152,6 +159,13 @@ def client_revoke(client_id: Annotated[str, typer.Argument(help="The client id")
     """Revoke a system: no new tokens, and its tokens stop working within seconds."""
     with register(store) as auth:
         typer.echo(_client_line(auth.clients.revoke(client_id, actor=operator())))
+
+
+@client_app.command("reinstate")
+def client_reinstate(client_id: Annotated[str, typer.Argument(help="The client id")], store: StoreOpt = None) -> None:
+    """Reinstate a revoked system (or lift this node's suspension of a nationally listed one)."""
+    with register(store) as auth:
+        typer.echo(_client_line(auth.clients.reinstate(client_id, actor=operator())))
 
 
 def register_demo(auth: AuthServices, directory: Path, *, ods: str = "DEMO01") -> tuple[str, Path]:

@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     )
     refused_window_seconds: int = 60
     checkpoint_every: int = Field(1000, description="Sign a checkpoint of the audit chain every N records")
+    # The national register (issue 14): where this node imports it from, whose signature it trusts, how often.
+    register_url: str = Field("", description="URL (https, or http to loopback) or file path of the national register")
+    register_trust: Path | None = Field(None, description="JWKS file of the register authority's public keys")
+    register_sync_seconds: float = Field(60.0, description="Seconds between background imports (0: none)")
+    identity_keys: Path | None = Field(None, description="Directory of this node's private keys for asking others")
+    register_timeout_seconds: float = Field(10.0, description="A register URL that has not answered by then is skipped")
+    register_max_bytes: int = Field(32 * 1024 * 1024, description="Larger register documents are refused unread")
 
     @property
     def public_base(self) -> str:

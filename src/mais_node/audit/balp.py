@@ -313,3 +313,57 @@ def rules_loaded(
     type_ = Coding(DCM, "110100", "Application Activity")
     outcome = "0" if accepted else "8"
     return _event(node, at, actor, type_=type_, subtype=subtype, outcome=outcome, outcome_desc=reason, entity=[entity])
+
+
+def national_change(
+    node: Node,
+    at: datetime,
+    actor: Actor,
+    *,
+    serial: int,
+    target: str,
+    action: str,
+    before: str | None,
+    after: str | None,
+) -> Event:
+    """One entry of the national register added, changed or removed by the import of ``serial`` (both states)."""
+    detail = _detail(serial=str(serial), change=action, before=before, after=after)
+    entity = {"what": {"reference": target}, "detail": detail}
+    entity |= {"type": Coding(ENTITY_TYPE, "2").json(), "role": Coding(OBJECT_ROLE, "4").json()}
+    interaction: Literal["create", "update", "delete"] = (
+        "create" if action == "added" else "delete" if action == "removed" else "update"
+    )
+    subtype = [Coding(RESTFUL, interaction), node.code("national-register-change")]
+    code = {"create": "C", "update": "U", "delete": "D"}[interaction]
+    return _event(
+        node, at, actor, type_=Coding(AUDIT_EVENT_TYPE, "rest"), subtype=subtype, action=code, entity=[entity]
+    )
+
+
+def register_import(
+    node: Node,
+    at: datetime,
+    actor: Actor,
+    *,
+    source: str,
+    serial: int | None,
+    accepted: bool,
+    reason: str | None = None,
+    changes: int = 0,
+) -> Event:
+    """An import of the national register: applied (with its serial and the number of changes) or refused (why)."""
+    what = node.identifier("national-register", f"{serial}" if serial is not None else "unknown")
+    detail = _detail(source=source[:300], changes=str(changes) if accepted else None)
+    entity = {"what": what, "role": Coding(OBJECT_ROLE, "13").json(), "detail": detail}
+    subtype = [node.code("register-import"), node.code("accepted" if accepted else "refused")]
+    type_ = Coding(DCM, "110100", "Application Activity")
+    return _event(
+        node,
+        at,
+        actor,
+        type_=type_,
+        subtype=subtype,
+        outcome="0" if accepted else "8",
+        outcome_desc=reason,
+        entity=[entity],
+    )

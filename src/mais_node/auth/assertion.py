@@ -105,7 +105,9 @@ class AssertionVerifier:
             raise AssertionRefused("unknown client", client_id=issuer[:128])
         who = {"client_id": client.client_id, "org_ods": client.org_ods}
         if not client.active:
-            raise AssertionRefused("the client is revoked", **who)
+            raise AssertionRefused(
+                f"the client is {'suspended at this node' if client.suspended_here else client.status}", **who
+            )
         try:
             check_key_source(header, client)  # before any fetch: a 'jku' is never fetched for being in a header
             key = self.keys.select(client, header.get("kid"), str(alg))

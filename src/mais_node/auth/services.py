@@ -29,7 +29,7 @@ from mais_node.errors import VersionConflict
 from mais_node.fhir.service import ResourceService
 from mais_node.register.clients import Clients
 from mais_node.register.organisations import Organisations
-from mais_node.register.ports import ClientStore
+from mais_node.register.ports import ClientStore, NationalDirectory
 from mais_node.storage.port import ResourceStore
 from mais_node.terminology import CANONICAL_BASE
 
@@ -103,14 +103,15 @@ def build_auth(
     rate_limit: RateLimitPolicy | None = None,
     register_store: RegisterStore,
     closers: list[Callable[[], None]] | None = None,
+    national: NationalDirectory | None = None,
 ) -> AuthServices:
     """The register and the auth services on the node's store; the node's own organisation is put in the register."""
     backing = register_store
     closers = list(closers or [])
     node = Node(settings.node_org, settings.node_org_name, settings.public_base, CANONICAL_BASE)
     types = organisation_types(settings.terminology_dir)
-    organisations = Organisations(resources, clock, audit, node, types=types)
-    clients = Clients(backing, organisations, clock, audit, node)
+    organisations = Organisations(resources, clock, audit, node, types=types, national=national)
+    clients = Clients(backing, organisations, clock, audit, node, national)
     keyring = NodeKeyRing(backing, clock)
     token_url = f"{settings.public_base}/auth/token"
     jwks_url = f"{settings.public_base}/auth/jwks"

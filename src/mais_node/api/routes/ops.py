@@ -24,7 +24,10 @@ async def readyz(services: ServicesDep) -> Response:
         services.store.ping()
     except Unavailable:
         return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
-    return JSONResponse({"status": "ready", "store": "ok"})
+    ready: dict[str, object] = {"status": "ready", "store": "ok"}
+    if services.network is not None:  # the national register in force (issue 14): a node keeps serving on it
+        ready["register"] = services.network.readiness(services.clock.now())
+    return JSONResponse(ready)
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -6,8 +6,9 @@ lawfully consider. Every problem of the enquiry itself is listed at once (422), 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from mais_node.enquiry.model import Asker, Enquiry
 from mais_node.enquiry.ports import Agreements, Directory
@@ -100,9 +101,16 @@ class Gates:
         return tuple(items)
 
     def _conformance(self, enquiry: Enquiry) -> list[Issue]:
-        validator = self.validator()
         if enquiry.task is not None:
-            return validator.validate(enquiry.task, ENQUIRY_PROFILE)
+            return self.task_issues(enquiry.task)
+        return self.subject_issues(enquiry.subject)
+
+    def task_issues(self, task: Mapping[str, Any]) -> list[Issue]:
+        """The enquiry Task against the ``mais-enquiry`` profile (and R4)."""
+        return self.validator().validate(task, ENQUIRY_PROFILE)
+
+    def subject_issues(self, subject: Mapping[str, Any]) -> list[Issue]:
+        """The operation's subject against the person profile (and R4), located under ``resource``."""
         return [
             Issue(
                 i.diagnostics,
@@ -110,7 +118,7 @@ class Gates:
                 i.severity,
                 tuple(f"resource.{e}" if not e.startswith("resource") else e for e in i.expression),
             )
-            for i in validator.validate(enquiry.subject, PERSON_PROFILE)
+            for i in self.validator().validate(subject, PERSON_PROFILE)
         ]
 
     def _agreements(self, enquiry: Enquiry, ods: str, now: datetime, issues: list[Issue]) -> tuple[ClaimedPolicy, ...]:

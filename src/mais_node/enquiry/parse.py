@@ -15,8 +15,8 @@ Parameters of ``POST [base]/Patient/$person-info-query``:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn
 
 from mais_node.enquiry.model import AuthorisedUser, Enquiry
 from mais_node.errors import InvalidRequest, Issue, NotConformant
@@ -49,8 +49,20 @@ def _where(index: int, name: str) -> tuple[str, ...]:
     return (f"Parameters.parameter[{index}]", name)
 
 
-def from_parameters(document: Mapping[str, Any], raw: bytes) -> Enquiry:
-    """The enquiry in a ``$person-info-query`` Parameters resource; every problem is listed at once."""
+Conformance = Callable[[Mapping[str, Any]], list[Issue]]
+"""The profile check the gates make on a subject or a Task, run here too when the body is refused before them."""
+
+
+def _refuse(issues: list[Issue], resource: Mapping[str, Any] | None, conformance: Conformance | None) -> NoReturn:
+    """Refuse with every issue at once: the body's own, and those the gates would have listed had it been read."""
+    if resource is not None and conformance is not None:
+        issues = [*issues, *(i for i in conformance(resource) if i.severity in ("error", "fatal"))]
+    raise NotConformant(issues[0].diagnostics, issues=issues)
+
+
+def from_parameters(document: Mapping[str, Any], raw: bytes, *, subject_issues: Conformance | None = None) -> Enquiry:
+    """The enquiry in a ``$person-info-query`` Parameters resource; every problem is listed at once, the subject's
+    with the rest (``subject_issues``)."""
     if document.get("resourceType") != "Parameters":
         raise InvalidRequest(
             "The body of $person-info-query must be a Parameters resource", expression=("resourceType",)
@@ -105,7 +117,7 @@ def from_parameters(document: Mapping[str, Any], raw: bytes) -> Enquiry:
     if reason_uri is None and purpose is None and not any("reason" in i.expression for i in issues):
         issues.append(Issue("The reason for the enquiry is missing", "required", expression=("reason",)))
     if issues:
-        raise NotConformant(issues[0].diagnostics, issues=issues)
+        _refuse(issues, subjects[0] if len(subjects) == 1 else None, subject_issues)
     return Enquiry(
         form="operation",
         request_id=request_id or uuid.uuid4().hex,
@@ -147,11 +159,13 @@ def _code(concept: Any) -> str | None:
     return None
 
 
-def from_task(task: dict[str, Any], raw: bytes) -> Enquiry:
-    """The enquiry in a Task already checked against the ``mais-enquiry`` profile."""
+def from_task(task: dict[str, Any], raw: bytes, *, task_issues: Conformance | None = None) -> Enquiry:
+    """The enquiry in a Task; the gates check it against the ``mais-enquiry`` profile (``task_issues``, run here when
+    the Task names no subject, so that refusal lists every issue too)."""
     subject = _contained(task, task.get("for"))
     if subject is None:
-        raise NotConformant("Task.for must reference the contained subject Patient", expression=("Task.for",))
+        missing = Issue("Task.for must reference the contained subject Patient", "required", expression=("Task.for",))
+        _refuse([missing], task, task_issues)
     role = _contained(task, task.get("requester")) or {}
     practitioner = role.get("practitioner") or {}
     org = (role.get("organization") or {}).get("identifier") or {}

@@ -15,6 +15,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from mais_node.errors import InvalidRequest, Issue
+from mais_node.fhir.bindings import binding_issues
 
 # Types the node stores and serves through the REST interactions (DESIGN §4).
 STORED_TYPES: tuple[str, ...] = (
@@ -73,7 +74,15 @@ def fhirpath(resource_type: str, loc: Sequence[int | str]) -> str:
 
 
 def structure_issues(resource: Mapping[str, Any]) -> list[Issue]:
-    """Every structural problem of a resource body (unknown elements, wrong types, bad dates)."""
+    """Every structural problem of a resource body (unknown elements, wrong types, bad dates), and every code a
+    required binding of R4 does not allow."""
+    issues = _model_issues(resource)
+    if not any(i.expression == ("resourceType",) for i in issues):
+        issues.extend(binding_issues(resource))
+    return issues
+
+
+def _model_issues(resource: Mapping[str, Any]) -> list[Issue]:
     resource_type = resource.get("resourceType")
     if not isinstance(resource_type, str):
         return [Issue("resourceType is missing", "required", expression=("resourceType",))]

@@ -10,6 +10,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from mais_node.errors import Issue
+from mais_node.fhir.bindings import binding_issues
 from mais_node.fhir.models import misnamed_resources
 
 # pydantic error type → FHIR IssueType (the table fhirstarter keeps, reduced to what R4B models raise)
@@ -23,7 +24,14 @@ ISSUE_CODES = {
 
 
 def check_structure(resource: Mapping[str, Any]) -> list[Issue]:
-    """Issues found by the R4B model of the resource's type (none when it parses)."""
+    """Issues found by the R4B model of the resource's type, and the codes R4's required bindings do not allow."""
+    issues = _model_issues(resource)
+    if not any(i.expression == ("resourceType",) for i in issues):
+        issues.extend(binding_issues(resource))
+    return issues
+
+
+def _model_issues(resource: Mapping[str, Any]) -> list[Issue]:
     kind = resource.get("resourceType")
     if not isinstance(kind, str):
         return [Issue("resourceType is missing", "required", "error", ("resourceType",))]

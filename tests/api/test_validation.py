@@ -122,3 +122,62 @@ def test_an_enquiry_about_a_subject_with_a_bad_code_is_refused_naming_it(node: N
     answer = _post(node, "/fhir/Patient/$person-info-query", body, node.as_("mais/enquiry", "LA0001"))
     assert answer.status_code == 422
     assert any("administrative-gender" in m for m, _ in _diagnostics(answer))
+
+
+def test_a_spaced_nhs_number_is_refused_saying_remove_the_spaces_not_bad_check_digit(node: Node) -> None:
+    """Decided (docs/decisions.md): the node refuses "943 476 5919" rather than rewrite an identifier it was sent."""
+    node.organisation("LA0001")
+    body = parameters(who=subject("943 476 5919"))
+    answer = _post(node, "/fhir/Patient/$person-info-query", body, node.as_("mais/enquiry", "LA0001"))
+    assert answer.status_code == 422
+    messages = [m for m, _ in _diagnostics(answer)]
+    assert len(messages) == 1, messages
+    assert messages[0].startswith("mais-nhs-2: An NHS number is sent as ten digits with no spaces")
+    assert "check digit" not in messages[0]
+    wrong = _post(node, "/fhir/Patient/$person-info-query", parameters(who=subject("9434765918")),
+                  node.as_("mais/enquiry", "LA0001"))  # fmt: skip
+    assert [m.split(":")[0] for m, _ in _diagnostics(wrong)] == ["mais-nhs-1"]
+
+
+def test_a_date_in_another_format_is_refused_naming_the_format(node: Node, operator: dict[str, str]) -> None:
+    answer = _post(node, "/fhir/Patient", patient(birthDate="03/10/1990"), operator)
+    assert answer.status_code == 400
+    (issue,) = answer.json()["issue"]
+    assert issue["expression"] == ["Patient.birthDate"]
+    assert "YYYY-MM-DD" in issue["diagnostics"]
+    assert "regex" not in issue["diagnostics"]
+    validated = _post(node, "/fhir/Patient/$validate", patient(birthDate="03/10/1990"), operator)
+    assert any("YYYY-MM-DD" in m for m, _ in _diagnostics(validated))
+
+
+@pytest.mark.parametrize(
+    ("reason", "wanted"),
+    [
+        ({"name": "reason", "valueCoding": {"code": "s47-enquirey"}}, "did you mean 's47-enquiry'?"),
+        ({"name": "reason", "valueCoding": {"code": "curiosity"}}, "already-open, general-safeguarding, s47-enquiry"),
+        ({"name": "reason", "valueUri": "https://example.org/no-such-act"}, "already-open, general-safeguarding, s47"),
+    ],
+)
+def test_a_mistyped_purpose_is_told_the_valid_codes_and_the_nearest(
+    node: Node, reason: dict[str, Any], wanted: str
+) -> None:
+    node.organisation("LA0001")
+    answer = _post(
+        node, "/fhir/Patient/$person-info-query", parameters(reason=reason), node.as_("mais/enquiry", "LA0001")
+    )
+    assert answer.status_code == 422
+    assert any(wanted in m for m, _ in _diagnostics(answer)), _diagnostics(answer)
+
+
+def test_a_mistyped_requested_item_is_told_the_nearest(node: Node) -> None:
+    node.organisation("LA0001")
+    body = parameters({"name": "requestedItem", "valueCode": "is-knwon"})
+    answer = _post(node, "/fhir/Patient/$person-info-query", body, node.as_("mais/enquiry", "LA0001"))
+    assert answer.status_code == 422
+    assert any("did you mean 'is-known'?" in m for m, _ in _diagnostics(answer)), _diagnostics(answer)
+
+
+def test_the_nodes_own_client_sends_a_number_typed_3_3_4_as_ten_digits() -> None:
+    from mais_node.client import Subject
+
+    assert Subject(nhs_number="943 476 5919").patient()["identifier"][0]["value"] == "9434765919"

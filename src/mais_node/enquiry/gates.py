@@ -64,7 +64,8 @@ class Gates:
             if ref is None:
                 issues.append(
                     Issue(
-                        f"The reason '{enquiry.reason_uri[:120]}' is not an agreed purpose",
+                        f"The reason '{enquiry.reason_uri[:120]}' is not the legislation of an agreed purpose"
+                        f" ({_agreed(terminology)}): send the legislation URI of one, or its code as valueCoding",
                         "code-invalid",
                         expression=where,
                     )
@@ -148,3 +149,9 @@ class Gates:
             else:
                 claimed.append(policy.claim())
         return tuple(claimed)
+
+
+def _agreed(terminology: TerminologyService) -> str:
+    """The purposes in use, by code, for a message."""
+    expansion = terminology.expand(PURPOSE_VALUESET, active_only=True).get("expansion", {})
+    return ", ".join(sorted(str(c.get("code")) for c in expansion.get("contains", [])))

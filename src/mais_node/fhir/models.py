@@ -51,6 +51,26 @@ _MESSAGES: Mapping[str, str] = {
     "missing": "Required element is missing",
 }
 
+# fhir.resources says "Date value string does not match spec regex": the reader needs the format (R4 §2.24.0.1).
+_FORMATS: Mapping[str, str] = {
+    "Date": "A date is written YYYY, YYYY-MM or YYYY-MM-DD: 3 October 1990 is 1990-10-03",
+    "DateTime": (
+        "A dateTime is written YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss with a time zone:"
+        " 3 October 1990 at 09:30 UK summer time is 1990-10-03T09:30:00+01:00"
+    ),
+    "Instant": "An instant is written YYYY-MM-DDThh:mm:ss with a time zone, as 2026-10-03T09:30:00Z",
+    "Time": "A time is written hh:mm:ss on the 24-hour clock, as 14:30:00",
+}
+
+
+def value_message(message: str) -> str:
+    """A pydantic message from fhir.resources, said so that the sender knows what to write instead."""
+    message = message.removeprefix("Value error, ")
+    kind, found, rest = message.partition(" value string does not match spec regex")
+    if found and rest in ("", "."):
+        return _FORMATS.get(kind, message)
+    return message
+
 
 def valid_id(value: str) -> bool:
     """FHIR R4 id datatype: 1-64 of [A-Za-z0-9-.]."""
@@ -106,7 +126,7 @@ def _model_issues(resource: Mapping[str, Any]) -> list[Issue]:
         issues = []
         for error in exc.errors(include_input=False, include_url=False):
             kind = str(error["type"])
-            message = _MESSAGES.get(kind, str(error["msg"]).removeprefix("Value error, "))
+            message = _MESSAGES.get(kind) or value_message(str(error["msg"]))
             issues.append(
                 Issue(
                     message,

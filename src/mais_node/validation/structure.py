@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from mais_node.errors import Issue
 from mais_node.fhir.bindings import binding_issues
-from mais_node.fhir.models import misnamed_resources
+from mais_node.fhir.models import misnamed_resources, value_message
 
 # pydantic error type → FHIR IssueType (the table fhirstarter keeps, reduced to what R4B models raise)
 ISSUE_CODES = {
@@ -77,4 +77,4 @@ def _path(root: str, loc: tuple[int | str, ...]) -> str:
 def _message(error: Mapping[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown element"
-    return str(error["msg"]).removeprefix("Value error, ")
+    return value_message(str(error["msg"]))

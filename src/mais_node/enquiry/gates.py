@@ -14,6 +14,7 @@ from mais_node.enquiry.model import Asker, Enquiry
 from mais_node.enquiry.ports import Agreements, Directory
 from mais_node.errors import Forbidden, Issue, MaisError, NotConformant
 from mais_node.policy import ClaimedPolicy, DecisionRequest, Item, current_versions
+from mais_node.policy.claims import Claims
 from mais_node.terminology import CANONICAL_BASE, PURPOSE_SYSTEM, PURPOSE_VALUESET, TerminologyService
 from mais_node.validation import ENQUIRY_PROFILE, PERSON_PROFILE, Validator
 
@@ -125,11 +126,12 @@ class Gates:
     def _agreements(self, enquiry: Enquiry, ods: str, now: datetime, issues: list[Issue]) -> tuple[ClaimedPolicy, ...]:
         if not enquiry.sharing_policies:
             return ()
-        held = {p.identifier: p for p in current_versions(self.agreements.held())}
+        held = self.agreements.held()
+        claims = Claims(held, current_versions(held))
         claimed: list[ClaimedPolicy] = []
         for name in enquiry.sharing_policies:
             where = ("sharingPolicy",) if enquiry.form == "operation" else ("Task.input",)
-            policy = held.get(name)
+            policy = claims.resolve(name)
             if policy is None:
                 issues.append(
                     Issue(
@@ -146,7 +148,7 @@ class Gates:
                 issues.append(
                     Issue(f"Sharing policy '{name[:80]}' does not name both parties", "business-rule", expression=where)
                 )
-            else:
+            elif all(c.identifier != policy.identifier for c in claimed):
                 claimed.append(policy.claim())
         return tuple(claimed)
 

@@ -45,6 +45,37 @@ def _free(value: str | None) -> str | None:
     return value if value is not None and value.strip() else None
 
 
+def _claim(param: Mapping[str, Any]) -> str | None:
+    """How a claimed agreement is named: its URI, ``system|value`` of its identifier, or the value alone."""
+    for kind in ("Uri", "Canonical", "Url", "String"):
+        value = param.get(f"value{kind}")
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    identifier = param.get("valueIdentifier")
+    if isinstance(identifier, Mapping):
+        return _identifier_claim(identifier)
+    reference = param.get("valueReference")
+    if isinstance(reference, Mapping):
+        return _reference_claim(reference)
+    return None
+
+
+def _identifier_claim(identifier: Mapping[str, Any]) -> str | None:
+    value, system = identifier.get("value"), identifier.get("system")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return f"{system}|{value.strip()}" if isinstance(system, str) and system else value.strip()
+
+
+def _reference_claim(reference: Mapping[str, Any]) -> str | None:
+    """``Contract/{id}`` names the agreement held under that id; any other reference is its URI."""
+    target = reference.get("reference")
+    if isinstance(target, str) and target.strip():
+        return target.strip().removeprefix("Contract/")
+    identifier = reference.get("identifier")
+    return _identifier_claim(identifier) if isinstance(identifier, Mapping) else None
+
+
 def _where(index: int, name: str) -> tuple[str, ...]:
     return (f"Parameters.parameter[{index}]", name)
 
@@ -97,9 +128,15 @@ def from_parameters(document: Mapping[str, Any], raw: bytes, *, subject_issues: 
             else:
                 items.append(item)
         elif name == "sharingPolicy":
-            policy = _text(param, "String", "Identifier")
+            policy = _claim(param)
             if policy is None:
-                issues.append(Issue("'sharingPolicy' must be a valueIdentifier", "invalid", expression=(where,)))
+                issues.append(
+                    Issue(
+                        "'sharingPolicy' must be a valueIdentifier, valueUri or valueString naming an agreement",
+                        "invalid",
+                        expression=(where,),
+                    )
+                )
             else:
                 policies.append(policy)
         elif name == "requester":
@@ -178,9 +215,9 @@ def from_task(task: dict[str, Any], raw: bytes, *, task_issues: Conformance | No
             if code:
                 items.append(code)
         elif kind == "sharing-policy":
-            value = entry.get("valueIdentifier") or {}
-            if isinstance(value.get("value"), str):
-                policies.append(value["value"])
+            claim = _claim(entry)
+            if claim is not None:
+                policies.append(claim)
     identifier = next((i.get("value") for i in task.get("identifier") or [] if isinstance(i.get("value"), str)), None)
     user = AuthorisedUser(
         (practitioner.get("identifier") or {}).get("value"),

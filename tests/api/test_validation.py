@@ -4,6 +4,8 @@ issue at once, as $validate does; the messages say what to write instead."""
 
 from __future__ import annotations
 
+import copy
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -181,3 +183,41 @@ def test_the_nodes_own_client_sends_a_number_typed_3_3_4_as_ten_digits() -> None
     from mais_node.client import Subject
 
     assert Subject(nhs_number="943 476 5919").patient()["identifier"][0]["value"] == "9434765919"
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "src/mais_node/defaults/profiles/examples"
+
+
+def _example(name: str) -> dict[str, Any]:
+    body: dict[str, Any] = orjson.loads((EXAMPLES / f"{name}.json").read_bytes())
+    body.pop("id", None)
+    return body
+
+
+def test_a_register_entry_written_over_rest_must_conform_to_the_organisation_profile(
+    node: Node, operator: dict[str, str]
+) -> None:
+    """The profiles' own required bindings on create: a register entry's status codes, its organisation type."""
+    good = _example("mais-organisation-valid-la-childrens")
+    assert _post(node, "/fhir/Organization", good, operator).status_code == 201
+    bad = copy.deepcopy(good)
+    bad["identifier"][0]["value"] = "X27"
+    bad["extension"][0]["valueCode"] = "open-for-business"
+    answer = _post(node, "/fhir/Organization", bad, operator)
+    assert answer.status_code == 422, answer.text
+    assert any("open-for-business" in m for m, _ in _diagnostics(answer))
+    undeclared = {k: v for k, v in bad.items() if k != "meta"}  # the MAIS register extensions make it one
+    assert _post(node, "/fhir/Organization", undeclared, operator).status_code == 422
+
+
+def test_a_patient_declaring_the_person_profile_must_conform_to_it_on_update(
+    node: Node, operator: dict[str, str]
+) -> None:
+    declared = patient(id="p9", meta={"profile": ["https://mais.example.org/fhir/StructureDefinition/mais-person"]},
+                       identifier=[{"system": NHS, "value": "9434765918"}])  # fmt: skip
+    answer = node.http.put("/fhir/Patient/p9", content=orjson.dumps(declared), headers={**operator, **FHIR})
+    assert answer.status_code == 422
+    assert [m.split(":")[0] for m, _ in _diagnostics(answer)] == ["mais-nhs-1"]
+    undeclared = {k: v for k, v in declared.items() if k != "meta"}
+    ok = node.http.put("/fhir/Patient/p9", content=orjson.dumps(undeclared), headers={**operator, **FHIR})
+    assert ok.status_code == 201

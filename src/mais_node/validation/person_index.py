@@ -1,13 +1,14 @@
-"""What a row of a node's own records must conform to before ``mais person import`` holds it (issue 12 item 12):
-a person the MAIS person profile (so that the index can match them), a register entry the MAIS organisation
-profile, and a team, which is no register entry, the one thing its contact needs: a name."""
+"""What the node's own records must conform to beyond R4 (issue 12 items 7 and 12). Imported: a person the MAIS
+person profile (so that the index can match them), a register entry the MAIS organisation profile, a team (no
+register entry) the one thing its contact needs, a name. Written over REST: the profiles a resource declares, and
+the organisation profile for a register entry."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from mais_node.errors import Issue
+from mais_node.errors import Issue, NotConformant
 from mais_node.validation import ORGANISATION_PROFILE, PERSON_PROFILE, PROFILE_BASE, Validator
 
 Conformance = Callable[[Mapping[str, Any]], list[Issue]]
@@ -46,5 +47,32 @@ def person_index_conformance(validator: Validator) -> Conformance:
                     )
                 ]
         return []
+
+    return check
+
+
+def declared_conformance(validator: Callable[[], Validator]) -> Callable[[dict[str, Any]], None]:
+    """The check a REST create or update makes beyond R4: a resource that declares one of the node's profiles in
+    ``meta.profile``, and a register entry, must conform (``NotConformant``, 422, listing every issue).
+
+    Tasks are left out: an enquiry Task is checked against ``mais-enquiry`` by the gates before it is answered, and
+    the answered Task the node stores is its own building."""
+
+    def check(resource: dict[str, Any]) -> None:
+        kind = resource.get("resourceType")
+        if kind == "Task":
+            return
+        current = validator()
+        meta = resource.get("meta")
+        declared = meta.get("profile", []) if isinstance(meta, Mapping) else []
+        if any(url in current.registry for url in (declared if isinstance(declared, list) else [])):
+            issues = current.validate(resource)
+        elif kind == "Organization" and is_register_entry(resource):
+            issues = current.validate(resource, ORGANISATION_PROFILE)
+        else:
+            return
+        errors = [i for i in issues if i.severity in ("error", "fatal")]
+        if errors:
+            raise NotConformant(errors[0].diagnostics, issues=errors)
 
     return check

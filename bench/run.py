@@ -132,6 +132,16 @@ class Bench:
             fresh_us <= 1000,
         )
         self.target("4", "$validate-code median <= 0.2 ms", f"{code_us / 1000:.4f} ms", code_us <= 200)
+        out_a = inprocess.enquiry_audit(self.p.audit_queries)
+        typical = out_a.number(r"^typical .*?trail\s+([\d,]+) B/enquiry")
+        bounded = out_a.number(r"^fields at their bounds .*?trail\s+([\d,]+) B/enquiry")
+        megabyte = out_a.number(r"^1 MB requestId .*?\(([\d.]+)x the body")
+        self.target(
+            "13",
+            "audit bytes per enquiry: free text at its bounds <= 32 KiB, a 1 MB request id <= 1.5x its body",
+            f"typical {typical:,.0f} B, at the bounds {bounded:,.0f} B, 1 MB request id {megabyte:.1f}x its body",
+            bounded <= 32 * 1024 and megabyte <= 1.5,
+        )
         self.sections.append(
             Section(
                 "Tokens, bearer check and validation (in process)",
@@ -146,6 +156,17 @@ class Bench:
                     f"R4B structure + profile {full_us:.0f} us ({fresh_us:.0f} us with a new subject each time), "
                     f"$validate-code {code_us:.1f} us (medians).",
                 ],
+            )
+        )
+        self.sections.append(
+            Section(
+                "Audit bytes per enquiry (in process, bench/bench_enquiry_audit.py)",
+                notes=[
+                    "The trail: each record's JSON and its index keys, per enquiry; the file: the SQLite file's "
+                    "growth per enquiry after a WAL checkpoint (records are zlib-compressed; it holds all the "
+                    "enquiry wrote). Free-text bounds: docs/security.md, README 'The enquiry'."
+                ],
+                printed=out_a.text.strip(),
             )
         )
 

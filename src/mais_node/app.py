@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         operations=OPERATIONS,
         profiles={rtype: node.profiles.profiles_for(rtype) for rtype in (*DECLARED, "AuditEvent", "Parameters")},
         audit_params=AUDIT_SEARCH_PARAMS,
+        token_url=node.auth.token_url,
     )
     errors.install(app)
     # The enquiry's POST /fhir/Task comes before the generic create; the generic routes match only stored types

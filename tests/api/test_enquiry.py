@@ -224,9 +224,9 @@ def test_the_task_form_is_answered_in_place(world: Node) -> None:
         (parameters(reason={"name": "requestId", "valueString": "x"}), 422, "reason"),
         (parameters(reason={"name": "reason", "valueCoding": {"system": PURPOSE, "code": "fishing"}}), 422, "fishing"),
         (
-            parameters(reason={"name": "reason", "valueCoding": {"system": PURPOSE, "code": "s17-child-in-need"}}),
+            parameters(reason={"name": "reason", "valueCoding": {"system": PURPOSE, "code": "s46-police-protection"}}),
             422,
-            "s17",
+            "s46",
         ),
         (parameters(who=subject(None, name=[{"family": "Okafor"}])), 422, "minimum"),
         (parameters(who=subject("9434765918")), 422, "NHS"),
@@ -321,3 +321,19 @@ def test_patient_match_lists_graded_candidates_for_reviewers(world: Node) -> Non
         "/fhir/Patient/$match", content=orjson.dumps(body), headers={**FHIR, **world.as_("mais/enquiry", "LA0001")}
     )
     assert forbidden.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "scope", ["system/Task.cruds", "system/*.cruds", "system/Task.cr system/Task.s", "system/Task.crs", "mais/enquiry"]
+)
+def test_any_scopes_that_cover_the_enquiry_may_send_it(world: Node, scope: str) -> None:
+    """Issue 12 item 3: whether the granted scopes cover the need, not whether one of them is a given string."""
+    answer = enquire(world, parameters(*ask("is-known")), scope=scope)
+    assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.parametrize("scope", ["system/Task.rs", "system/Patient.cruds", "mais/reviewer"])
+def test_scopes_that_do_not_cover_the_enquiry_are_403_naming_the_need(world: Node, scope: str) -> None:
+    answer = enquire(world, parameters(*ask("is-known")), scope=scope)
+    assert answer.status_code == 403
+    assert "mais/enquiry or system/Task.crs" in answer.json()["issue"][0]["diagnostics"]

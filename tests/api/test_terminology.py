@@ -129,7 +129,7 @@ def test_lookup_of_an_unknown_code_or_without_a_code_is_refused(node: Node, read
     ("code", "result", "says"),
     [
         ("s47-enquiry", True, None),
-        ("s17-child-in-need", False, "draft"),
+        ("s46-police-protection", False, "draft"),
         ("fishing", False, "not in"),
     ],
 )
@@ -414,10 +414,10 @@ def test_a_terminology_manager_adds_a_draft_purpose_and_activates_it(node: Node)
     node.organisation("LA0001")
     manager = node.as_(MANAGER)
     cs, etag = purpose_system(node, manager)
-    assert cs["version"] == "0.1.0"
+    assert cs["version"] == "0.2.0"
     assert etag == 'W/"1"'
 
-    draft = new_version(cs, "0.2.0")
+    draft = new_version(cs, "0.3.0")
     draft["concept"].append(copy.deepcopy(EDUCATION))
     draft["count"] = len(draft["concept"])
     answer = put(node, draft, manager, etag)
@@ -426,13 +426,13 @@ def test_a_terminology_manager_adds_a_draft_purpose_and_activates_it(node: Node)
     assert etag == 'W/"2"'
 
     lookup = node.http.get("/fhir/CodeSystem/$lookup", params={"system": PURPOSE, "code": NEW_CODE}, headers=manager)
-    assert out(lookup.json())["version"] == "0.2.0"
+    assert out(lookup.json())["version"] == "0.3.0"
     assert properties(lookup.json())["status"] == "draft"
     refused = enquire(node, NEW_CODE)
     assert refused.status_code == 422, refused.text
     assert "draft" in refused.json()["issue"][0]["diagnostics"]
 
-    active = new_version(answer.json(), "0.3.0")
+    active = new_version(answer.json(), "0.4.0")
     set_status(concept_of(active, NEW_CODE), "active")
     answer = put(node, active, manager, etag)
     assert answer.status_code == 200, answer.text
@@ -445,7 +445,7 @@ def test_a_terminology_manager_adds_a_draft_purpose_and_activates_it(node: Node)
     assert reaches_the_rules(enquire(node, NEW_CODE))
 
     history = node.http.get(f"/fhir/CodeSystem/{cs['id']}/_history", headers=manager).json()
-    assert [e["resource"]["version"] for e in history["entry"]] == ["0.3.0", "0.2.0", "0.1.0"]
+    assert [e["resource"]["version"] for e in history["entry"]] == ["0.4.0", "0.3.0", "0.2.0"]
     assert vocabulary_changes(node) == [
         {"what": f"CodeSystem/{cs['id']}/_history/2", "before-version": "1", "after-version": "2"},
         {"what": f"CodeSystem/{cs['id']}/_history/3", "before-version": "2", "after-version": "3"},
@@ -455,19 +455,19 @@ def test_a_terminology_manager_adds_a_draft_purpose_and_activates_it(node: Node)
 def test_an_older_version_stays_answerable_by_its_version(node: Node) -> None:
     manager = node.as_(MANAGER)
     cs, etag = purpose_system(node, manager)
-    edited = new_version(cs, "0.2.0")
+    edited = new_version(cs, "0.3.0")
     edited["concept"].append(copy.deepcopy(EDUCATION))
     assert put(node, edited, manager, etag).status_code == 200
     old = node.http.get(
         "/fhir/CodeSystem/$lookup",
-        params={"system": PURPOSE, "code": "s47-enquiry", "version": "0.1.0"},
+        params={"system": PURPOSE, "code": "s47-enquiry", "version": "0.2.0"},
         headers=manager,
     )
     assert old.status_code == 200, old.text
-    assert out(old.json())["version"] == "0.1.0"
+    assert out(old.json())["version"] == "0.2.0"
     absent = node.http.get(
         "/fhir/CodeSystem/$lookup",
-        params={"system": PURPOSE, "code": NEW_CODE, "version": "0.1.0"},
+        params={"system": PURPOSE, "code": NEW_CODE, "version": "0.2.0"},
         headers=manager,
     )
     assert absent.status_code == 404
@@ -476,22 +476,22 @@ def test_an_older_version_stays_answerable_by_its_version(node: Node) -> None:
 def test_a_stale_if_match_is_refused_and_changes_nothing(node: Node) -> None:
     manager = node.as_(MANAGER)
     cs, etag = purpose_system(node, manager)
-    first = new_version(cs, "0.2.0")
+    first = new_version(cs, "0.3.0")
     assert put(node, first, manager, etag).status_code == 200
-    stale = new_version(cs, "0.2.1")
+    stale = new_version(cs, "0.3.1")
     stale["concept"].append(copy.deepcopy(EDUCATION))
     answer = put(node, stale, manager, etag)
     assert answer.status_code == 412, answer.text
     assert answer.json()["resourceType"] == "OperationOutcome"
     current, now = purpose_system(node, manager)
-    assert (current["version"], now) == ("0.2.0", 'W/"2"')
+    assert (current["version"], now) == ("0.3.0", 'W/"2"')
     assert len(vocabulary_changes(node)) == 1
 
 
 def test_an_edit_without_the_terminology_manager_scope_is_forbidden(node: Node) -> None:
     operator = node.as_("system/*.cruds")
     cs, etag = purpose_system(node, operator)
-    edited = new_version(cs, "0.2.0")
+    edited = new_version(cs, "0.3.0")
     edited["concept"].append(copy.deepcopy(EDUCATION))
     answer = put(node, edited, operator, etag)
     assert answer.status_code == 403, answer.text
@@ -503,7 +503,7 @@ def test_an_edit_without_the_terminology_manager_scope_is_forbidden(node: Node) 
 def test_removing_a_code_is_refused_naming_it(node: Node) -> None:
     manager = node.as_(MANAGER)
     cs, etag = purpose_system(node, manager)
-    edited = new_version(cs, "0.2.0")
+    edited = new_version(cs, "0.3.0")
     edited["concept"] = [c for c in edited["concept"] if c["code"] not in ("already-open", "s17-child-in-need")]
     answer = put(node, edited, manager, etag)
     assert answer.status_code == 422, answer.text
@@ -517,11 +517,11 @@ def test_removing_a_code_is_refused_naming_it(node: Node) -> None:
 def test_a_code_cannot_move_back_from_active_or_retired(node: Node) -> None:
     manager = node.as_(MANAGER)
     cs, etag = purpose_system(node, manager)
-    retiring = new_version(cs, "0.2.0")
+    retiring = new_version(cs, "0.3.0")
     set_status(concept_of(retiring, "already-open"), "retired")
     answer = put(node, retiring, manager, etag)
     assert answer.status_code == 200, answer.text
-    back = new_version(answer.json(), "0.3.0")
+    back = new_version(answer.json(), "0.4.0")
     set_status(concept_of(back, "already-open"), "active")
     set_status(concept_of(back, "s47-enquiry"), "draft")
     refused = put(node, back, manager, answer.headers["etag"])
@@ -536,7 +536,7 @@ def test_a_retired_purpose_is_refused_at_once_naming_its_replacement(node: Node)
     manager = node.as_(MANAGER)
     assert reaches_the_rules(enquire(node, "general-safeguarding"))
     cs, etag = purpose_system(node, manager)
-    edited = new_version(cs, "0.2.0")
+    edited = new_version(cs, "0.3.0")
     successor = copy.deepcopy(concept_of(edited, "general-safeguarding"))
     successor["code"] = "s11-safeguarding"
     edited["concept"].append(successor)

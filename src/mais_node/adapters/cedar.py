@@ -1,10 +1,11 @@
 """The policy engine on Cedar (``cedarpy``): the only module that imports it (DESIGN §6; issue 5 §3).
 
 Principal ``Organisation::"<ODS>"`` with its register attributes; action the requested item (``is-known``,
-``is-open``, ``contact``) and its referral (``refer-<item>``); resource ``DataCategory::"<category>"``;
-context the purpose, legal basis, client, claimed sharing policies, match grade ("none" before matching) and
-time. Every policy must carry a unique ``@id``; the ids of the policies that decided travel with each item
-decision. A rule set is validated whole against its schema before it replaces the loaded one.
+``is-open``, ``contact``, ``is-subject-of-plan``) and its referral (``refer-<item>``); resource
+``DataCategory::"<category>"``, each item's own; context the purpose, legal basis, client, claimed sharing policies,
+match grade ("none" before matching), the consent element ("not-stated" when absent) and time. Every policy must
+carry a unique ``@id``; the ids of the policies that decided travel with each item decision. A rule set is
+validated whole against its schema before it replaces the loaded one.
 
 Each loaded rule set memoises its evaluations (``cedar_memo``): a decision on the same inputs, at a time
 no policy of the set tells apart, is not evaluated again. A reload starts a new, empty memo.
@@ -79,7 +80,11 @@ class CedarPolicyEngine:
         if request.at.tzinfo is None:
             raise InvalidRequest("the decision time must carry a timezone")
         entities, fields = _entities(request), _context_fields(request)
-        actions = tuple(action for item in request.items for action in (item.value, f"refer-{item.value}"))
+        actions = tuple(
+            (action, request.category_of(item))
+            for item in request.items
+            for action in (item.value, f"refer-{item.value}")
+        )
         key: Hashable = (entities, orjson.dumps(fields), actions, loaded.clock.key_at(request.at, _cedar_time))
         evaluations = loaded.memo.get(key)
         if evaluations is None:
@@ -112,14 +117,18 @@ class CedarPolicyEngine:
 
 
 def _evaluate(
-    loaded: _Loaded, request: DecisionRequest, entities: str, context: str, actions: tuple[str, ...]
+    loaded: _Loaded, request: DecisionRequest, entities: str, context: str, actions: tuple[tuple[str, str], ...]
 ) -> Evaluations:
-    """Cedar's answer to every action, in one batch."""
+    """Cedar's answer to every (action, data category), in one batch."""
     principal = {"type": "Organisation", "id": request.requester.ods}
-    resource = {"type": "DataCategory", "id": request.data_category}
     batch = [
-        {"principal": principal, "action": {"type": "Action", "id": action}, "resource": resource, "context": context}
-        for action in actions
+        {
+            "principal": principal,
+            "action": {"type": "Action", "id": action},
+            "resource": {"type": "DataCategory", "id": category},
+            "context": context,
+        }
+        for action, category in actions
     ]
     try:
         results = cedarpy.is_authorized_batch(batch, loaded.policies, entities, schema=loaded.schema)
@@ -204,8 +213,10 @@ def _entities(request: DecisionRequest) -> str:
         },
         "parents": [],
     }
-    category = {"uid": {"type": "DataCategory", "id": request.data_category}, "attrs": {}, "parents": []}
-    return orjson.dumps([organisation, category]).decode()
+    categories = sorted({request.category_of(item) for item in request.items})
+    return orjson.dumps(
+        [organisation, *({"uid": {"type": "DataCategory", "id": c}, "attrs": {}, "parents": []} for c in categories)]
+    ).decode()
 
 
 def _context_fields(request: DecisionRequest) -> dict[str, Any]:
@@ -216,6 +227,7 @@ def _context_fields(request: DecisionRequest) -> dict[str, Any]:
         "client": request.client_id,
         "sharingPolicies": sorted({policy.identifier for policy in request.sharing_policies}),
         "matchGrade": NO_GRADE if request.match_grade is None else request.match_grade.value,
+        "consent": request.consent,
     }
 
 

@@ -14,7 +14,7 @@ from fastapi import Request
 from mais_node.audit import balp
 from mais_node.audit.actors import Actor
 from mais_node.auth.bearer import Caller
-from mais_node.auth.scopes import ADMIN, REVIEWER, TERMINOLOGY_MANAGER
+from mais_node.auth.scopes import ADMIN, OPERATOR, REVIEWER, TERMINOLOGY_MANAGER
 from mais_node.enquiry.records import check_contract
 from mais_node.enquiry.respond import REQUESTER_TAG
 from mais_node.errors import NotFound
@@ -28,7 +28,6 @@ OWNERS: dict[str, tuple[str, Literal["register", "vocabulary", "sharing-policy"]
     "CodeSystem": (TERMINOLOGY_MANAGER, "vocabulary"),
     "ValueSet": (TERMINOLOGY_MANAGER, "vocabulary"),
 }
-OPERATOR = "system/*.cruds"
 
 
 def caller_of(request: Request) -> Caller:

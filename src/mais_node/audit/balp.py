@@ -184,9 +184,12 @@ def decision(
     rule_ids: Sequence[str],
     policies: Sequence[str] = (),
     subject: Subject | None = None,
+    consent: str | None = None,
 ) -> Event:
-    """The decision on one requested item (BALP AuthZ): PERMIT, DENY or REVIEW, with rules and agreements."""
-    entity = [_enquiry(node, enquiry_id), *_rules(node, rule_ids)] + ([_patient(subject)] if subject else [])
+    """The decision on one requested item (BALP AuthZ): PERMIT, DENY or REVIEW, with rules and agreements, and
+    the consent element the rules decided on (a detail of the enquiry entity)."""
+    enquiry = _enquiry(node, enquiry_id) | ({"detail": _detail(consent=consent)} if consent else {})
+    entity = [enquiry, *_rules(node, rule_ids)] + ([_patient(subject)] if subject else [])
     return _event(
         node,
         at,

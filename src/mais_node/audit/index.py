@@ -10,12 +10,16 @@ who/what). ``index_keys`` is the much smaller set the adapters store for the few
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from typing import Any
 
 from mais_node.audit.port import Event
 
 INDEXED = ("patient", "entity", "agent", "policy")
+# A stored key is at most this many characters: a longer value is stored as its digest, so that no value a caller
+# sends is copied whole into the index (issue 13 §5); ``AuditQuery.matches`` still confirms every candidate.
+MAX_INDEX_KEY = 128
 OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
 
 
@@ -90,11 +94,19 @@ def search_values(event: Event) -> dict[str, set[str]]:
     return out
 
 
+def bounded_key(value: str) -> str:
+    """``value`` itself when short, else its SHA-256 (both sides of the index use this, so lookups still meet)."""
+    if len(value) <= MAX_INDEX_KEY:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def index_key(param: str, value: str) -> str | None:
     """The stored key a query value looks up, or None when it cannot use the index (``system|``)."""
     if param == "policy" or "|" not in value:
-        return value or None
-    return value.rpartition("|")[2] or None
+        return bounded_key(value) if value else None
+    bare = value.rpartition("|")[2]
+    return bounded_key(bare) if bare else None
 
 
 def _bare(keys: set[tuple[str, str]], param: str, ref: Any) -> None:
@@ -102,7 +114,7 @@ def _bare(keys: set[tuple[str, str]], param: str, ref: Any) -> None:
         identifier = ref.get("identifier")
         for value in (ref.get("reference"), identifier.get("value") if isinstance(identifier, dict) else None):
             if value and "|" not in str(value):
-                keys.add((param, str(value)))
+                keys.add((param, bounded_key(str(value))))
 
 
 def index_keys(event: Event) -> set[tuple[str, str]]:
@@ -110,7 +122,7 @@ def index_keys(event: Event) -> set[tuple[str, str]]:
     keys: set[tuple[str, str]] = set()
     for agent in event.get("agent", ()):
         _bare(keys, "agent", agent.get("who"))
-        keys.update(("policy", str(policy)) for policy in agent.get("policy", ()))
+        keys.update(("policy", bounded_key(str(policy))) for policy in agent.get("policy", ()))
     for entity in event.get("entity", ()):
         _bare(keys, "entity", entity.get("what"))
         if _is_patient(entity):

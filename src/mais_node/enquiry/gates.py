@@ -13,12 +13,13 @@ from typing import Any
 from mais_node.enquiry.model import Asker, Enquiry
 from mais_node.enquiry.ports import Agreements, Directory
 from mais_node.errors import Forbidden, Issue, MaisError, NotConformant
-from mais_node.policy import ClaimedPolicy, DecisionRequest, Item, current_versions
+from mais_node.policy import CONSENT_NOT_STATED, ClaimedPolicy, DecisionRequest, Item, current_versions
 from mais_node.policy.claims import Claims
 from mais_node.terminology import CANONICAL_BASE, PURPOSE_SYSTEM, PURPOSE_VALUESET, TerminologyService
 from mais_node.validation import ENQUIRY_PROFILE, PERSON_PROFILE, Validator
 
 REQUEST_TYPE_VALUESET = f"{CANONICAL_BASE}/ValueSet/request-type"
+CONSENT_VALUESET = f"{CANONICAL_BASE}/ValueSet/consent-status"
 
 
 class Gates:
@@ -49,12 +50,13 @@ class Gates:
         issues: list[Issue] = []
         purpose, legal_basis = self._purpose(enquiry, issues)
         items = self._items(enquiry, issues)
+        consent = self._consent(enquiry, issues)
         issues.extend(self._conformance(enquiry))
         claimed = self._agreements(enquiry, asker.ods, now, issues)
         errors = [i for i in issues if i.severity in ("error", "fatal")]
         if errors:
             raise NotConformant(errors[0].diagnostics, issues=errors)
-        return DecisionRequest(requester, asker.client_id, purpose, legal_basis, items, now, claimed)
+        return DecisionRequest(requester, asker.client_id, purpose, legal_basis, items, now, claimed, consent=consent)
 
     def _purpose(self, enquiry: Enquiry, issues: list[Issue]) -> tuple[str, str]:
         terminology = self.terminology()
@@ -101,6 +103,17 @@ class Gates:
             elif Item(code) not in items:
                 items.append(Item(code))
         return tuple(items)
+
+    def _consent(self, enquiry: Enquiry, issues: list[Issue]) -> str:
+        """The consent element as the rules see it: a code in force, or "not-stated" when the request has none."""
+        if enquiry.consent is None:
+            return CONSENT_NOT_STATED
+        verdict = self.terminology().validate_code(CONSENT_VALUESET, enquiry.consent)
+        if not verdict.result:
+            where = ("consent",) if enquiry.form == "operation" else ("Task.input",)
+            message = verdict.message or f"'{enquiry.consent[:40]}' is not a consent status"
+            issues.append(Issue(message, "code-invalid", expression=where))
+        return enquiry.consent
 
     def _conformance(self, enquiry: Enquiry) -> list[Issue]:
         if enquiry.task is not None:

@@ -40,6 +40,7 @@ class Enquiry:
     requester_ods: str | None
     raw: bytes
     task: dict[str, Any] | None = None
+    consent: str | None = None  # the consent element (a consent-status code), None when the request has none
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ class Answer:
     known: bool | None = None
     open: bool | None = None
     contact: Contact | None = None
+    subject_of_plan: bool | None = None
     released: list[Item] = field(default_factory=list)
 
     @property

@@ -7,9 +7,12 @@ Parameters of ``POST [base]/Patient/$person-info-query``:
     reason          valueUri | valueCoding        1..1  a legislation URI (v0.3) or an asserted-purpose code
     requestId       valueString | valueIdentifier 0..1  the requester's own identifier of the request
     requestedItem   valueCode | valueCoding       0..*  is-known (default), is-open, contact
-    sharingPolicy   valueString | valueIdentifier 0..*  the agreements the requester relies on
+    sharingPolicy   valueUri | valueIdentifier    0..*  the agreements relied on: URI, system|value or value
     requester       valueIdentifier               0..1  the requesting organisation (ODS); must be the token's
     authorisedUser  part: identifier, name, role  0..1  the person at the requesting system
+    consent         valueCode | valueCoding       0..1  the subject's consent: given, refused, not-sought-risk
+
+The Task carries the consent as an input of type ``consent`` (a ``consent-status`` CodeableConcept).
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ from mais_node.enquiry.model import AuthorisedUser, Enquiry
 from mais_node.errors import InvalidRequest, Issue, NotConformant
 
 ODS = "https://fhir.nhs.uk/Id/ods-organization-code"
+# The free text a requester sends that the node copies into its answer, its Task and every audit record of the
+# enquiry (issue 13 §5), in characters. A longer value is refused rather than cut: a cut request id would no longer
+# be the requester's, and the trail must hold what was asked.
+FREE_TEXT_LIMITS = {"requestId": 128, "identifier": 128, "name": 200, "role": 200}
 
 
 def _text(param: Mapping[str, Any], *kinds: str) -> str | None:
@@ -76,6 +83,16 @@ def _reference_claim(reference: Mapping[str, Any]) -> str | None:
     return _identifier_claim(identifier) if isinstance(identifier, Mapping) else None
 
 
+def _over_long(key: str, value: object, where: tuple[str, ...]) -> list[Issue]:
+    """An issue when a free-text value is longer than its bound in ``FREE_TEXT_LIMITS``."""
+    limit = FREE_TEXT_LIMITS[key]
+    if not isinstance(value, str) or len(value) <= limit:
+        return []
+    return [
+        Issue(f"'{where[-1]}' may be at most {limit} characters ({len(value):,} given)", "too-long", expression=where)
+    ]
+
+
 def _where(index: int, name: str) -> tuple[str, ...]:
     return (f"Parameters.parameter[{index}]", name)
 
@@ -100,7 +117,7 @@ def from_parameters(document: Mapping[str, Any], raw: bytes, *, subject_issues: 
         )
     issues: list[Issue] = []
     subjects: list[dict[str, Any]] = []
-    reason_uri = purpose = request_id = requester = None
+    reason_uri = purpose = request_id = requester = consent = None
     items: list[str] = []
     policies: list[str] = []
     user = AuthorisedUser()
@@ -121,6 +138,7 @@ def from_parameters(document: Mapping[str, Any], raw: bytes, *, subject_issues: 
                 issues.append(Issue("'reason' must be a valueUri or a valueCoding", "invalid", expression=(where,)))
         elif name == "requestId":
             request_id = _free(_text(param, "String", "Identifier"))
+            issues += _over_long("requestId", request_id, _where(index, "requestId"))
         elif name == "requestedItem":
             item = _text(param, "Code", "Coding")
             if item is None:
@@ -143,6 +161,12 @@ def from_parameters(document: Mapping[str, Any], raw: bytes, *, subject_issues: 
             requester = _text(param, "Identifier", "String")
         elif name == "authorisedUser":
             user = _user(param.get("part") or [])
+            for key in ("identifier", "name", "role"):
+                issues += _over_long(key, getattr(user, key), (where, f"authorisedUser.{key}"))
+        elif name == "consent":
+            consent = _text(param, "Code", "Coding")
+            if consent is None:
+                issues.append(Issue("'consent' must be a valueCode", "invalid", expression=(where,)))
         else:
             issues.append(Issue(f"Unknown parameter '{str(name)[:40]}'", "not-supported", expression=(where,)))
     if not subjects:
@@ -166,6 +190,7 @@ def from_parameters(document: Mapping[str, Any], raw: bytes, *, subject_issues: 
         user=user,
         requester_ods=requester,
         raw=raw,
+        consent=consent,
     )
 
 
@@ -197,8 +222,8 @@ def _code(concept: Any) -> str | None:
 
 
 def from_task(task: dict[str, Any], raw: bytes, *, task_issues: Conformance | None = None) -> Enquiry:
-    """The enquiry in a Task; the gates check it against the ``mais-enquiry`` profile (``task_issues``, run here when
-    the Task names no subject, so that refusal lists every issue too)."""
+    """The enquiry in a Task; the gates check it against the ``mais-enquiry`` profile (``task_issues``, run here too
+    when the Task is refused before them, so that refusal lists every issue as well)."""
     subject = _contained(task, task.get("for"))
     if subject is None:
         missing = Issue("Task.for must reference the contained subject Patient", "required", expression=("Task.for",))
@@ -208,6 +233,7 @@ def from_task(task: dict[str, Any], raw: bytes, *, task_issues: Conformance | No
     org = (role.get("organization") or {}).get("identifier") or {}
     items: list[str] = []
     policies: list[str] = []
+    consent = None
     for entry in task.get("input") or []:
         kind = _code(entry.get("type"))
         if kind == "requested-item":
@@ -218,12 +244,23 @@ def from_task(task: dict[str, Any], raw: bytes, *, task_issues: Conformance | No
             claim = _claim(entry)
             if claim is not None:
                 policies.append(claim)
+        elif kind == "consent":
+            consent = _code(entry.get("valueCodeableConcept"))
     identifier = next((i.get("value") for i in task.get("identifier") or [] if isinstance(i.get("value"), str)), None)
     user = AuthorisedUser(
         (practitioner.get("identifier") or {}).get("value"),
         practitioner.get("display"),
         next((c.get("text") or _code(c) for c in role.get("code") or []), None),
     )
+    where = "Task.requester.practitioner"
+    issues = [
+        *_over_long("requestId", identifier, ("Task.identifier.value",)),
+        *_over_long("identifier", user.identifier, (f"{where}.identifier.value",)),
+        *_over_long("name", user.name, (f"{where}.display",)),
+        *_over_long("role", user.role, ("Task.requester.code",)),
+    ]
+    if issues:
+        _refuse(issues, task, task_issues)
     return Enquiry(
         form="task",
         request_id=identifier or uuid.uuid4().hex,
@@ -236,4 +273,5 @@ def from_task(task: dict[str, Any], raw: bytes, *, task_issues: Conformance | No
         requester_ods=org.get("value") if org.get("system", ODS) == ODS else None,
         raw=raw,
         task=task,
+        consent=consent,
     )

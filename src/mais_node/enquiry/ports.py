@@ -28,6 +28,10 @@ class Involvements(Protocol):
         """Whether the person has an active EpisodeOfCare here, and the organisation holding it."""
         ...
 
+    def subject_of_plan(self, person_id: str) -> bool:
+        """Whether the person has an active EpisodeOfCare typed as a plan (CodeSystem ``subject-of-plan-type``)."""
+        ...
+
 
 class Agreements(Protocol):
     def held(self) -> Sequence[SharingPolicy]:

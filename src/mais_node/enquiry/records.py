@@ -16,9 +16,10 @@ from mais_node.fhir.service import ResourceService
 from mais_node.policy import Requester, SharingPolicy, parse_sharing_policy
 from mais_node.policy.claims import CONTRACT_SYSTEM, check_interpretable, purpose_codes
 from mais_node.register.organisations import Organisations
-from mais_node.terminology import TerminologyService
+from mais_node.terminology import CANONICAL_BASE, TerminologyService
 
 SHARING_POLICY_SYSTEM = CONTRACT_SYSTEM
+SUBJECT_OF_PLAN_TYPE = f"{CANONICAL_BASE}/CodeSystem/subject-of-plan-type"
 
 
 class RegisterDirectory:
@@ -50,8 +51,24 @@ def _open_episodes(person_id: str) -> Query:
     )
 
 
+def _plan_episodes(person_id: str) -> Query:
+    """``EpisodeOfCare?patient=Patient/{id}&status=active&type={subject-of-plan-type}|&_count=1``: any code of the
+    system, so a new kind of plan is a new code, not new code."""
+    return Query(
+        "EpisodeOfCare",
+        (
+            Criterion("patient", (ReferenceValue(f"Patient/{person_id}"),)),
+            Criterion("status", (TokenValue(None, "active"),)),
+            Criterion("type", (TokenValue(SUBJECT_OF_PLAN_TYPE, None),)),
+        ),
+        count=1,
+        selective=0,
+    )
+
+
 class EpisodeInvolvements:
-    """'Open to you' is an active EpisodeOfCare; the contact is the organisation managing it."""
+    """'Open to you' is an active EpisodeOfCare; the contact is the organisation managing it. 'The subject of a
+    plan' is an active EpisodeOfCare whose type is a ``subject-of-plan-type`` code."""
 
     def __init__(self, resources: ResourceService) -> None:
         self.resources = resources
@@ -71,6 +88,9 @@ class EpisodeInvolvements:
             return True, None
         keep = ("resourceType", "id", "identifier", "name", "telecom", "address")
         return True, Contact({k: v for k, v in organization.items() if k in keep})
+
+    def subject_of_plan(self, person_id: str) -> bool:
+        return bool(self.resources.store.search(_plan_episodes(person_id)).items)
 
 
 def to_contract(policy_json: dict[str, Any], policy: SharingPolicy) -> dict[str, Any]:

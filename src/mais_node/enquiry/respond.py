@@ -18,6 +18,7 @@ INPUT_TYPE_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/enquiry-input-type"
 MATCH_GRADE_SYSTEM = "http://terminology.hl7.org/CodeSystem/match-grade"
 REQUESTER_TAG = f"{CANONICAL_BASE}/requester-org"
 PURPOSE_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/request-asserted-purpose"
+CONSENT_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/consent-status"
 TASK_STATUS = {Outcome.PERMIT: "completed", Outcome.DENY: "rejected", Outcome.REVIEW: "on-hold"}
 
 
@@ -34,15 +35,17 @@ def _decision_parts(decision: Decision) -> list[dict[str, Any]]:
 
 
 def to_parameters(answer: Answer) -> dict[str, Any]:
-    """Parameters out (MAIS v0.3): ``match`` and, when permitted, ``open`` and ``contact``; the decisions."""
-    parameters: list[dict[str, Any]] = [
-        {"name": "match", "valueBoolean": bool(answer.known)},
-        {"name": "requestId", "valueString": answer.enquiry_id},
-    ]
+    """Parameters out (MAIS v0.3): ``match`` and, when permitted, ``open``, ``contact`` and ``subjectOfPlan``; the
+    decisions."""
+    parameters: list[dict[str, Any]] = [{"name": "requestId", "valueString": answer.enquiry_id}]
+    if answer.known is not None:  # only when is-known was asked and permitted
+        parameters.insert(0, {"name": "match", "valueBoolean": answer.known})
     if answer.open is not None:
         parameters.append({"name": "open", "valueBoolean": answer.open})
     if answer.contact is not None:
         parameters.append({"name": "contact", "resource": answer.contact.organization})
+    if answer.subject_of_plan is not None:
+        parameters.append({"name": "subjectOfPlan", "valueBoolean": answer.subject_of_plan})
     if answer.grade is not None and answer.known:
         parameters.append({"name": "matchGrade", "valueCode": answer.grade.value})
     parameters.extend(_decision_parts(answer.decision))
@@ -81,6 +84,8 @@ def answer_task(
             output["valueBoolean"] = bool(answer.known)
         elif decided.item is Item.IS_OPEN:
             output["valueBoolean"] = bool(answer.open)
+        elif decided.item is Item.IS_SUBJECT_OF_PLAN:
+            output["valueBoolean"] = bool(answer.subject_of_plan)
         elif answer.contact is not None:
             contained = [r for r in out.get("contained", []) if r.get("id") != "contact"]
             out["contained"] = [*contained, {**answer.contact.organization, "id": "contact"}]
@@ -119,6 +124,13 @@ def task_for(enquiry: Enquiry) -> dict[str, Any]:
         {"type": {"coding": [{"system": INPUT_TYPE_SYSTEM, "code": "sharing-policy"}]}, **_claimed(p)}
         for p in enquiry.sharing_policies
     ]
+    if enquiry.consent is not None:
+        inputs.append(
+            {
+                "type": {"coding": [{"system": INPUT_TYPE_SYSTEM, "code": "consent"}]},
+                "valueCodeableConcept": {"coding": [{"system": CONSENT_SYSTEM, "code": enquiry.consent}]},
+            }
+        )
     task: dict[str, Any] = {
         "resourceType": "Task",
         "contained": [subject, user],

@@ -24,7 +24,16 @@ from mais_node.enquiry.gates import Gates
 from mais_node.enquiry.model import Answer, Asker, Enquiry, Match
 from mais_node.enquiry.ports import Involvements, PersonMatcher, Terminologies
 from mais_node.errors import Forbidden, MaisError
-from mais_node.policy import Decision, DecisionRequest, Item, ItemDecision, MatchGrade, Outcome, PolicyEngine
+from mais_node.policy import (
+    CONSENT_NOT_STATED,
+    Decision,
+    DecisionRequest,
+    Item,
+    ItemDecision,
+    MatchGrade,
+    Outcome,
+    PolicyEngine,
+)
 from mais_node.terminology import PURPOSE_OF_USE_MAP, PURPOSE_SYSTEM
 
 NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
@@ -217,14 +226,19 @@ class EnquiryService:
         return Decided(request, self.rules().decide(request))
 
     def _release(self, answer: Answer, match: Match) -> None:
-        """Only what was asked and permitted; "not known" unless the match is certain."""
+        """Only what was asked and permitted; "not known" unless the match is certain.
+
+        Whether the person is known is itself an item: without is-known permitted it is not told (another item's
+        answer, such as "no plan", must read the same for a person the node knows and one it does not).
+        """
         known = match.grade is MatchGrade.CERTAIN and match.person_id is not None
         decision = answer.decision
         asked = {d.item for d in decision}
         permitted = {d.item for d in decision if d.outcome is Outcome.PERMIT}
-        answer.known = known
-        if known:
-            answer.released.append(Item.IS_KNOWN)
+        if Item.IS_KNOWN in permitted:
+            answer.known = known
+            if known:
+                answer.released.append(Item.IS_KNOWN)
         if Item.IS_OPEN in permitted or Item.CONTACT in permitted:
             is_open, contact = (
                 self.involvements.open_episode_contact(match.person_id) if known and match.person_id else (False, None)
@@ -238,6 +252,12 @@ class EnquiryService:
                 answer.released.append(Item.CONTACT)
         elif Item.IS_OPEN in asked:
             answer.open = None
+        if Item.IS_SUBJECT_OF_PLAN in permitted:
+            answer.subject_of_plan = bool(
+                known and match.person_id and self.involvements.subject_of_plan(match.person_id)
+            )
+            if answer.subject_of_plan:
+                answer.released.append(Item.IS_SUBJECT_OF_PLAN)
 
     # -- audit ---------------------------------------------------------------------------------------------
     def _record(self, event: dict[str, object]) -> None:
@@ -282,6 +302,7 @@ class EnquiryService:
                     rule_ids=decided.rule_ids,
                     policies=tuple(f"urn:mais:sharing-policy:{p}" for p in enquiry.sharing_policies),
                     subject=subject,
+                    consent=enquiry.consent or CONSENT_NOT_STATED,
                 )
             )
 

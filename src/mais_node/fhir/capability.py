@@ -27,6 +27,7 @@ class OperationDecl:
     definition: str
 
 
+OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 _OPS = "https://mais.example.org/fhir/OperationDefinition"
 _HL7 = "http://hl7.org/fhir/OperationDefinition"
 
@@ -55,6 +56,7 @@ def capability_statement(
     operations: Sequence[OperationDecl] = (),
     profiles: Mapping[str, Sequence[str]] | None = None,
     audit_params: Sequence[tuple[str, str]] = (),
+    token_url: str | None = None,
 ) -> dict[str, Any]:
     profiles = profiles or {}
     resources: list[dict[str, Any]] = []
@@ -94,6 +96,7 @@ def capability_statement(
                 }
             ],
             "description": "SMART Backend Services: client_credentials with private_key_jwt",
+            **_oauth_uris(token_url),
         },
         "resource": resources,
         "interaction": [{"code": "history-system"}],
@@ -114,6 +117,15 @@ def capability_statement(
         "format": ["application/fhir+json", "json"],
         "rest": [rest],
     }
+
+
+def _oauth_uris(token_url: str | None) -> dict[str, Any]:
+    """SMART's oauth-uris extension on rest.security: where clients that start from /metadata (fhirclient) find the
+    token endpoint. Backend services have no authorize endpoint, so the token URL is the only one."""
+    if token_url is None:
+        return {}
+    uris = [{"url": "token", "valueUri": token_url}]
+    return {"extension": [{"url": OAUTH_URIS, "extension": uris}]}
 
 
 def _op(op: OperationDecl) -> dict[str, Any]:

@@ -5,6 +5,7 @@ The Cedar engine lives in ``mais_node.adapters.cedar``; ``fake.FakePolicyEngine`
 
 from mais_node.policy.compile import compile_sharing_policies, compile_sharing_policy
 from mais_node.policy.model import (
+    CONSENT_NOT_STATED,
     ClaimedPolicy,
     Clause,
     ClauseEffect,
@@ -27,6 +28,7 @@ from mais_node.policy.sharing_policy import (
 )
 
 __all__ = [
+    "CONSENT_NOT_STATED",
     "DEFAULT_DENY",
     "EVALUATION_ERROR",
     "ClaimedPolicy",

@@ -10,7 +10,8 @@ A case file is JSON::
 Request fields: ``requester`` {``ods``, ``type``, ``operationalStatus``, ``technicalStatus``, ``verified``},
 ``client``, ``purpose``, ``legalBasis``, ``items`` (default: the items of ``expect``), ``sharingPolicies``
 (identifiers of agreements the node holds; their current version is claimed), ``dataCategory`` (default
-``involvement``), ``matchGrade`` (null before matching), ``time`` (ISO 8601 with a zone). A case's
+each item's own), ``matchGrade`` (null before matching), ``consent`` (the consent element: ``given``, ``refused``,
+``not-sought-risk``; default ``not-stated``, as a request without one), ``time`` (ISO 8601 with a zone). A case's
 ``requester`` is merged over the defaults' one. Expected rule ids, when given, must match as a set.
 """
 
@@ -23,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from mais_node.errors import InvalidRequest, Issue
-from mais_node.policy.model import DecisionRequest, Item, MatchGrade, Outcome, Requester
+from mais_node.policy.model import CONSENT_NOT_STATED, DecisionRequest, Item, MatchGrade, Outcome, Requester
 from mais_node.policy.port import PolicyEngine
 from mais_node.policy.sharing_policy import SharingPolicy, current_versions
 
@@ -194,8 +195,9 @@ def _request(
         items=items,
         at=at,
         sharing_policies=tuple(claimed),
-        data_category=str(fields.get("dataCategory", "involvement")),
+        data_category=None if fields.get("dataCategory") is None else str(fields["dataCategory"]),
         match_grade=None if grade is None else MatchGrade(str(grade)),
+        consent=str(fields.get("consent", CONSENT_NOT_STATED)),
     )
 
 

@@ -1,8 +1,8 @@
 """A fast in-memory policy engine applying the national default rules in plain Python (DESIGN §6).
 
 It mirrors ``defaults/rules/national.cedar`` rule for rule, with the same ids, and the clauses of the sharing
-policies a request claims; it ignores local rules. Other areas' tests use it instead of Cedar; a unit test
-checks that it agrees with the Cedar engine on every national policy-test case.
+policies a request claims; it ignores the use-case rules (``national/*.cedar``) and local rules. Other areas' tests
+use it instead of Cedar; a unit test checks that it agrees with the Cedar engine on every national policy-test case.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ def _s47_from_childrens_social_care(request: DecisionRequest) -> bool:
     return request.purpose == "s47-enquiry" and request.requester.type == LA_CHILDRENS_SOCIAL_CARE
 
 
-def _involvement(request: DecisionRequest) -> bool:
-    return request.data_category == "involvement"
+def _involvement(request: DecisionRequest, item: Item) -> bool:
+    return request.category_of(item) == "involvement"
 
 
 NATIONAL_RULES: tuple[_Rule, ...] = (
@@ -41,13 +41,13 @@ NATIONAL_RULES: tuple[_Rule, ...] = (
         "national:s47:statutory-gateway",
         False,
         lambda r, i, refer: (
-            i in (Item.IS_KNOWN, Item.IS_OPEN) and _involvement(r) and _s47_from_childrens_social_care(r)
+            i in (Item.IS_KNOWN, Item.IS_OPEN) and _involvement(r, i) and _s47_from_childrens_social_care(r)
         ),
     ),
     _Rule(
         "national:s47:contact-on-certain-match",
         False,
-        lambda r, i, refer: i is Item.CONTACT and _involvement(r) and _s47_from_childrens_social_care(r),
+        lambda r, i, refer: i is Item.CONTACT and _involvement(r, i) and _s47_from_childrens_social_care(r),
     ),
     _Rule(
         "national:match:probable-needs-review",
@@ -57,13 +57,13 @@ NATIONAL_RULES: tuple[_Rule, ...] = (
     _Rule(
         "national:general-safeguarding:review-without-agreement",
         False,
-        lambda r, i, refer: refer and _involvement(r) and r.purpose == "general-safeguarding",
+        lambda r, i, refer: refer and _involvement(r, i) and r.purpose == "general-safeguarding",
     ),
     _Rule(
         "national:already-open:review-without-agreement",
         False,
         lambda r, i, refer: (
-            refer and i in (Item.IS_KNOWN, Item.IS_OPEN) and _involvement(r) and r.purpose == "already-open"
+            refer and i in (Item.IS_KNOWN, Item.IS_OPEN) and _involvement(r, i) and r.purpose == "already-open"
         ),
     ),
 )
@@ -106,7 +106,7 @@ def _evaluate(request: DecisionRequest, item: Item, *, refer: bool) -> Evaluatio
         if rule.applies(request, item, refer):
             (forbids if rule.forbid else permits).append(rule.rule_id)
     for policy in request.sharing_policies:
-        if not policy.covers(request.purpose, request.data_category):
+        if not policy.covers(request.purpose, request.category_of(item)):
             continue
         for clause in policy.clauses:
             if item in clause.items:

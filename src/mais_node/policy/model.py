@@ -8,7 +8,7 @@ sharing policy in force): the rules see only requests the node could lawfully co
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -27,6 +27,18 @@ class Item(StrEnum):
     IS_KNOWN = "is-known"
     IS_OPEN = "is-open"
     CONTACT = "contact"
+    IS_SUBJECT_OF_PLAN = "is-subject-of-plan"
+
+    @property
+    def data_category(self) -> str:
+        """The node's data category the item asks about (CodeSystem ``request-data-category``): the Cedar resource."""
+        return STATE if self is Item.IS_SUBJECT_OF_PLAN else INVOLVEMENT
+
+
+INVOLVEMENT = "involvement"
+STATE = "state"
+# The consent element of a request (CodeSystem ``consent-status``) as the rules see it; absent, "not-stated".
+CONSENT_NOT_STATED = "not-stated"
 
 
 class MatchGrade(StrEnum):
@@ -84,7 +96,11 @@ class ClaimedPolicy:
 
 @dataclass(frozen=True, slots=True)
 class DecisionRequest:
-    """One enquiry as the rules see it; ``match_grade`` is None before matching."""
+    """One enquiry as the rules see it; ``match_grade`` is None before matching.
+
+    ``data_category`` None asks each item about its own category; a category asks every item about that one (the
+    policy tests' "another data category" cases). ``consent`` is the consent element the requester asserted.
+    """
 
     requester: Requester
     client_id: str
@@ -93,22 +109,16 @@ class DecisionRequest:
     items: tuple[Item, ...]
     at: datetime
     sharing_policies: tuple[ClaimedPolicy, ...] = ()
-    data_category: str = "involvement"
+    data_category: str | None = None
     match_grade: MatchGrade | None = None
+    consent: str = CONSENT_NOT_STATED
+
+    def category_of(self, item: Item) -> str:
+        return item.data_category if self.data_category is None else self.data_category
 
     def at_release(self, grade: MatchGrade) -> DecisionRequest:
         """The same request in the release stage, once the person has been matched."""
-        return DecisionRequest(
-            self.requester,
-            self.client_id,
-            self.purpose,
-            self.legal_basis,
-            self.items,
-            self.at,
-            self.sharing_policies,
-            self.data_category,
-            grade,
-        )
+        return replace(self, match_grade=grade)
 
 
 @dataclass(frozen=True, slots=True)

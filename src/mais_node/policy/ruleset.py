@@ -1,7 +1,8 @@
 """The rule set a node decides with: a Cedar schema and ordered policy sources (DESIGN §6, issue 5 §3).
 
-Sources come in a fixed order: the national rules, then the deployment's local rules (``local/*.cedar`` by
-name), then the policies compiled from the sharing policies the node holds. The content hash names the exact
+Sources come in a fixed order: the national rules (``national.cedar``, then one file per use case in
+``national/*.cedar`` by name), then the deployment's local rules (``local/*.cedar`` by name), then the policies
+compiled from the sharing policies the node holds. The content hash names the exact
 rule set in every audit record of a decision.
 """
 
@@ -16,6 +17,7 @@ from mais_node.errors import Issue, NotConformant
 
 SCHEMA_FILE = "schema.cedarschema"
 NATIONAL_FILE = "national.cedar"
+NATIONAL_DIR = "national"
 LOCAL_DIR = "local"
 
 
@@ -54,7 +56,8 @@ class RuleSet:
 
 
 def load_rule_set(directory: Path, compiled: Iterable[PolicySource] = ()) -> RuleSet:
-    """Read ``schema.cedarschema``, ``national.cedar`` and ``local/*.cedar`` from a rules directory."""
+    """Read ``schema.cedarschema``, ``national.cedar``, ``national/*.cedar`` and ``local/*.cedar`` from a rules
+    directory."""
     schema_path = directory / SCHEMA_FILE
     national_path = directory / NATIONAL_FILE
     missing = [path.name for path in (schema_path, national_path) if not path.is_file()]
@@ -64,11 +67,12 @@ def load_rule_set(directory: Path, compiled: Iterable[PolicySource] = ()) -> Rul
             issues=[Issue(f"rules directory lacks {name}", "required", expression=(name,)) for name in missing],
         )
     sources = [PolicySource(NATIONAL_FILE, national_path.read_text(encoding="utf-8"))]
-    local = directory / LOCAL_DIR
-    if local.is_dir():
-        sources.extend(
-            PolicySource(f"{LOCAL_DIR}/{path.name}", path.read_text(encoding="utf-8"))
-            for path in sorted(local.glob("*.cedar"))
-        )
+    # A use case is one file of its own (docs/use-cases.md): adding one touches no other rule file.
+    for folder in (NATIONAL_DIR, LOCAL_DIR):
+        if (directory / folder).is_dir():
+            sources.extend(
+                PolicySource(f"{folder}/{path.name}", path.read_text(encoding="utf-8"))
+                for path in sorted((directory / folder).glob("*.cedar"))
+            )
     sources.extend(compiled)
     return RuleSet(schema_path.read_text(encoding="utf-8"), tuple(sources))

@@ -60,7 +60,7 @@ def _s47_request(**changes: Any) -> DecisionRequest:
         client_id="la0001-case-management",
         purpose="s47-enquiry",
         legal_basis="https://www.legislation.gov.uk/ukpga/1989/41/section/47",
-        items=tuple(Item),
+        items=(Item.IS_KNOWN, Item.IS_OPEN, Item.CONTACT),
         at=IN_FORCE,
     )
     requester_changes = changes.pop("requester", {})

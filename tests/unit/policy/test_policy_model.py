@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from mais_node.config import DEFAULTS
 from mais_node.errors import NotConformant
 from mais_node.policy import Decision, Item, ItemDecision, Outcome, PolicySource, Requester, RuleSet, load_rule_set
 
@@ -78,8 +80,36 @@ def test_a_rules_directory_loads_national_then_local_then_compiled(tmp_path: Pat
     ]
 
 
+def test_the_use_case_rules_under_national_load_after_national_cedar_and_before_local(tmp_path: Path) -> None:
+    (tmp_path / "schema.cedarschema").write_text("entity Organisation;", encoding="utf-8")
+    (tmp_path / "national.cedar").write_text("// national", encoding="utf-8")
+    for folder, names in (("national", ("s42.cedar", "s17.cedar", "README.md")), ("local", ("10-a.cedar",))):
+        (tmp_path / folder).mkdir()
+        for name in names:
+            (tmp_path / folder / name).write_text(f"// {name}", encoding="utf-8")
+
+    rules = load_rule_set(tmp_path)
+
+    assert [source.name for source in rules.sources] == [
+        "national.cedar",
+        "national/s17.cedar",
+        "national/s42.cedar",
+        "local/10-a.cedar",
+    ]
+
+
 def test_a_rules_directory_without_schema_or_national_rules_is_refused(tmp_path: Path) -> None:
     with pytest.raises(NotConformant) as refused:
         load_rule_set(tmp_path)
 
     assert len(refused.value.issues) == 2
+
+
+def test_each_item_asks_about_the_data_category_its_vocabulary_concept_names() -> None:
+    document = json.loads((DEFAULTS / "terminology" / "CodeSystem-request-type.json").read_text(encoding="utf-8"))
+    named = {
+        concept["code"]: next(p["valueCode"] for p in concept["property"] if p["code"] == "data-category")
+        for concept in document["concept"]
+    }
+
+    assert named == {item.value: item.data_category for item in Item}

@@ -91,15 +91,15 @@ def test_active_purpose_is_valid_in_the_value_set(terminology: TerminologyServic
 
 
 def test_draft_purpose_is_not_yet_usable(terminology: TerminologyService) -> None:
-    verdict = terminology.validate_code(PURPOSE_VALUESET, "s42-adult-safeguarding")
+    verdict = terminology.validate_code(PURPOSE_VALUESET, "s46-police-protection")
     assert not verdict.result
-    assert verdict.message == "code 's42-adult-safeguarding' is a draft, not yet in use"
+    assert verdict.message == "code 's46-police-protection' is a draft, not yet in use"
 
 
 def test_unknown_code_wrong_display_and_unknown_value_set(terminology: TerminologyService) -> None:
     assert terminology.validate_code(PURPOSE_SYSTEM, "curiosity").message == (
         f"code 'curiosity' is not in {PURPOSE_SYSTEM}; the codes in use are already-open, general-safeguarding,"
-        " s47-enquiry"
+        " s17-child-in-need, s42-adult-safeguarding, s47-enquiry"
     )
     assert "(did you mean 's47-enquiry'?)" in (terminology.validate_code(PURPOSE_SYSTEM, "s74-enquiry").message or "")
     wrong = terminology.validate_code(PURPOSE_SYSTEM, "s47-enquiry", display="Section 47")
@@ -116,23 +116,23 @@ def test_grouping_concept_is_not_for_use(terminology: TerminologyService) -> Non
 
 def test_retired_purpose_is_refused_naming_its_replacement() -> None:
     service = TerminologyService(
-        [*RESOURCES, purpose_version("0.2.0", "active", {"already-open": "general-safeguarding", "s47-enquiry": None})]
+        [*RESOURCES, purpose_version("0.3.0", "active", {"already-open": "general-safeguarding", "s47-enquiry": None})]
     )
     verdict = service.validate_code(PURPOSE_VALUESET, "already-open")
     assert not verdict.result
     assert verdict.message == "code 'already-open' is retired; use 'general-safeguarding'"
     assert verdict.replaced_by == "general-safeguarding"
     assert service.validate_code(PURPOSE_SYSTEM, "s47-enquiry").message == "code 's47-enquiry' is retired"
-    assert service.validate_code(PURPOSE_SYSTEM, "already-open", version="0.1.0").result
+    assert service.validate_code(PURPOSE_SYSTEM, "already-open", version="0.2.0").result
     assert service.lookup(PURPOSE_SYSTEM, "already-open").status == "retired"
 
 
 def test_latest_active_version_is_current_and_drafts_wait() -> None:
-    draft = purpose_version("0.3.0", "draft", {"general-safeguarding": None})
-    service = TerminologyService([*RESOURCES, draft, purpose_version("0.2.0", "active", {})])
-    assert service.current_version(PURPOSE_SYSTEM) == "0.2.0"
+    draft = purpose_version("0.4.0", "draft", {"general-safeguarding": None})
+    service = TerminologyService([*RESOURCES, draft, purpose_version("0.3.0", "active", {})])
+    assert service.current_version(PURPOSE_SYSTEM) == "0.3.0"
     assert service.validate_code(PURPOSE_VALUESET, "general-safeguarding").result
-    assert service.lookup(PURPOSE_SYSTEM, "general-safeguarding", version="0.3.0").status == "retired"
+    assert service.lookup(PURPOSE_SYSTEM, "general-safeguarding", version="0.4.0").status == "retired"
     only_drafts = TerminologyService([purpose_version("0.10.0", "draft", {}), purpose_version("0.9.0", "draft", {})])
     assert only_drafts.current_version(PURPOSE_SYSTEM) == "0.10.0"
 
@@ -159,8 +159,14 @@ def test_expand_filters_and_pages(terminology: TerminologyService) -> None:
 def test_expand_active_only_hides_drafts(terminology: TerminologyService) -> None:
     everything = terminology.expand(PURPOSE_VALUESET)["expansion"]["contains"]
     usable = terminology.expand(PURPOSE_VALUESET, active_only=True)["expansion"]["contains"]
-    assert len(everything) == 5
-    assert [c["code"] for c in usable] == ["s47-enquiry", "general-safeguarding", "already-open"]
+    assert len(everything) == 6
+    assert [c["code"] for c in usable] == [
+        "s47-enquiry",
+        "general-safeguarding",
+        "already-open",
+        "s17-child-in-need",
+        "s42-adult-safeguarding",
+    ]
 
 
 def test_expand_refuses_unknown_value_set_and_negative_paging(terminology: TerminologyService) -> None:

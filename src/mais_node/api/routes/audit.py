@@ -21,7 +21,7 @@ from mais_node.fhir.search.parse import is_small_int
 
 router = APIRouter(dependencies=[Depends(check_accept)])
 AUDITOR = "system/AuditEvent.rs"
-AuditorDep = Annotated[Caller, Depends(require_scope(AUDITOR, "system/*.cruds"))]
+AuditorDep = Annotated[Caller, Depends(require_scope(AUDITOR))]
 
 
 @router.get("/fhir/AuditEvent")

@@ -28,7 +28,7 @@ router = APIRouter(prefix="/fhir", dependencies=[Depends(check_accept)])
 # POST /fhir/Task is the enquiry's Task form: included before the generic create of api/routes/rest.py.
 task_router = APIRouter(prefix="/fhir", dependencies=[Depends(check_accept)])
 
-EnquirerDep = Annotated[Caller, Depends(require_scope(ENQUIRY, "system/Task.crs", "system/*.cruds"))]
+EnquirerDep = Annotated[Caller, Depends(require_scope(ENQUIRY, "system/Task.crs"))]
 ReviewerDep = Annotated[Caller, Depends(require_scope(REVIEWER))]
 
 

@@ -92,7 +92,7 @@ def person_import(
     """Import people, their involvements and the teams that hold them; every row is validated first."""
     from mais_node.audit import balp
     from mais_node.fhir.bulk import import_rows, read_rows
-    from mais_node.validation.person_index import person_index_conformance
+    from mais_node.validation.records import person_index_conformance
     from mais_node.wiring import build_services
 
     rows = list(read_rows(file))

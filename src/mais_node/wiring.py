@@ -31,7 +31,7 @@ from mais_node.storage.port import ResourceStore
 from mais_node.terminology import CANONICAL_BASE
 from mais_node.terminology.runtime import Vocabularies
 from mais_node.validation import ProfileRegistry, Validator
-from mais_node.validation.person_index import declared_conformance
+from mais_node.validation.records import declared_conformance
 
 
 @dataclass

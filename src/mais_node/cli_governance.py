@@ -7,12 +7,16 @@ import base64
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 
 from mais_node.config import Settings
+
+if TYPE_CHECKING:
+    from mais_node.terminology import TerminologyService
+    from mais_node.wiring import Services
 
 policy_app = typer.Typer(
     help="Decision rules: check them against the schema, run IG officers' test cases.", no_args_is_help=True
@@ -105,20 +109,41 @@ def policy_test(
 @sharing_app.command("add")
 def sharing_add(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], store: StoreOpt = None) -> None:
     """Hold a sharing policy (a new version of an agreement supersedes the old); it compiles into the rules."""
-    from mais_node.enquiry.records import to_contract
-    from mais_node.policy import parse_sharing_policy
+    from mais_node.enquiry.records import check_sharing_policy, to_contract
+    from mais_node.errors import NotConformant
 
-    document = orjson.loads(file.read_bytes())
-    policy = parse_sharing_policy(document)
     services = _services(store)
     try:
+        document = orjson.loads(file.read_bytes())
+        policy = check_sharing_policy(document, node_ods=services.settings.node_org, terminology=_terminology(services))
         written = services.resources.update("Contract", policy.identifier, to_contract(document, policy))
+    except orjson.JSONDecodeError:
+        typer.echo(f"error: {file.name} is not JSON: give a MAIS SharingPolicy document", err=True)
+        raise typer.Exit(1) from None
+    except NotConformant as exc:
+        for issue in exc.issues:
+            typer.echo(f"error: {file.name}: {issue.diagnostics}", err=True)
+        typer.echo("nothing held: correct the agreement and add it again", err=True)
+        raise typer.Exit(1) from None
     finally:
         services.close()
     typer.echo(
         f"held {policy.identifier} version {policy.version}"
         f" (Contract/{written.stored.id}, version {written.stored.version})"
     )
+
+
+def _terminology(services: Services) -> TerminologyService:
+    """The vocabularies in force, or the files' when the store holds none yet (a node not yet started)."""
+    from mais_node.errors import MaisError
+    from mais_node.terminology import PURPOSE_VALUESET, TerminologyService, load_directory
+
+    try:
+        terminology = services.vocabularies()
+        terminology.expand(PURPOSE_VALUESET)
+    except MaisError:
+        return TerminologyService(load_directory(services.settings.terminology_dir))
+    return terminology
 
 
 @sharing_app.command("list")

@@ -33,7 +33,8 @@ class Subject:
     def patient(self) -> dict[str, Any]:
         patient: dict[str, Any] = {"resourceType": "Patient"}
         if self.nhs_number:
-            patient["identifier"] = [{"system": NHS, "value": self.nhs_number}]
+            # People write an NHS number 3-3-4 ("999 131 6825"); on the wire it is the ten digits alone.
+            patient["identifier"] = [{"system": NHS, "value": "".join(self.nhs_number.split())}]
         if self.family or self.given:
             name: dict[str, Any] = {"use": "official"}
             if self.family:

@@ -42,6 +42,7 @@ from mais_node.storage.port import ResourceStore
 from mais_node.terminology import CANONICAL_BASE
 from mais_node.terminology.runtime import Vocabularies
 from mais_node.validation import ProfileRegistry, Validator
+from mais_node.validation.records import declared_conformance
 
 
 @dataclass
@@ -171,6 +172,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, mongo_data
     def validator() -> Validator:
         return _validator(profiles, vocabularies())
 
+    resources.conformance = declared_conformance(validator)
     gates = Gates(
         directory=RegisterDirectory(auth.organisations),
         terminology=vocabularies,

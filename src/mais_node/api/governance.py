@@ -15,6 +15,7 @@ from mais_node.audit import balp
 from mais_node.audit.actors import Actor
 from mais_node.auth.bearer import Caller
 from mais_node.auth.scopes import ADMIN, OPERATOR, REVIEWER, TERMINOLOGY_MANAGER
+from mais_node.enquiry.records import check_contract
 from mais_node.enquiry.respond import REQUESTER_TAG
 from mais_node.errors import NotFound
 from mais_node.terminology.editing import check_edit
@@ -46,6 +47,8 @@ def guard_write(
     before = None if current is None or current.deleted else current
     if rtype == "CodeSystem":
         check_edit(before.body if before else None, body)
+    if rtype == "Contract" and body is not None:
+        check_contract(body, node_ods=services.settings.node_org, terminology=services.vocabularies())
     return before.version if before else None
 
 

@@ -13,7 +13,7 @@ Application Activity.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -367,3 +367,23 @@ def register_import(
         outcome_desc=reason,
         entity=[entity],
     )
+
+
+def person_import(
+    node: Node,
+    at: datetime,
+    actor: Actor,
+    *,
+    source: str,
+    imported: Mapping[str, int],
+    rejected: int,
+    nhs_verified: bool,
+    marked: int,
+) -> Event:
+    """A load of the node's own records (DICOM 110107 Import): what came in, and whether the operator stated that
+    the file's NHS numbers were traced against the spine (``nhs-verified``), which lets matching grade them certain."""
+    counts = {f"imported_{kind}": str(n) for kind, n in sorted(imported.items())}
+    detail = _detail(**counts, rejected=str(rejected), nhs_verified=str(nhs_verified).lower(), marked=str(marked))
+    entity = {"what": {"display": source[:200]}, "role": Coding(OBJECT_ROLE, "20").json(), "detail": detail}
+    subtype = [node.code("person-import"), node.code("nhs-verified" if nhs_verified else "nhs-as-recorded")]
+    return _event(node, at, actor, type_=Coding(DCM, "110107", "Import"), subtype=subtype, entity=[entity])

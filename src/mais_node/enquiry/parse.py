@@ -7,7 +7,7 @@ Parameters of ``POST [base]/Patient/$person-info-query``:
     reason          valueUri | valueCoding        1..1  a legislation URI (v0.3) or an asserted-purpose code
     requestId       valueString | valueIdentifier 0..1  the requester's own identifier of the request
     requestedItem   valueCode | valueCoding       0..*  is-known (default), is-open, contact
-    sharingPolicy   valueString | valueIdentifier 0..*  the agreements the requester relies on
+    sharingPolicy   valueUri | valueIdentifier    0..*  the agreements relied on: URI, system|value or value
     requester       valueIdentifier               0..1  the requesting organisation (ODS); must be the token's
     authorisedUser  part: identifier, name, role  0..1  the person at the requesting system
     consent         valueCode | valueCoding       0..1  the subject's consent: given, refused, not-sought-risk
@@ -18,8 +18,8 @@ The Task carries the consent as an input of type ``consent`` (a ``consent-status
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn
 
 from mais_node.enquiry.model import AuthorisedUser, Enquiry
 from mais_node.errors import InvalidRequest, Issue, NotConformant
@@ -52,6 +52,37 @@ def _free(value: str | None) -> str | None:
     return value if value is not None and value.strip() else None
 
 
+def _claim(param: Mapping[str, Any]) -> str | None:
+    """How a claimed agreement is named: its URI, ``system|value`` of its identifier, or the value alone."""
+    for kind in ("Uri", "Canonical", "Url", "String"):
+        value = param.get(f"value{kind}")
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    identifier = param.get("valueIdentifier")
+    if isinstance(identifier, Mapping):
+        return _identifier_claim(identifier)
+    reference = param.get("valueReference")
+    if isinstance(reference, Mapping):
+        return _reference_claim(reference)
+    return None
+
+
+def _identifier_claim(identifier: Mapping[str, Any]) -> str | None:
+    value, system = identifier.get("value"), identifier.get("system")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return f"{system}|{value.strip()}" if isinstance(system, str) and system else value.strip()
+
+
+def _reference_claim(reference: Mapping[str, Any]) -> str | None:
+    """``Contract/{id}`` names the agreement held under that id; any other reference is its URI."""
+    target = reference.get("reference")
+    if isinstance(target, str) and target.strip():
+        return target.strip().removeprefix("Contract/")
+    identifier = reference.get("identifier")
+    return _identifier_claim(identifier) if isinstance(identifier, Mapping) else None
+
+
 def _over_long(key: str, value: object, where: tuple[str, ...]) -> list[Issue]:
     """An issue when a free-text value is longer than its bound in ``FREE_TEXT_LIMITS``."""
     limit = FREE_TEXT_LIMITS[key]
@@ -66,8 +97,20 @@ def _where(index: int, name: str) -> tuple[str, ...]:
     return (f"Parameters.parameter[{index}]", name)
 
 
-def from_parameters(document: Mapping[str, Any], raw: bytes) -> Enquiry:
-    """The enquiry in a ``$person-info-query`` Parameters resource; every problem is listed at once."""
+Conformance = Callable[[Mapping[str, Any]], list[Issue]]
+"""The profile check the gates make on a subject or a Task, run here too when the body is refused before them."""
+
+
+def _refuse(issues: list[Issue], resource: Mapping[str, Any] | None, conformance: Conformance | None) -> NoReturn:
+    """Refuse with every issue at once: the body's own, and those the gates would have listed had it been read."""
+    if resource is not None and conformance is not None:
+        issues = [*issues, *(i for i in conformance(resource) if i.severity in ("error", "fatal"))]
+    raise NotConformant(issues[0].diagnostics, issues=issues)
+
+
+def from_parameters(document: Mapping[str, Any], raw: bytes, *, subject_issues: Conformance | None = None) -> Enquiry:
+    """The enquiry in a ``$person-info-query`` Parameters resource; every problem is listed at once, the subject's
+    with the rest (``subject_issues``)."""
     if document.get("resourceType") != "Parameters":
         raise InvalidRequest(
             "The body of $person-info-query must be a Parameters resource", expression=("resourceType",)
@@ -103,9 +146,15 @@ def from_parameters(document: Mapping[str, Any], raw: bytes) -> Enquiry:
             else:
                 items.append(item)
         elif name == "sharingPolicy":
-            policy = _text(param, "String", "Identifier")
+            policy = _claim(param)
             if policy is None:
-                issues.append(Issue("'sharingPolicy' must be a valueIdentifier", "invalid", expression=(where,)))
+                issues.append(
+                    Issue(
+                        "'sharingPolicy' must be a valueIdentifier, valueUri or valueString naming an agreement",
+                        "invalid",
+                        expression=(where,),
+                    )
+                )
             else:
                 policies.append(policy)
         elif name == "requester":
@@ -129,7 +178,7 @@ def from_parameters(document: Mapping[str, Any], raw: bytes) -> Enquiry:
     if reason_uri is None and purpose is None and not any("reason" in i.expression for i in issues):
         issues.append(Issue("The reason for the enquiry is missing", "required", expression=("reason",)))
     if issues:
-        raise NotConformant(issues[0].diagnostics, issues=issues)
+        _refuse(issues, subjects[0] if len(subjects) == 1 else None, subject_issues)
     return Enquiry(
         form="operation",
         request_id=request_id or uuid.uuid4().hex,
@@ -172,11 +221,13 @@ def _code(concept: Any) -> str | None:
     return None
 
 
-def from_task(task: dict[str, Any], raw: bytes) -> Enquiry:
-    """The enquiry in a Task already checked against the ``mais-enquiry`` profile."""
+def from_task(task: dict[str, Any], raw: bytes, *, task_issues: Conformance | None = None) -> Enquiry:
+    """The enquiry in a Task; the gates check it against the ``mais-enquiry`` profile (``task_issues``, run here too
+    when the Task is refused before them, so that refusal lists every issue as well)."""
     subject = _contained(task, task.get("for"))
     if subject is None:
-        raise NotConformant("Task.for must reference the contained subject Patient", expression=("Task.for",))
+        missing = Issue("Task.for must reference the contained subject Patient", "required", expression=("Task.for",))
+        _refuse([missing], task, task_issues)
     role = _contained(task, task.get("requester")) or {}
     practitioner = role.get("practitioner") or {}
     org = (role.get("organization") or {}).get("identifier") or {}
@@ -190,9 +241,9 @@ def from_task(task: dict[str, Any], raw: bytes) -> Enquiry:
             if code:
                 items.append(code)
         elif kind == "sharing-policy":
-            value = entry.get("valueIdentifier") or {}
-            if isinstance(value.get("value"), str):
-                policies.append(value["value"])
+            claim = _claim(entry)
+            if claim is not None:
+                policies.append(claim)
         elif kind == "consent":
             consent = _code(entry.get("valueCodeableConcept"))
     identifier = next((i.get("value") for i in task.get("identifier") or [] if isinstance(i.get("value"), str)), None)
@@ -209,7 +260,7 @@ def from_task(task: dict[str, Any], raw: bytes) -> Enquiry:
         *_over_long("role", user.role, ("Task.requester.code",)),
     ]
     if issues:
-        raise NotConformant(issues[0].diagnostics, issues=issues)
+        _refuse(issues, task, task_issues)
     return Enquiry(
         form="task",
         request_id=identifier or uuid.uuid4().hex,

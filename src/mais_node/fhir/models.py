@@ -15,6 +15,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from mais_node.errors import InvalidRequest, Issue
+from mais_node.fhir.bindings import binding_issues
 
 # Types the node stores and serves through the REST interactions (DESIGN §4).
 STORED_TYPES: tuple[str, ...] = (
@@ -48,6 +49,26 @@ _MESSAGES: Mapping[str, str] = {
     "extra_forbidden": "Unknown element",
     "missing": "Required element is missing",
 }
+
+# fhir.resources says "Date value string does not match spec regex": the reader needs the format (R4 §2.24.0.1).
+_FORMATS: Mapping[str, str] = {
+    "Date": "A date is written YYYY, YYYY-MM or YYYY-MM-DD: 3 October 1990 is 1990-10-03",
+    "DateTime": (
+        "A dateTime is written YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss with a time zone:"
+        " 3 October 1990 at 09:30 UK summer time is 1990-10-03T09:30:00+01:00"
+    ),
+    "Instant": "An instant is written YYYY-MM-DDThh:mm:ss with a time zone, as 2026-10-03T09:30:00Z",
+    "Time": "A time is written hh:mm:ss on the 24-hour clock, as 14:30:00",
+}
+
+
+def value_message(message: str) -> str:
+    """A pydantic message from fhir.resources, said so that the sender knows what to write instead."""
+    message = message.removeprefix("Value error, ")
+    kind, found, rest = message.partition(" value string does not match spec regex")
+    if found and rest in ("", "."):
+        return _FORMATS.get(kind, message)
+    return message
 
 
 # fhir.resources validates each nested element in Python, and orjson writes at most 254 levels: a body nested
@@ -91,7 +112,15 @@ def fhirpath(resource_type: str, loc: Sequence[int | str]) -> str:
 
 
 def structure_issues(resource: Mapping[str, Any]) -> list[Issue]:
-    """Every structural problem of a resource body (unknown elements, wrong types, bad dates)."""
+    """Every structural problem of a resource body (unknown elements, wrong types, bad dates), and every code a
+    required binding of R4 does not allow."""
+    issues = _model_issues(resource)
+    if not any(i.expression == ("resourceType",) for i in issues):
+        issues.extend(binding_issues(resource))
+    return issues
+
+
+def _model_issues(resource: Mapping[str, Any]) -> list[Issue]:
     resource_type = resource.get("resourceType")
     if not isinstance(resource_type, str):
         return [Issue("resourceType is missing", "required", expression=("resourceType",))]
@@ -119,7 +148,7 @@ def structure_issues(resource: Mapping[str, Any]) -> list[Issue]:
         issues = []
         for error in exc.errors(include_input=False, include_url=False):
             kind = str(error["type"])
-            message = _MESSAGES.get(kind, str(error["msg"]).removeprefix("Value error, "))
+            message = _MESSAGES.get(kind) or value_message(str(error["msg"]))
             issues.append(
                 Issue(
                     message,

@@ -54,7 +54,10 @@ def _store_task(services: Services, task: dict[str, Any], *, built: bool = False
 async def person_info_query(request: Request, services: ServicesDep, caller: EnquirerDep) -> Response:
     check_content_type(request)
     raw = await request.body()
-    enquiry = services.enquiries.read(raw, lambda: from_parameters(parse_json(raw), raw), _asker(caller))
+    subject_issues = services.enquiries.gates.subject_issues
+    enquiry = services.enquiries.read(
+        raw, lambda: from_parameters(parse_json(raw), raw, subject_issues=subject_issues), _asker(caller)
+    )
     answer = await services.enquiries.answer(enquiry, _asker(caller))
     if answer.decision.outcome.value == "REVIEW":
         return _referred(services, enquiry, answer, caller)
@@ -78,7 +81,7 @@ async def task_enquiry(request: Request, services: ServicesDep, caller: Enquirer
         body.update(parse_json(raw))
         if body.get("resourceType") != "Task":
             raise InvalidRequest("The body must be a Task", expression=("resourceType",))
-        return from_task(body, raw)
+        return from_task(body, raw, task_issues=services.enquiries.gates.task_issues)
 
     enquiry = services.enquiries.read(raw, parse, _asker(caller))
     try:
@@ -97,7 +100,10 @@ async def what_if(request: Request, services: ServicesDep, caller: ReviewerDep) 
     The body is the ``$person-info-query`` Parameters; its ``requester`` names the organisation to decide for."""
     check_content_type(request)
     raw = await request.body()
-    enquiry = services.enquiries.read(raw, lambda: from_parameters(parse_json(raw), raw), _asker(caller))
+    subject_issues = services.enquiries.gates.subject_issues
+    enquiry = services.enquiries.read(
+        raw, lambda: from_parameters(parse_json(raw), raw, subject_issues=subject_issues), _asker(caller)
+    )
     # "What if organisation X asked this?": the requester parameter names X (the reviewer's own by default).
     decided = services.enquiries.what_if(enquiry, Asker(enquiry.requester_ods or caller.org_ods, caller.client_id))
     parameters: list[dict[str, Any]] = [{"name": "outcome", "valueCode": decided.decision.outcome.value.lower()}]

@@ -82,5 +82,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         app.include_router(router)
     app.include_router(ops.router)
     app.include_router(rest.fallback)
-    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    app.add_middleware(
+        EdgeMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=metrics,
+        body_timeout=settings.body_timeout_seconds,
+        trusted_proxies=settings.trusted_proxy_networks,
+    )
     return app

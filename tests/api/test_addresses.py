@@ -1,7 +1,7 @@
 """Issue 13 item 4: the address the node believes for a caller, in process. X-Forwarded-For is believed only from
 MAIS_TRUSTED_PROXIES (none by default), read from the right past the trusted hops; every refused token's audit
 record names that address, and the refusal throttle counts by it. The real server's side (uvicorn no longer
-rewrites the address itself) is ``tests/e2e/test_limits.py::test_a_spoofed_forwarded_for_does_not_reset_the_refusal_throttle``.
+rewrites the address itself) is ``tests/e2e/test_limits.py``, the spoofed X-Forwarded-For test.
 """
 
 from __future__ import annotations
@@ -77,8 +77,7 @@ def test_a_refused_token_request_is_audited_with_the_callers_address(direct: tup
 def test_forwarded_for_from_an_untrusted_peer_is_ignored(direct: tuple[World, TestClient]) -> None:
     world, client = direct
     statuses = [
-        client.get("/fhir/Patient", headers=BAD | {"X-Forwarded-For": f"198.51.100.{n}"}).status_code
-        for n in range(5)
+        client.get("/fhir/Patient", headers=BAD | {"X-Forwarded-For": f"198.51.100.{n}"}).status_code for n in range(5)
     ]
     assert statuses == [401, 401, 401, 429, 429]
     assert addresses(world) == [PEER] * 4

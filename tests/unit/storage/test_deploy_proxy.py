@@ -81,7 +81,8 @@ def test_the_proxy_limits_each_address_below_what_the_node_allows_one(conf: dict
     (limit,) = [v.split() for v in conf["limit_conn"]]
     assert limit[0] == zone[1].split("=")[1].split(":")[0]
     assert int(limit[1]) <= Settings().max_connections_per_address
-    assert conf["limit_conn_status"] == ["503"] and conf["limit_req_status"] == ["503"]
+    assert conf["limit_conn_status"] == ["503"]
+    assert conf["limit_req_status"] == ["503"]
 
 
 def test_the_proxy_sets_x_forwarded_for_itself(conf: dict[str, list[str]]) -> None:
@@ -145,10 +146,12 @@ def test_nginx_accepts_the_file(tmp_path: Path) -> None:
     certificate(tmp_path)
     text = NGINX.read_text().replace("/etc/nginx/tls/", f"{tmp_path}/")
     text = text.replace("server node:8080;", "server 127.0.0.1:8080;")  # `node` resolves only inside compose
-    temp = " ".join(f"{kind}_temp_path {tmp_path}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    (tmp_path / "nginx.conf").write_text(text.replace("http {", "http {" + temp, 1))  # the distribution's are absent
+    kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")  # the distribution's own temp paths may be absent
+    temp = " ".join(f"{kind}_temp_path {tmp_path}/{kind};" for kind in kinds)
+    (tmp_path / "nginx.conf").write_text(text.replace("http {", "http {" + temp, 1))
+    command = ["nginx", "-t", "-e", "stderr", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")]
     checked = subprocess.run(
-        ["nginx", "-t", "-e", "stderr", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "pid nginx.pid;"],
+        [*command, "-g", "pid nginx.pid;"],
         capture_output=True,
         text=True,
         timeout=30,

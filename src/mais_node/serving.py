@@ -172,7 +172,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing() and self._host is not None:
+        idle = self.cycle is None or self.cycle.response_complete  # else a pipelined request has just started
+        if idle and not self.transport.is_closing() and self._host is not None:
             self._worker.waiting[self] = None  # idle on keep-alive: the first to go when room is needed
 
     def _arm(self) -> None:

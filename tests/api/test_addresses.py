@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from mais_node.api.proxies import believed_client
 from mais_node.clock import FixedClock
 from mais_node.config import Settings
+from tests.api.conftest import make_node
 from tests.unit.auth.support import World, epoch, make_world
 
 PEER = "192.0.2.7"  # the connection's own address, as the server saw it
@@ -121,3 +122,23 @@ def test_a_trusted_proxy_setting_that_is_not_an_address_is_refused() -> None:
     with pytest.raises(ValueError, match="not-an-address"):
         Settings(trusted_proxies="10.0.0.1, not-an-address")
     assert Settings().trusted_proxy_networks == ()
+
+
+def test_a_refused_enquiry_is_audited_with_the_callers_address(tmp_path: Path) -> None:
+    """The enquiry's own refusal (and its received record) name the address too, not only token refusals."""
+    for node in make_node(tmp_path, max_body_bytes=64 * 1024):
+        node.organisation("LA0001")
+        headers = {"Content-Type": "application/fhir+json"} | node.as_("mais/enquiry", "LA0001")
+        with TestClient(node.http.app, client=(PEER, 40000)) as client:
+            refused = client.post(
+                "/fhir/Patient/$person-info-query", content=b'{"resourceType": "Bundle"}', headers=headers
+            )
+        assert refused.status_code in (400, 422), refused.text
+        records = [
+            r.event
+            for r in node.services.audit.scan()
+            if any(c["code"] in ("enquiry-refused", "enquiry-received") for c in r.event.get("subtype", []))
+        ]
+        assert len(records) == 2
+        for event in records:
+            assert [a["network"]["address"] for a in event["agent"] if "network" in a] == [PEER]

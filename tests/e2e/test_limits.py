@@ -121,6 +121,18 @@ def test_a_connection_that_sends_nothing_is_closed_too(served: Served) -> None:
     assert time.monotonic() - started < 3
 
 
+def test_on_a_kept_alive_connection_the_next_requests_headers_have_the_same_deadline(served: Served) -> None:
+    with served.connect() as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: node\r\n\r\n")
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200 ")
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: node\r\n")  # the next request, never finished
+        started = time.monotonic()
+        answer = read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert time.monotonic() - started < 3
+
+
 def test_a_body_shorter_than_its_content_length_is_answered_408(served: Served) -> None:
     with served.connect() as sock:
         sock.sendall(

@@ -23,6 +23,7 @@ from bench import core, enquiry, inprocess, slowloris
 from bench.harness import PYTHON, ROOT, LoadResult, free_port, server
 from bench.report import Row, Section, Target, render
 from bench.seed import BenchStore, Client, enquiry_body
+from mais_node.config import Settings
 from mais_node.matching import PersonRecord
 from mais_node.matching.synthetic import iter_population
 
@@ -427,7 +428,8 @@ class Bench:
         bodies = self.work / "slowloris-bodies.ndjson"
         bodies.write_bytes(b"\n".join(enquiry_body(r) for r in records[::5]))
         wanted = self.p.slowloris_connections
-        with self.serve(store) as running:
+        defaults = {"MAIS_MAX_CONNECTIONS_PER_ADDRESS": str(Settings().max_connections_per_address)}
+        with self.serve(store, env=defaults) as running:
             held = slowloris.run(
                 running,
                 clients["la"],
@@ -437,7 +439,7 @@ class Bench:
                 seconds=self.p.slowloris_seconds,
                 reconnect=False,
             )
-        with self.serve(store) as running:
+        with self.serve(store, env=defaults) as running:
             churn = slowloris.run(
                 running,
                 clients["la"],

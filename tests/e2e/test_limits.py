@@ -1,7 +1,8 @@
 """Issue 13 items 3, 4 and 11 against a real ``mais serve`` on loopback: slow headers and bodies are cut with 408,
 one address cannot hold more than its share of connections, the connection cap makes room by closing the idle
 longest, a spoofed X-Forwarded-For does not reset the refusal throttle, and a caller gone mid-body is one line in
-the log. Small limits (1 s, 10 connections per address, 40 in all) keep each test to seconds."""
+the log. Small limits (2 s for the headers, 1 s for the body, 10 connections per address, 40 in all) keep each test
+to seconds."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.slow
 PER_ADDRESS = 10
 MAX_CONNECTIONS = 40
 REFUSED_LIMIT = 20
+WINDOW = 3600  # the refusal count's fixed window: long, so that the test does not straddle a window's end
 
 
 @dataclass
@@ -77,11 +79,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     log = work / "serve.log"
     env = {
         **os.environ,
-        "MAIS_HEADER_TIMEOUT_SECONDS": "1",
+        "MAIS_HEADER_TIMEOUT_SECONDS": "2",
         "MAIS_BODY_TIMEOUT_SECONDS": "1",
         "MAIS_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
         "MAIS_MAX_CONNECTIONS_PER_ADDRESS": str(PER_ADDRESS),
         "MAIS_REFUSED_LIMIT": str(REFUSED_LIMIT),
+        "MAIS_REFUSED_WINDOW_SECONDS": str(WINDOW),
     }
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -110,7 +113,7 @@ def test_a_connection_that_never_finishes_its_headers_is_answered_408_and_closed
         answer = read_all(sock)  # the server closes: before, this waited for ever (socket timeout)
     assert answer.startswith(b"HTTP/1.1 408 ")
     assert b'"resourceType":"OperationOutcome"' in answer
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 5
 
 
 def test_a_connection_that_sends_nothing_is_closed_too(served: Served) -> None:
@@ -118,7 +121,7 @@ def test_a_connection_that_sends_nothing_is_closed_too(served: Served) -> None:
         started = time.monotonic()
         answer = read_all(sock)
     assert answer.startswith(b"HTTP/1.1 408 ")
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 5
 
 
 def test_on_a_kept_alive_connection_the_next_requests_headers_have_the_same_deadline(served: Served) -> None:
@@ -130,7 +133,7 @@ def test_on_a_kept_alive_connection_the_next_requests_headers_have_the_same_dead
         started = time.monotonic()
         answer = read_all(sock)
     assert answer.startswith(b"HTTP/1.1 408 ")
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 5
 
 
 def test_a_body_shorter_than_its_content_length_is_answered_408(served: Served) -> None:
@@ -145,7 +148,7 @@ def test_a_body_shorter_than_its_content_length_is_answered_408(served: Served) 
     assert head.startswith(b"HTTP/1.1 408 ")
     assert b"application/fhir+json" in head
     assert b"The request body was not received within 1 s" in body
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 5
 
 
 def test_one_address_cannot_hold_more_than_its_share_and_others_are_still_answered(served: Served) -> None:
@@ -181,6 +184,8 @@ def test_at_the_connection_cap_the_idle_longest_is_closed_to_make_room(served: S
 
 def test_a_spoofed_forwarded_for_does_not_reset_the_refusal_throttle(served: Served) -> None:
     """Before, uvicorn believed X-Forwarded-For from 127.0.0.1: each spoofed address had a fresh allowance."""
+    if WINDOW - time.time() % WINDOW < 10:
+        time.sleep(WINDOW - time.time() % WINDOW + 1)  # at most once an hour: start in a fresh window
     statuses = []
     for n in range(REFUSED_LIMIT + 5):
         connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=5)

@@ -88,5 +88,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(network.router)
     network.install_metrics(metrics.registry, node)
     app.include_router(rest.fallback)
-    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    app.add_middleware(
+        EdgeMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=metrics,
+        body_timeout=settings.body_timeout_seconds,
+        trusted_proxies=settings.trusted_proxy_networks,
+    )
     return app

@@ -58,6 +58,8 @@ def serve(
     """Serve the FHIR API at /fhir."""
     import uvicorn
 
+    from mais_node.serving import PROTOCOL, log_config
+
     settings = _settings(store, host=host, port=port)
     check_register_settings(settings)  # one line and exit 1, not a traceback from every worker
     # Workers are separate processes: the settings reach them through the environment.
@@ -73,7 +75,13 @@ def serve(
         port=settings.port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        log_config=log_config(settings),
         access_log=False,
+        # The node's own bounds on headers, connections and addresses (serving.py); the caller's address from
+        # X-Forwarded-For only from MAIS_TRUSTED_PROXIES, in the app (api/proxies.py), never uvicorn's default.
+        http=PROTOCOL,
+        proxy_headers=False,
+        timeout_keep_alive=settings.keep_alive_seconds,
     )
 
 

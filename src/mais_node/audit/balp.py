@@ -51,10 +51,11 @@ def _agents(node: Node, actor: Actor, policies: Sequence[str]) -> list[Json]:
             | ({"name": actor.user_name} if actor.user_name else {})
             | ({"role": [{"coding": [actor.user_role.json()]}]} if actor.user_role else {})
         )
-    if actor.client_id:
+    # The source agent carries the network address too when no client could be named (a refused token).
+    if actor.client_id or actor.address:
         agents.append(
             {"type": {"coding": [Coding(DCM, "110153", "Source Role ID").json()]}}
-            | {"who": node.identifier("client-id", actor.client_id)}
+            | ({"who": node.identifier("client-id", actor.client_id)} if actor.client_id else {})
             | ({"network": {"address": actor.address, "type": "2"}} if actor.address else {})
         )
     if actor.org_ods:

@@ -88,7 +88,7 @@ class EnquiryService:
         try:
             return parse()
         except MaisError as exc:
-            now, actor = self.clock.now(), Actor(org_ods=asker.ods, client_id=asker.client_id)
+            now, actor = self.clock.now(), Actor(org_ods=asker.ods, client_id=asker.client_id, address=asker.address)
             self._record(
                 balp.enquiry_received(self.node, now, actor, enquiry_id="unread", raw_request=raw, subject=None)
             )
@@ -332,6 +332,7 @@ class EnquiryService:
         return Actor(
             org_ods=asker.ods,
             client_id=asker.client_id,
+            address=asker.address,
             user_id=enquiry.user.identifier,
             user_name=enquiry.user.name,
             user_role=Coding("urn:mais:user-role", enquiry.user.role) if enquiry.user.role else None,

@@ -32,8 +32,8 @@ EnquirerDep = Annotated[Caller, Depends(require_scope(ENQUIRY, "system/Task.crs"
 ReviewerDep = Annotated[Caller, Depends(require_scope(REVIEWER))]
 
 
-def _asker(caller: Caller) -> Asker:
-    return Asker(caller.org_ods, caller.client_id)
+def _asker(caller: Caller, request: Request) -> Asker:
+    return Asker(caller.org_ods, caller.client_id, request.client.host if request.client else None)
 
 
 def _task_location(services: Services, stored_id: str, version: int) -> dict[str, str]:
@@ -56,9 +56,9 @@ async def person_info_query(request: Request, services: ServicesDep, caller: Enq
     raw = await request.body()
     subject_issues = services.enquiries.gates.subject_issues
     enquiry = services.enquiries.read(
-        raw, lambda: from_parameters(parse_json(raw), raw, subject_issues=subject_issues), _asker(caller)
+        raw, lambda: from_parameters(parse_json(raw), raw, subject_issues=subject_issues), _asker(caller, request)
     )
-    answer = await services.enquiries.answer(enquiry, _asker(caller))
+    answer = await services.enquiries.answer(enquiry, _asker(caller, request))
     if answer.decision.outcome.value == "REVIEW":
         return _referred(services, enquiry, answer, caller)
     return fhir_response(to_parameters(answer))
@@ -83,9 +83,9 @@ async def task_enquiry(request: Request, services: ServicesDep, caller: Enquirer
             raise InvalidRequest("The body must be a Task", expression=("resourceType",))
         return from_task(body, raw, task_issues=services.enquiries.gates.task_issues)
 
-    enquiry = services.enquiries.read(raw, parse, _asker(caller))
+    enquiry = services.enquiries.read(raw, parse, _asker(caller, request))
     try:
-        answer = await services.enquiries.answer(enquiry, _asker(caller))
+        answer = await services.enquiries.answer(enquiry, _asker(caller, request))
         task = answer_task(body, answer.decision, answer, services.settings.node_org, caller.org_ods)
     except NotPermitted as refusal:
         task = answer_task(body, refusal.decision, None, services.settings.node_org, caller.org_ods)
@@ -102,7 +102,7 @@ async def what_if(request: Request, services: ServicesDep, caller: ReviewerDep) 
     raw = await request.body()
     subject_issues = services.enquiries.gates.subject_issues
     enquiry = services.enquiries.read(
-        raw, lambda: from_parameters(parse_json(raw), raw, subject_issues=subject_issues), _asker(caller)
+        raw, lambda: from_parameters(parse_json(raw), raw, subject_issues=subject_issues), _asker(caller, request)
     )
     # "What if organisation X asked this?": the requester parameter names X (the reviewer's own by default).
     decided = services.enquiries.what_if(enquiry, Asker(enquiry.requester_ods or caller.org_ods, caller.client_id))

@@ -12,6 +12,7 @@ from typing import Annotated
 import orjson
 import typer
 
+from mais_node.cli_common import StoreOpt, node_settings
 from mais_node.config import Settings
 
 policy_app = typer.Typer(
@@ -23,14 +24,13 @@ sharing_app = typer.Typer(
 audit_app = typer.Typer(help="The audit trail: verify it is unaltered, export it.", no_args_is_help=True)
 terminology_app = typer.Typer(help="The agreed vocabularies.", no_args_is_help=True)
 
-StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///PATH or mongodb://… (default MAIS_STORE)")]
 RulesOpt = Annotated[
     Path | None, typer.Option("--rules", help="Rules directory (default: the national rules in the package)")
 ]
 
 
 def _settings(store: str | None) -> Settings:
-    return Settings(store=store) if store else Settings()
+    return node_settings(store)
 
 
 def _services(store: str | None):  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ import contextlib
 import json
 import random
 import shlex
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,7 +54,7 @@ def _client(services: Services, directory: Path, name: str, ods: str, scopes: li
     if record.exists():
         saved = json.loads(record.read_text())
         return DemoClient(name, saved["client_id"], Path(saved["key"]))
-    private, public, _ = write_key_pair(directory / name)
+    private, public, _ = write_key_pair(directory / name, replace=True)  # no record of it: a stale half-run
     client = services.auth.clients.add(ods, scopes, actor=actor, jwks=orjson.loads(public.read_bytes()), name=name)
     record.write_text(json.dumps({"client_id": client.client_id, "key": str(private)}))
     return DemoClient(name, client.client_id, private)
@@ -126,7 +127,7 @@ def commands(services: Services, clients: dict[str, DemoClient], server: str) ->
     """Three ready ``mais enquire`` commands: one PERMIT, one DENY, one referred for review."""
     subject = _permit_subject(services)
     la, police = clients["la"], clients["police"]
-    base = ".venv/bin/mais enquire --server " + server
+    base = f"{program()} enquire --server " + server
     as_la = f"{base} --client-id {la.client_id} --key {la.key}"
     family, given = shlex.quote(str(subject.family)), shlex.quote(str(subject.given))
     person = f"--family {family} --given {given} --birth-date {subject.birth_date}"
@@ -135,6 +136,12 @@ def commands(services: Services, clients: dict[str, DemoClient], server: str) ->
     deny = f"{base} --client-id {police.client_id} --key {police.key} --reason s47-enquiry --nhs-number {nhs}"
     review = f"{as_la} --reason general-safeguarding --ask is-known {person}"
     return [("PERMIT", permit), ("DENY", deny), ("REVIEW", review)]
+
+
+def program() -> str:
+    """How the person running the demo typed ``mais`` (``.venv/bin/mais`` from a checkout, ``mais`` installed)."""
+    typed = sys.argv[0] if sys.argv else ""
+    return typed if Path(typed).name == "mais" else "mais"
 
 
 def _permit_subject(services: Services) -> Subject:

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -136,16 +137,22 @@ def test_the_demo_answers_permit_deny_and_review_each_with_its_audit_trail(
         assert subtype in trail, subtype
 
 
-def read_until(process: subprocess.Popen[str], wanted: str, limit: int = 200) -> list[str]:
-    """The demo's output lines up to and including the first that holds ``wanted``."""
+def read_until(process: subprocess.Popen[str], wanted: str, limit: int = 200, within: float = 30) -> list[str]:
+    """The demo's output lines up to and including the first that holds ``wanted``; the demo is stopped if that
+    line has not come ``within`` seconds, so a demo that never prints it fails the test instead of hanging it."""
     assert process.stdout is not None
     lines: list[str] = []
-    while len(lines) < limit:
-        line = process.stdout.readline()
-        assert line, f"the demo's output ended before {wanted!r}: {''.join(lines)}"
-        lines.append(line)
-        if wanted in line:
-            return lines
+    watchdog = threading.Timer(within, process.kill)
+    watchdog.start()
+    try:
+        while len(lines) < limit:
+            line = process.stdout.readline()
+            assert line, f"the demo's output ended before {wanted!r}: {''.join(lines)}"
+            lines.append(line)
+            if wanted in line:
+                return lines
+    finally:
+        watchdog.cancel()
     raise AssertionError(f"no {wanted!r} in the demo's first {limit} lines: {''.join(lines)}")
 
 
@@ -153,7 +160,7 @@ def read_until(process: subprocess.Popen[str], wanted: str, limit: int = 200) ->
 def test_the_demo_names_its_store_in_one_line_to_paste_and_logs_each_request(
     demo: tuple[int, Path, subprocess.Popen[str]], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    port, workdir, process = demo
+    port, _, process = demo
     printed = read_until(process, "export MAIS_STORE=")
     assert "first run only" in printed[0]
     assert "a minute or so" not in "".join(printed)

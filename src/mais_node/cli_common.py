@@ -21,7 +21,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as click_errors  # type: ignore[no-redef]
 
 from mais_node.config import Settings
-from mais_node.errors import MaisError
+from mais_node.errors import InvalidRequest, MaisError
 
 DEFAULT_STORE: str = Settings.model_fields["store"].default
 DEMO_STORE = "sqlite:///./var/demo/mais.db"
@@ -81,6 +81,16 @@ def _mongo_has_collections(url: str) -> bool:
         raise Unavailable(f"cannot reach the MongoDB store {url.split('?')[0]}: is the replica set up?") from exc
     finally:
         database.client.close()
+
+
+def read_json(path: Path, what: str) -> Any:
+    """The JSON document in ``path``; one that is not JSON is refused naming the file and what it should hold."""
+    import orjson
+
+    try:
+        return orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"{path} is not JSON ({exc}): give {what}") from exc
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

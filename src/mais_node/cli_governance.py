@@ -12,7 +12,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from mais_node.cli_common import StoreOpt, node_settings
+from mais_node.cli_common import StoreOpt, node_settings, read_json
 from mais_node.config import Settings
 
 policy_app = typer.Typer(
@@ -108,7 +108,7 @@ def sharing_add(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False
     from mais_node.enquiry.records import to_contract
     from mais_node.policy import parse_sharing_policy
 
-    document = orjson.loads(file.read_bytes())
+    document = read_json(file, "a MAIS SharingPolicy document")
     policy = parse_sharing_policy(document)
     services = _services(store)
     try:
@@ -175,7 +175,7 @@ def audit_verify(
 
     services = _services(store)
     try:
-        cp = Checkpoint.from_json(orjson.loads(checkpoint.read_bytes())) if checkpoint else None
+        cp = Checkpoint.from_json(read_json(checkpoint, "a signed checkpoint")) if checkpoint else None
         cp = cp or services.checkpoints.latest_checkpoint()
         report = verify(services.audit.scan(), cp, KeyRingSigner(services.auth.keyring) if cp else None)
     finally:

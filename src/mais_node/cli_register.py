@@ -17,7 +17,7 @@ import typer
 
 from mais_node.audit.actors import Actor
 from mais_node.auth.services import AuthServices
-from mais_node.cli_common import StoreOpt, node_settings
+from mais_node.cli_common import StoreOpt, node_settings, read_json
 from mais_node.errors import MaisError
 from mais_node.register.model import Client, Organisation
 from mais_node.wiring import build_services
@@ -128,7 +128,7 @@ def client_add(
     store: StoreOpt = None,
 ) -> None:
     """Register a system of an organisation; prints its client id."""
-    document = orjson.loads(jwks.read_bytes()) if jwks else None
+    document = read_json(jwks, "the system's public JWKS (jwks.json)") if jwks else None
     with register(store) as auth:
         client = auth.clients.add(org, scope.split(), jwks=document, jwks_uri=jwks_uri, actor=operator())
         typer.echo(client.client_id)

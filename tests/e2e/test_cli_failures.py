@@ -255,3 +255,64 @@ def test_enquire_refuses_a_missing_requester_store_before_asking(live: Live, tmp
     )  # fmt: skip
     assert "no store at" in line
     assert not missing.exists()
+
+
+@pytest.fixture
+def node_store(tmp_path: Path) -> str:
+    from mais_node.config import Settings
+    from mais_node.wiring import build_services
+
+    url = f"sqlite:///{tmp_path / 'node.db'}"
+    build_services(Settings(store=url)).close()
+    return url
+
+
+def misc_failures(tmp: Path) -> dict[str, tuple[list[str], str]]:
+    """Other failure paths of the commands: what is given → a word the one line must hold."""
+    garbage = tmp / "garbage.json"
+    return {
+        "checkpoint missing": (["audit", "verify", "--checkpoint", str(tmp / "cp.json")], "cp.json"),
+        "checkpoint not JSON": (["audit", "verify", "--checkpoint", str(garbage)], f"{garbage} is not JSON"),
+        "jwks not JSON": (
+            ["client", "add", "--org", "LA0001", "--scope", "mais/enquiry", "--jwks", str(garbage)],
+            f"{garbage} is not JSON",
+        ),
+        "unknown organisation": (
+            [
+                "client",
+                "add",
+                "--org",
+                "NOPE01",
+                "--scope",
+                "mais/enquiry",
+                "--jwks-uri",
+                "https://example.org/jwks.json",
+            ],
+            "NOPE01",
+        ),
+        "suspend unknown": (["org", "suspend", "NOPE01"], "NOPE01"),
+        "revoke unknown": (["client", "revoke", "no-such-client"], "no-such-client"),
+        "agreement not JSON": (["sharing-policy", "add", str(garbage)], f"{garbage} is not JSON"),
+        "retire unknown": (["sharing-policy", "retire", "no-such-agreement"], "no-such-agreement"),
+        "cases missing": (["policy", "test", str(tmp / "no-cases")], "no-cases"),
+        "bad export time": (["audit", "export", "--out", "-", "--since", "yesterday"], "--since"),
+        "bad format": (["audit", "export", "--out", "-", "--format", "xml"], "--format"),
+    }
+
+
+MISC = list(misc_failures(Path("/nonexistent")))
+
+
+@pytest.mark.parametrize("case", MISC)
+def test_other_failure_paths_are_one_line(case: str, node_store: str, tmp_path: Path) -> None:
+    (tmp_path / "garbage.json").write_text("not json {")
+    args, expected = misc_failures(tmp_path)[case]
+    assert expected in fails_in_one_line(*args, "--store", node_store)
+
+
+@pytest.mark.parametrize(
+    ("store", "expected"),
+    [("postgres://db/mais", "sqlite:///PATH or mongodb://"), ("mongodb://127.0.0.1:1/mais", "cannot reach")],
+)
+def test_a_store_url_that_is_not_a_store_is_one_line(store: str, expected: str) -> None:
+    assert expected in fails_in_one_line("client", "list", "--store", store)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from mais_node.cli_common import DEMO_STORE, MaisGroup, StoreOpt, node_settings, require_store
+from mais_node.cli_common import DEMO_STORE, MaisGroup, StoreOpt, check_defaults, node_settings, require_store
 from mais_node.cli_governance import audit_app, policy_app, sharing_app, terminology_app
 from mais_node.cli_register import client_app, keys_app, org_app
 from mais_node.config import Settings
@@ -53,6 +53,7 @@ def serve(
     import uvicorn
 
     settings = _settings(store, create=True, host=host, port=port)
+    check_defaults(settings)
     # Workers are separate processes: the settings reach them through the environment.
     os.environ["MAIS_STORE"] = settings.store
     os.environ["MAIS_HOST"] = settings.host

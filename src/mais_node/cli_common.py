@@ -21,7 +21,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as click_errors  # type: ignore[no-redef]
 
 from mais_node.config import Settings
-from mais_node.errors import InvalidRequest, MaisError
+from mais_node.errors import InvalidRequest, MaisError, NotConformant
 
 DEFAULT_STORE: str = Settings.model_fields["store"].default
 DEMO_STORE = "sqlite:///./var/demo/mais.db"
@@ -81,6 +81,25 @@ def _mongo_has_collections(url: str) -> bool:
         raise Unavailable(f"cannot reach the MongoDB store {url.split('?')[0]}: is the replica set up?") from exc
     finally:
         database.client.close()
+
+
+def check_defaults(settings: Settings) -> None:
+    """Before serving: the rules, vocabularies and profiles the settings name are there. Without this a wrong
+    ``MAIS_RULES_DIR`` failed inside the server's start with a traceback, and a wrong vocabulary or profile folder
+    started a node that refused every enquiry."""
+    from mais_node.policy import load_rule_set
+
+    remedy = "point it at the organisation's copy (`mais init DIR` writes one), or unset it for the package's own"
+    try:
+        load_rule_set(settings.rules_dir)
+    except MaisError as exc:
+        raise NotConformant(f"{exc.diagnostics} (MAIS_RULES_DIR): {remedy}") from exc
+    for setting, path in (
+        ("MAIS_TERMINOLOGY_DIR", settings.terminology_dir),
+        ("MAIS_PROFILES_DIR", settings.profiles_dir),
+    ):
+        if not any(path.glob("*.json")):
+            raise NotConformant(f"{setting} {path} holds no *.json files: {remedy}")
 
 
 def read_json(path: Path, what: str) -> Any:

@@ -316,3 +316,14 @@ def test_other_failure_paths_are_one_line(case: str, node_store: str, tmp_path: 
 )
 def test_a_store_url_that_is_not_a_store_is_one_line(store: str, expected: str) -> None:
     assert expected in fails_in_one_line("client", "list", "--store", store)
+
+
+@pytest.mark.parametrize("setting", ["MAIS_RULES_DIR", "MAIS_TERMINOLOGY_DIR", "MAIS_PROFILES_DIR"])
+def test_serve_refuses_a_defaults_folder_that_is_not_there_before_it_starts(
+    setting: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv(setting, str(tmp_path / "empty"))
+    line = fails_in_one_line("serve", "--store", f"sqlite:///{tmp_path / 'node.db'}", "--port", str(free_port()))
+    assert setting in line
+    assert "mais init" in line

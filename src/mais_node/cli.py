@@ -9,7 +9,15 @@ from typing import Annotated
 
 import typer
 
-from mais_node.cli_common import DEMO_STORE, MaisGroup, StoreOpt, check_defaults, node_settings, require_store
+from mais_node.cli_common import (
+    DEMO_STORE,
+    MaisGroup,
+    StoreOpt,
+    check_defaults,
+    check_port,
+    node_settings,
+    require_store,
+)
 from mais_node.cli_governance import audit_app, policy_app, sharing_app, terminology_app
 from mais_node.cli_register import client_app, keys_app, org_app
 from mais_node.config import Settings
@@ -54,6 +62,7 @@ def serve(
 
     settings = _settings(store, create=True, host=host, port=port)
     check_defaults(settings)
+    check_port(settings.host, settings.port)
     # Workers are separate processes: the settings reach them through the environment.
     os.environ["MAIS_STORE"] = settings.store
     os.environ["MAIS_HOST"] = settings.host
@@ -128,6 +137,7 @@ def demo(
 
     store = store or DEMO_STORE
     settings = _settings(store, create=True, host="127.0.0.1", port=port)
+    check_port(settings.host, settings.port)
     services = build_services(settings)
     try:
         first = services.resources.search("Patient", [("_summary", "count")]).page.total == 0

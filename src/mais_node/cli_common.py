@@ -21,7 +21,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as click_errors  # type: ignore[no-redef]
 
 from mais_node.config import Settings
-from mais_node.errors import InvalidRequest, MaisError, NotConformant
+from mais_node.errors import InvalidRequest, MaisError, NotConformant, Unavailable
 
 DEFAULT_STORE: str = Settings.model_fields["store"].default
 DEMO_STORE = "sqlite:///./var/demo/mais.db"
@@ -71,7 +71,6 @@ def _mongo_has_collections(url: str) -> bool:
     """A MongoDB database exists once something was written to it; pymongo would create an empty one silently."""
     from pymongo.errors import PyMongoError
 
-    from mais_node.errors import Unavailable
     from mais_node.storage.mongo import connect
 
     database = connect(url)
@@ -100,6 +99,22 @@ def check_defaults(settings: Settings) -> None:
     ):
         if not any(path.glob("*.json")):
             raise NotConformant(f"{setting} {path} holds no *.json files: {remedy}")
+
+
+def check_port(host: str, port: int) -> None:
+    """Before serving (and before the demo seeds): the address is free. Uvicorn's own report of a taken port is
+    several log lines after the start, and the demo's would come after a minute of seeding."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a restart is not refused
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise Unavailable(
+                f"cannot listen on {host}:{port} ({exc.strerror}): another node (make run?) may be there;"
+                " choose another --port (make run PORT=8081)"
+            ) from exc
 
 
 def read_json(path: Path, what: str) -> Any:

@@ -327,3 +327,20 @@ def test_serve_refuses_a_defaults_folder_that_is_not_there_before_it_starts(
     line = fails_in_one_line("serve", "--store", f"sqlite:///{tmp_path / 'node.db'}", "--port", str(free_port()))
     assert setting in line
     assert "mais init" in line
+
+
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_a_port_in_use_is_one_line_before_anything_starts(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = fails_in_one_line(command, "--port", str(port), "--store", f"sqlite:///{tmp_path / 'node.db'}")
+    assert f"127.0.0.1:{port}" in line
+    assert "--port" in line
+    assert not (tmp_path / "var").exists(), "the demo seeded before it found the port taken"

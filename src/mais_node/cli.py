@@ -15,6 +15,7 @@ from mais_node.cli_common import (
     StoreOpt,
     check_defaults,
     check_port,
+    check_store,
     node_settings,
     require_store,
 )
@@ -63,6 +64,7 @@ def serve(
     settings = _settings(store, create=True, host=host, port=port)
     check_defaults(settings)
     check_port(settings.host, settings.port)
+    check_store(settings.store)
     # Workers are separate processes: the settings reach them through the environment.
     os.environ["MAIS_STORE"] = settings.store
     os.environ["MAIS_HOST"] = settings.host

@@ -101,6 +101,23 @@ def check_defaults(settings: Settings) -> None:
             raise NotConformant(f"{setting} {path} holds no *.json files: {remedy}")
 
 
+def check_store(url: str) -> None:
+    """Before serving: the store opens (a SQLite file can be made there, a MongoDB server answers); otherwise the
+    failure came from inside the server's start, as a traceback."""
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        _mongo_has_collections(url)
+        return
+    from mais_node.wiring import open_store
+
+    try:
+        _, _, close = open_store(url)
+    except OSError as exc:
+        raise Unavailable(
+            f"cannot create the store {url} ({exc.strerror}): give --store a path the node may write"
+        ) from exc
+    close()
+
+
 def check_port(host: str, port: int) -> None:
     """Before serving (and before the demo seeds): the address is free. Uvicorn's own report of a taken port is
     several log lines after the start, and the demo's would come after a minute of seeding."""

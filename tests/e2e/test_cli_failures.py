@@ -344,3 +344,12 @@ def test_a_port_in_use_is_one_line_before_anything_starts(
     assert f"127.0.0.1:{port}" in line
     assert "--port" in line
     assert not (tmp_path / "var").exists(), "the demo seeded before it found the port taken"
+
+
+@pytest.mark.parametrize("kind", ["sqlite under a file", "mongodb not answering"])
+def test_serve_refuses_a_store_it_cannot_open_before_it_starts(kind: str, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    store = f"sqlite:///{tmp_path / 'a-file' / 'node.db'}" if kind.startswith("sqlite") else "mongodb://127.0.0.1:1/m"
+    line = fails_in_one_line("serve", "--store", store, "--port", str(free_port()))
+    assert "cannot" in line
+    assert store.split("?")[0] in line

@@ -127,7 +127,9 @@ def person_import(
 
 @app.command()
 def demo(
-    store: StoreOpt = None,
+    store: Annotated[
+        str | None, typer.Option("--store", help=f"sqlite:///PATH or mongodb://… (default {DEMO_STORE})")
+    ] = None,
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
     people: Annotated[int, typer.Option(help="Synthetic people in the person index")] = 10_000,
 ) -> None:

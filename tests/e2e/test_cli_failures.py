@@ -93,6 +93,12 @@ def test_help_names_the_default_store(command: list[str]) -> None:
     assert DEFAULT_STORE in result.output
 
 
+def test_the_demos_help_names_its_own_default_store() -> None:
+    result = runner.invoke(app, ["demo", "--help"], terminal_width=200)
+    assert "sqlite:///./var/demo/mais.db" in result.output
+    assert DEFAULT_STORE not in result.output
+
+
 def test_a_usage_error_is_one_line_naming_the_help() -> None:
     line = fails_in_one_line("enquire", "--client-id", "x")
     assert "--server" in line

@@ -57,6 +57,9 @@ def serve(
     reload_rules: Annotated[
         bool, typer.Option("--reload-rules", help="Reload decision rules when their files change")
     ] = False,
+    access_log: Annotated[
+        bool, typer.Option("--access-log", help="Log one line per request: method, route, status, time")
+    ] = False,
 ) -> None:
     """Serve the FHIR API at /fhir."""
     import uvicorn
@@ -78,19 +81,21 @@ def serve(
         port=settings.port,
         workers=workers,
         log_level=settings.log_level.lower(),
-        log_config=_log_config(settings.log_level),
+        log_config=_log_config(settings.log_level, access=access_log),
         access_log=False,  # the node's own access log (mais_node.access) names the route, never a path's ids
     )
 
 
-def _log_config(level: str) -> dict[str, object]:
-    """Uvicorn's logging, plus a handler for the node's own loggers: without one its request log went nowhere."""
+def _log_config(level: str, *, access: bool) -> dict[str, object]:
+    """Uvicorn's logging, plus a handler for the node's own loggers (without one, nothing they said was shown).
+    The request log is off unless asked for: off, it costs nothing per request (the benchmark's setting)."""
     import copy
 
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["mais_node"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    config["loggers"]["mais_node.access"] = {"level": "INFO" if access else "WARNING"}
     return config
 
 
@@ -167,7 +172,7 @@ def demo(
         "The demo's reviewer and auditor systems are var/demo/reviewer.json and var/demo/auditor.json.\n"
         "Requests are logged below as they arrive.\n"
     )
-    serve(store=store, host="127.0.0.1", port=port, workers=1, reload_rules=False)
+    serve(store=store, host="127.0.0.1", port=port, workers=1, reload_rules=False, access_log=True)
 
 
 def _absolute(store: str) -> str:

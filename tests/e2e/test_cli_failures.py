@@ -359,3 +359,24 @@ def test_serve_refuses_a_store_it_cannot_open_before_it_starts(kind: str, tmp_pa
     line = fails_in_one_line("serve", "--store", store, "--port", str(free_port()))
     assert "cannot" in line
     assert store.split("?")[0] in line
+
+
+def test_the_request_log_is_shown_only_when_asked_for() -> None:
+    import logging.config
+
+    from mais_node.cli import _log_config
+
+    names = ("mais_node", "mais_node.access", "uvicorn", "uvicorn.error", "uvicorn.access")
+    saved = {n: (lg.handlers[:], lg.level, lg.propagate, lg.disabled) for n in names for lg in [logging.getLogger(n)]}
+    try:
+        for access, shown in ((True, True), (False, False)):
+            logging.config.dictConfig(_log_config("INFO", access=access))
+            assert logging.getLogger("mais_node.access").isEnabledFor(logging.INFO) is shown
+            assert logging.getLogger("mais_node").isEnabledFor(logging.INFO)
+            assert logging.getLogger("mais_node").handlers, "the node's own log has no handler: nothing is shown"
+    finally:
+        for name, (handlers, level, propagate, disabled) in saved.items():
+            logger = logging.getLogger(name)
+            logger.handlers[:] = handlers
+            logger.setLevel(level)
+            logger.propagate, logger.disabled = propagate, disabled

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import orjson
 import typer
 
+from mais_node.cli_common import StoreOpt, node_settings, read_json
 from mais_node.config import Settings
 
 if TYPE_CHECKING:
@@ -27,14 +28,13 @@ sharing_app = typer.Typer(
 audit_app = typer.Typer(help="The audit trail: verify it is unaltered, export it.", no_args_is_help=True)
 terminology_app = typer.Typer(help="The agreed vocabularies.", no_args_is_help=True)
 
-StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///PATH or mongodb://… (default MAIS_STORE)")]
 RulesOpt = Annotated[
     Path | None, typer.Option("--rules", help="Rules directory (default: the national rules in the package)")
 ]
 
 
 def _settings(store: str | None) -> Settings:
-    return Settings(store=store) if store else Settings()
+    return node_settings(store)
 
 
 def _services(store: str | None):  # type: ignore[no-untyped-def]
@@ -112,14 +112,11 @@ def sharing_add(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False
     from mais_node.enquiry.records import check_sharing_policy, to_contract
     from mais_node.errors import NotConformant
 
+    document = read_json(file, "a MAIS SharingPolicy document")
     services = _services(store)
     try:
-        document = orjson.loads(file.read_bytes())
         policy = check_sharing_policy(document, node_ods=services.settings.node_org, terminology=_terminology(services))
         written = services.resources.update("Contract", policy.identifier, to_contract(document, policy))
-    except orjson.JSONDecodeError:
-        typer.echo(f"error: {file.name} is not JSON: give a MAIS SharingPolicy document", err=True)
-        raise typer.Exit(1) from None
     except NotConformant as exc:
         for issue in exc.issues:
             typer.echo(f"error: {file.name}: {issue.diagnostics}", err=True)
@@ -200,7 +197,7 @@ def audit_verify(
 
     services = _services(store)
     try:
-        cp = Checkpoint.from_json(orjson.loads(checkpoint.read_bytes())) if checkpoint else None
+        cp = Checkpoint.from_json(read_json(checkpoint, "a signed checkpoint")) if checkpoint else None
         cp = cp or services.checkpoints.latest_checkpoint()
         report = verify(services.audit.scan(), cp, KeyRingSigner(services.auth.keyring) if cp else None)
     finally:

@@ -17,7 +17,7 @@ import typer
 
 from mais_node.audit.actors import Actor
 from mais_node.auth.services import AuthServices
-from mais_node.config import Settings
+from mais_node.cli_common import StoreOpt, node_settings, read_json
 from mais_node.errors import MaisError
 from mais_node.register.model import Client, Organisation
 from mais_node.wiring import build_services
@@ -26,7 +26,6 @@ keys_app = typer.Typer(help="Key pairs for a partner's system (private JWK and p
 org_app = typer.Typer(help="The organisations register.", no_args_is_help=True)
 client_app = typer.Typer(help="Systems (OAuth clients) of registered organisations.", no_args_is_help=True)
 
-StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///PATH or mongodb://… (default MAIS_STORE)")]
 OdsArg = Annotated[str, typer.Argument(help="ODS code of the organisation")]
 
 
@@ -40,8 +39,7 @@ def operator() -> Actor:
 
 @contextmanager
 def register(store: str | None) -> Iterator[AuthServices]:
-    settings = Settings(store=store) if store else Settings()
-    services = build_services(settings)
+    services = build_services(node_settings(store))
     try:
         yield services.auth
     except MaisError as exc:
@@ -137,7 +135,7 @@ def client_add(
     store: StoreOpt = None,
 ) -> None:
     """Register a system of an organisation; prints its client id."""
-    document = orjson.loads(jwks.read_bytes()) if jwks else None
+    document = read_json(jwks, "the system's public JWKS (jwks.json)") if jwks else None
     with register(store) as auth:
         client = auth.clients.add(org, scope.split(), jwks=document, jwks_uri=jwks_uri, actor=operator())
         typer.echo(client.client_id)

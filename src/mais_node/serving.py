@@ -206,13 +206,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def log_config(settings: Settings) -> dict[str, Any]:
+def log_config(settings: Settings, *, access: bool = False) -> dict[str, Any]:
     """uvicorn's logging, with the node's own loggers on the same stream at the settings' level.
 
     Without it the node's records reach only Python's last-resort handler (warnings and above, no level prefix).
-    The per-request access line stays off (``mais_node.access`` at WARNING): a line per request costs throughput.
+    The per-request access line is off unless asked for (``mais serve --access-log``, the demo): off, it costs
+    nothing per request (the benchmark's setting).
     """
     config = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["mais_node"] = {"handlers": ["default"], "level": settings.log_level.upper(), "propagate": False}
-    config["loggers"]["mais_node.access"] = {"level": "WARNING"}
+    config["loggers"]["mais_node.access"] = {"level": "INFO" if access else "WARNING"}
     return config

@@ -271,7 +271,14 @@ def enquire(
         bool, typer.Option("--wait", help="If referred, follow the Task until an IG officer decides (system/Task.r)")
     ] = False,
     wait_seconds: Annotated[float, typer.Option("--wait-seconds", help="How long --wait waits")] = 900,
-    store: StoreOpt = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Keep the requester's own audit record of the enquiry in this existing store (sqlite:///PATH or"
+            " mongodb://…); without it none is kept (MAIS_STORE is not used)",
+        ),
+    ] = None,
 ) -> None:
     """Ask a node "do you know this person?" as a registered system; print the answer."""
     from mais_node.adapters.jose_keys import read_private_jwk

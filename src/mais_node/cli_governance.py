@@ -237,7 +237,8 @@ def audit_export(
 
 @terminology_app.command("load")
 def terminology_load(store: StoreOpt = None) -> None:
-    """Load the vocabularies of terminology/ into the store (idempotent by url and version)."""
+    """Load the vocabularies of MAIS_TERMINOLOGY_DIR (default: the package's own) into the store (idempotent by url and
+    version)."""
     services = _services(store)
     try:
         loaded, held = services.vocabularies.load_files()

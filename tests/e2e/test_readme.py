@@ -4,15 +4,17 @@ The test starts ``make run`` on a free port in a scratch directory that holds th
 ``docs``, ``Makefile`` and ``pyproject.toml`` (symlinks), so the blocks' relative paths (``.venv/bin/mais``,
 ``var/demo/…``, ``docs/examples/…``) mean what they mean in a checkout and nothing is left in it. Each block then
 runs in its own ``bash -e -o pipefail`` with two changes, both named here: ``127.0.0.1:8080`` reads as the demo's
-free port, and the environment holds what the README tells a newcomer to set (``MAIS_STORE``, the line the demo
-prints) and what a block names without making (``AUDITOR``, a token of the demo's auditor system). A block that
-starts a node of its own runs in the background on another free port until it answers ``/readyz``. Blocks that
-cannot run on this machine are skipped by name, with the reason, below; every name must still match a block.
+free port, and the environment holds what the README tells a newcomer to set: ``MAIS_STORE`` (the line the demo
+prints), and ``PORT`` and ``NODE_PORT`` (free ports, for the blocks that let the reader choose theirs). A block
+must leave nothing behind: no file outside ``var/`` and no process still running when it ends (one it starts in
+the background it stops). A block that serves in the foreground until stopped (``mais serve`` as its command, as
+the reader runs it in a terminal of its own) runs on another free port until it answers ``/readyz``, and is then
+stopped. Blocks that cannot run on this machine are skipped by name, with the reason, below; every name must still
+match a block.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -37,10 +39,8 @@ SKIPPED = {
     "mongodb://": "no MongoDB server can be installed on this machine (DESIGN §8)",
     "docker compose": "no Docker engine on this machine; tests/unit/storage/test_deploy.py checks those files",
 }
-# A text that marks a block that serves until stopped → it runs in the background until the node is ready.
-SERVING = ("mais serve",)
-# Files a block writes in the working directory on purpose (everything else must go to var/ or a temporary one).
-WRITES = {"november.csv": "the audit export block names its output file"}
+# A block serving until stopped: a `mais serve` command line that does not send it to the background with `&`.
+SERVING = re.compile(r"^\s*\.venv/bin/mais serve\b[^&]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,10 @@ class Block:
 
     def skipped(self) -> str | None:
         return next((why for marker, why in SKIPPED.items() if marker in self.text), None)
+
+    @property
+    def serves(self) -> bool:
+        return SERVING.search(self.text) is not None
 
 
 def blocks() -> list[Block]:
@@ -134,13 +138,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     )
     try:
         wait_ready(f"http://127.0.0.1:{port}", process, within=240)
-        auditor = json.loads((workdir / "var" / "demo" / "auditor.json").read_text())
-        token = subprocess.run(
-            [".venv/bin/mais", "token", "--server", f"http://127.0.0.1:{port}", "--client-id",
-             auditor["client_id"], "--key", auditor["key"], "--scope", "system/AuditEvent.rs"],
-            cwd=workdir, env=env, capture_output=True, text=True, timeout=60, check=True,
-        ).stdout.strip()  # fmt: skip
-        env |= {"MAIS_STORE": "sqlite:///./var/demo/mais.db", "AUDITOR": token}
+        env |= {"MAIS_STORE": "sqlite:///./var/demo/mais.db", "PORT": str(free_port()), "NODE_PORT": str(free_port())}
         yield Demo(workdir, port, env)
     finally:
         stop(process)
@@ -159,11 +157,10 @@ def test_the_readme_block_runs_as_written(block: Block, demo: Demo) -> None:
         pytest.skip(why)
     text = block.text.replace("127.0.0.1:8080", f"127.0.0.1:{demo.port}")
     before = left_behind(demo.workdir)
-    if any(marker in block.text for marker in SERVING):
+    if block.serves:
         serve_port = free_port()
-        text = block.text.replace("--port 8080", f"--port {serve_port}")
         server = subprocess.Popen(
-            ["bash", "-e", "-o", "pipefail", "-c", text],
+            ["bash", "-e", "-o", "pipefail", "-c", text.replace("--port 8080", f"--port {serve_port}")],
             cwd=demo.workdir,
             env=demo.env,
             stdout=subprocess.DEVNULL,
@@ -175,14 +172,53 @@ def test_the_readme_block_runs_as_written(block: Block, demo: Demo) -> None:
         finally:
             stop(server)
     else:
-        ran = subprocess.run(
-            ["bash", "-e", "-o", "pipefail", "-c", text],
-            cwd=demo.workdir,
-            env=demo.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert ran.returncode == 0, f"block {block.name} failed ({ran.returncode}):\n{text}\n{ran.stdout}\n{ran.stderr}"
-    extra = left_behind(demo.workdir) - before - set(WRITES)
+        output = demo.workdir.parent / f"{block.name}.out"
+        with output.open("w+", encoding="utf-8") as out:
+            # To a file, not a pipe: a process the block left running would hold a pipe open, and hide as a hang.
+            ran = subprocess.Popen(
+                ["bash", "-e", "-o", "pipefail", "-c", text],
+                cwd=demo.workdir,
+                env=demo.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                code = ran.wait(timeout=300)
+            finally:
+                still_running = running(ran.pid)
+                stop_group(ran.pid)
+            out.seek(0)
+            said = out.read()
+        assert code == 0, f"block {block.name} failed ({code}):\n{text}\n{said}"
+        assert not still_running, f"block {block.name} left a process running:\n{text}\n{said}"
+    extra = left_behind(demo.workdir) - before
     assert not extra, f"block {block.name} left {sorted(extra)} in the working directory"
+
+
+def running(group: int, grace: float = 15) -> bool:
+    """Whether a live process (not a zombie) of the block's group outlives it by more than ``grace`` seconds: a
+    node the block stopped with ``kill`` takes a moment to shut down."""
+    deadline = time.monotonic() + grace
+    while members(group):
+        if time.monotonic() > deadline:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def members(group: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it ended while we looked
+        if fields[0] != "Z" and int(fields[2]) == group:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def stop_group(group: int) -> None:
+    if members(group):
+        os.killpg(group, signal.SIGKILL)

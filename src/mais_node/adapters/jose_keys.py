@@ -53,9 +53,10 @@ def write_key_pair(directory: Path, alg: Algorithm = "ES384", *, replace: bool =
     return private_path, public_path, kid
 
 
-def read_private_jwk(path: Path) -> dict[str, Any]:
-    """The private JWK in ``path``; a file that holds anything else is refused, saying what it holds instead."""
-    wanted = "pass the private-<kid>.jwk.json file that `mais keys generate` wrote"
+def read_private_jwk(path: Path, made_by: str = "mais keys generate") -> dict[str, Any]:
+    """The private JWK in ``path``; a file that holds anything else is refused, saying what it holds instead and
+    which command (``made_by``) writes the right one."""
+    wanted = f"pass the private-<kid>.jwk.json file that `{made_by}` wrote"
     try:
         document = orjson.loads(path.read_bytes())
     except OSError as exc:

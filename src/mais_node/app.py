@@ -16,7 +16,7 @@ from mais_node.api.middleware import EdgeMiddleware, Metrics
 from mais_node.api.routes import audit, auth, enquiry, network, ops, rest, terminology
 from mais_node.audit.query import AUDIT_SEARCH_PARAMS
 from mais_node.config import Settings, get_settings
-from mais_node.fhir.capability import OPERATIONS, capability_statement
+from mais_node.fhir.capability import OPERATIONS, UNSTORED, capability_statement
 from mais_node.fhir.search.params import DECLARED
 from mais_node.wiring import Services, build_services, start, start_sync
 
@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         settings.fhir_base,
         software_date=datetime.now(UTC).date().isoformat(),
         operations=OPERATIONS,
-        profiles={rtype: node.profiles.profiles_for(rtype) for rtype in (*DECLARED, "AuditEvent", "Parameters")},
+        profiles={rtype: node.profiles.profiles_for(rtype) for rtype in (*DECLARED, "AuditEvent", *UNSTORED)},
         audit_params=AUDIT_SEARCH_PARAMS,
         token_url=node.auth.token_url,
     )

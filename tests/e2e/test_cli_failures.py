@@ -364,13 +364,14 @@ def test_serve_refuses_a_store_it_cannot_open_before_it_starts(kind: str, tmp_pa
 def test_the_request_log_is_shown_only_when_asked_for() -> None:
     import logging.config
 
-    from mais_node.cli import _log_config
+    from mais_node.config import Settings
+    from mais_node.serving import log_config
 
     names = ("mais_node", "mais_node.access", "uvicorn", "uvicorn.error", "uvicorn.access")
     saved = {n: (lg.handlers[:], lg.level, lg.propagate, lg.disabled) for n in names for lg in [logging.getLogger(n)]}
     try:
         for access, shown in ((True, True), (False, False)):
-            logging.config.dictConfig(_log_config("INFO", access=access))
+            logging.config.dictConfig(log_config(Settings(log_level="INFO"), access=access))
             assert logging.getLogger("mais_node.access").isEnabledFor(logging.INFO) is shown
             assert logging.getLogger("mais_node").isEnabledFor(logging.INFO)
             assert logging.getLogger("mais_node").handlers, "the node's own log has no handler: nothing is shown"

@@ -20,6 +20,7 @@ from mais_node.clock import Clock
 from mais_node.errors import InvalidRequest, Unavailable, VersionConflict
 from mais_node.network import bundle
 from mais_node.network.diff import Change, diff
+from mais_node.network.entries import EntryCache
 from mais_node.network.model import RegisterContent
 from mais_node.network.national import NationalRegister, load
 from mais_node.network.ports import AppliedRegister, NetworkStore, NotModified, RegisterSource
@@ -57,6 +58,7 @@ class RegisterImport:
     clock: Clock
     node: Node
     _etag: str | None = None
+    _entries: EntryCache = field(default_factory=EntryCache)  # the entries of the serial applied last, as read
     last_refusal: str | None = None  # why the last sync applied nothing, for /readyz (None: it went well)
 
     def sync(self) -> ImportResult:
@@ -83,12 +85,13 @@ class RegisterImport:
             raise ImportRefused("the register is not JSON (truncated or not a document)") from exc
         if not isinstance(document, dict):
             raise ImportRefused("the register is not a JSON object")
+        previous = self._previous()
         try:
-            verify(document, self.trust)
-            content = bundle.parse(document)
+            reading = self._entries.reading(document, previous.serial if previous else None)
+            verify(document, self.trust, reading)
+            content = bundle.parse(document, reading, previous)
         except InvalidRequest as exc:
             raise ImportRefused(exc.diagnostics, _claimed_serial(document)) from exc
-        previous = self._previous()
         if previous is not None and content.serial <= previous.serial:
             applied = self.store.national() if content.serial == previous.serial else None
             if applied is not None and fetched.body == applied.document:  # the same document again
@@ -105,6 +108,7 @@ class RegisterImport:
         self._etag = fetched.etag
         if changes is None:  # another worker applied a register first
             return ImportResult(self.store.national_serial(), applied=False)
+        self._entries.keep(content.serial, reading)
         return ImportResult(content.serial, applied=True, changes=changes)
 
     def _previous(self) -> RegisterContent | None:

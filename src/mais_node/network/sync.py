@@ -8,6 +8,8 @@ serial. A refused document changes nothing, is audited with the reason, and the 
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,10 +23,11 @@ from mais_node.errors import InvalidRequest, Unavailable, VersionConflict
 from mais_node.network import bundle
 from mais_node.network.diff import Change, diff
 from mais_node.network.entries import EntryCache
-from mais_node.network.model import RegisterContent
+from mais_node.network.model import NationalEndpoint, RegisterContent, entry_state, entry_states, header_state
 from mais_node.network.national import NationalRegister, load
-from mais_node.network.ports import AppliedRegister, NetworkStore, NotModified, RegisterSource
+from mais_node.network.ports import NetworkStore, NotModified, RegisterChanges, RegisterSource
 from mais_node.network.signature import TrustedKeys, verify
+from mais_node.register.model import Client, Organisation
 
 SYNC_ACTOR = Actor(client_id="mais-register-sync")
 
@@ -94,7 +97,7 @@ class RegisterImport:
             raise ImportRefused(exc.diagnostics, _claimed_serial(document)) from exc
         if previous is not None and content.serial <= previous.serial:
             applied = self.store.national() if content.serial == previous.serial else None
-            if applied is not None and fetched.body == applied.document:  # the same document again
+            if applied is not None and _digest(fetched.body) == applied.digest:  # the same document again
                 self._etag = fetched.etag
                 return ImportResult(content.serial, applied=False)
             raise ImportRefused(
@@ -143,9 +146,11 @@ class RegisterImport:
         ]
         events.append(self._event(content.serial, accepted=True, changes=len(changes)))
         self.audit.append_many(events)
-        applied = AppliedRegister(content.serial, orjson.dumps(content.state()), body, now.isoformat())
+        written = RegisterChanges(
+            content.serial, header_state(content), _entries(content, previous, changes), _digest(body), now.isoformat()
+        )
         try:
-            self.store.put_national(applied, expected_serial=previous.serial if previous else None)
+            self.store.put_national(written, expected_serial=previous.serial if previous else None)
         except VersionConflict:
             # Another worker applied a register first (the same serial, as a rule): say so beside the records above.
             reason = f"serial {content.serial} not applied by this worker: another applied a register first"
@@ -168,6 +173,28 @@ class RegisterImport:
             reason=reason,
             changes=changes,
         )
+
+
+def _entries(
+    content: RegisterContent, previous: RegisterContent | None, changes: list[Change]
+) -> dict[str, bytes | None]:
+    """What the store writes: every entry on the first import, then only those that changed (None: removed)."""
+    if previous is None:
+        return dict(entry_states(content))
+    found: dict[str, Mapping[str, Organisation | NationalEndpoint | Client]] = {
+        "organisation": content.organisations,
+        "endpoint": content.endpoints,
+        "system": content.systems,
+    }
+    written: dict[str, bytes | None] = {}
+    for change in changes:
+        entry = found[change.kind].get(change.key)
+        written[change.target] = None if entry is None else entry_state(entry)
+    return written
+
+
+def _digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
 
 
 def _json(state: dict[str, object] | None) -> str | None:

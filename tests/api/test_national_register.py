@@ -191,6 +191,30 @@ def test_a_national_system_keeps_the_time_of_the_first_serial_that_listed_it(net
     assert network.node.services.auth.clients.get("cms-1").created == first.issued  # type: ignore[union-attr]
 
 
+def test_the_cycle_collector_is_paused_while_a_document_is_read_and_resumed_after(
+    network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from mais_node.network import bundle
+
+    seen: list[bool] = []
+    original = bundle.parse
+
+    def parse(*args: Any) -> Any:
+        seen.append(gc.isenabled())
+        return original(*args)
+
+    monkeypatch.setattr(bundle, "parse", parse)
+    assert gc.isenabled()
+    network.importer.sync()
+    network.publish(b"<html>gateway error</html>")
+    with pytest.raises(ImportRefused):
+        network.importer.sync()
+    assert seen == [False]
+    assert gc.isenabled()  # resumed after an import and after a refusal
+
+
 def test_an_unchanged_register_is_not_applied_again(network: Network) -> None:
     network.importer.sync()
     again = network.importer.sync()

@@ -223,3 +223,36 @@ def test_a_register_kept_whole_on_mongodb_is_read_and_converted_by_the_next_impo
     legacy = {"_id": "applied", "serial": 7, "applied": "2026-12-01T00:00:00+00:00", "state": state}
     database.get_collection("national_register").insert_one(legacy | {"document": document})
     _check_converted(MongoRegisterStore(database), document)
+
+
+def test_an_entry_back_to_an_earlier_state_is_written_again(register_store: Any) -> None:
+    store: NetworkStore = register_store
+    store.put_national(changes(1, Device_c1=b"one"), expected_serial=None)
+    store.put_national(changes(2, Device_c1=b"two"), expected_serial=1)
+    store.put_national(changes(3, Device_c1=b"one"), expected_serial=2)  # a state MongoDB already holds by its hash
+    applied = store.national()
+    assert applied is not None
+    assert applied.entries == {"Device/c1": b"one"}
+
+
+def test_on_mongodb_a_loser_whose_states_are_written_leaves_the_winners_register() -> None:
+    """Two workers race past the serial check; the second's states are written, its pointer is not."""
+    import mongomock
+
+    from mais_node.storage.mongo_register import MongoRegisterStore
+
+    store = MongoRegisterStore(mongomock.MongoClient().get_database("mais"))
+    store.put_national(changes(1, Device_c1=b"one", Device_c2=b"two"), expected_serial=None)
+    write_states = store._put_entries
+
+    def winner_first(states: dict[str, bytes]) -> None:
+        write_states(states)
+        store._put_entries = write_states  # type: ignore[method-assign]
+        store.put_national(changes(2, Device_c1=b"won"), expected_serial=1)
+
+    store._put_entries = winner_first  # type: ignore[method-assign]
+    with pytest.raises(VersionConflict):
+        store.put_national(changes(2, Device_c1=b"lost", Device_c2=None, Device_c9=b"lost"), expected_serial=1)
+    applied = store.national()
+    assert applied is not None
+    assert (applied.serial, applied.entries) == (2, {"Device/c1": b"won", "Device/c2": b"two"})

@@ -135,6 +135,86 @@ def test_each_change_is_audited_with_both_states_and_the_serial_applied(network:
     assert [e["outcome"] for e in imports] == ["0", "0"]
 
 
+def test_a_one_change_serial_reads_again_only_the_entry_that_changed(
+    network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The entries a serial repeats are taken as the last serial read them (network/entries.py); checked once."""
+    from mais_node.network import bundle
+
+    read: list[str] = []
+    for name in ("_organisation", "_endpoint", "_system"):
+        original = getattr(bundle, name)
+
+        def counted(*args: Any, _original: Any = original, _name: str = name) -> Any:
+            read.append(_name)
+            return _original(*args)
+
+        monkeypatch.setattr(bundle, name, counted)
+    network.importer.sync()
+    assert sorted(read) == ["_endpoint", "_organisation", "_system"]
+    read.clear()
+    second = first_register(network.authority, network.key, serial=2)
+    second.systems["cms-1"] = replace(second.systems["cms-1"], status="suspended")
+    network.publish(network.authority.signed(second))
+    result = network.importer.sync()
+    assert [(c.target, c.action) for c in result.changes] == [("Device/cms-1", "suspended")]
+    assert read == ["_system"]
+    assert network.token().status_code == 401
+
+
+def test_an_entry_read_before_is_still_checked_against_the_others(network: Network) -> None:
+    """A system whose entry is unchanged is refused when its organisation leaves the register."""
+    network.importer.sync()
+    content = first_register(network.authority, network.key, serial=2)
+    document = network.authority.unsigned(content)
+    document["entry"] = [e for e in document["entry"] if e["resource"]["resourceType"] == "Device"]
+    network.publish(orjson.dumps(network.authority.sign(document)))
+    with pytest.raises(ImportRefused, match="its organisation is not in the register"):
+        network.importer.sync()
+    assert network.serial() == 1
+    assert network.token().status_code == 200
+
+
+def test_a_national_system_keeps_the_time_of_the_first_serial_that_listed_it(network: Network) -> None:
+    """Not the issue time of each serial: a serial rewrites only what changed (the system's state is per entry)."""
+    first = first_register(network.authority, network.key)
+    network.publish(network.authority.signed(first))
+    network.importer.sync()
+    later = network.authority.content(
+        2,
+        [an_organisation("LA0001")],
+        [a_system("cms-1", "LA0001", network.key, status="suspended")],
+        issued=datetime.now(UTC) + timedelta(minutes=5),
+    )
+    network.publish(network.authority.signed(later))
+    network.importer.sync()
+    assert network.node.services.auth.clients.get("cms-1").created == first.issued  # type: ignore[union-attr]
+
+
+def test_the_cycle_collector_is_paused_while_a_document_is_read_and_resumed_after(
+    network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from mais_node.network import bundle
+
+    seen: list[bool] = []
+    original = bundle.parse
+
+    def parse(*args: Any) -> Any:
+        seen.append(gc.isenabled())
+        return original(*args)
+
+    monkeypatch.setattr(bundle, "parse", parse)
+    assert gc.isenabled()
+    network.importer.sync()
+    network.publish(b"<html>gateway error</html>")
+    with pytest.raises(ImportRefused):
+        network.importer.sync()
+    assert seen == [False]
+    assert gc.isenabled()  # resumed after an import and after a refusal
+
+
 def test_an_unchanged_register_is_not_applied_again(network: Network) -> None:
     network.importer.sync()
     again = network.importer.sync()

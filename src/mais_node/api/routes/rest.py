@@ -12,7 +12,16 @@ from starlette.responses import Response
 import mais_node.api.paths  # noqa: F401  (registers the path convertors used below)
 from mais_node.api.deps import prefers_strict, services_of
 from mais_node.api.governance import audit_write, caller_of, check_task_owner, guard_write, task_filter
-from mais_node.api.media import check_accept, fhir_response, media_type, parse_json_value, raw_response, read_resource
+from mais_node.api.media import (
+    check_accept,
+    check_charset,
+    fhir_response,
+    media_type,
+    parse_json_value,
+    raw_response,
+    read_form,
+    read_resource,
+)
 from mais_node.api.preconditions import not_modified, validators, version_header, written
 from mais_node.api.security import fhir_interaction
 from mais_node.auth.scopes import permits
@@ -188,8 +197,7 @@ def _create(request: Request, rtype: str, body: dict[str, Any], if_none_exist: s
 @router.post("/{rtype:stored}/_search")
 async def search_post(request: Request) -> Response:
     rtype = request.path_params["rtype"]
-    form = await request.form()
-    pairs = [*_pairs(request), *((k, v) for k, v in form.multi_items() if isinstance(v, str))]
+    pairs = [*_pairs(request), *await read_form(request)]
     if rtype == "Task":
         pairs += task_filter(caller_of(request))
     return _search_response(services_of(request), _type(rtype), pairs, prefers_strict(request))
@@ -281,6 +289,7 @@ async def _patch(request: Request, rtype: str, id: str) -> Response:
 
 def _patcher(request: Request, document: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
     kind = media_type(request)
+    check_charset(request)
     if kind == "application/merge-patch+json" or (
         kind in ("application/json", "application/fhir+json") and isinstance(document, dict)
     ):

@@ -73,7 +73,10 @@ def test_a_body_declared_utf8_is_read(world: World, charset: str) -> None:
 
 @pytest.mark.parametrize(
     ("path", "content_type"),
-    [("/fhir/Patient", "application/fhir+json; charset=latin-1"), ("/auth/register/organisations", "application/json; charset=latin-1")],
+    [
+        ("/fhir/Patient", "application/fhir+json; charset=latin-1"),
+        ("/auth/register/organisations", "application/json; charset=latin-1"),
+    ],
 )
 def test_every_json_body_refuses_another_charset(world: World, path: str, content_type: str) -> None:
     answer = world.http.post(path, content=b"{}", headers={"content-type": content_type, **world.headers["operator"]})
@@ -114,4 +117,3 @@ def test_a_posted_search_with_a_form_or_no_body_is_answered(world: World) -> Non
     assert [e["resource"]["name"][0]["family"] for e in found.json().get("entry", [])] == ["Okafor"]
     empty = world.http.post("/fhir/Patient/_search", headers=world.headers["operator"])
     assert empty.status_code == 200, empty.text[:300]
-

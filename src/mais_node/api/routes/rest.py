@@ -22,6 +22,7 @@ from mais_node.api.media import (
     read_form,
     read_resource,
 )
+from mais_node.api.methods import not_allowed, refuser
 from mais_node.api.preconditions import not_modified, validators, version_header, written
 from mais_node.api.security import fhir_interaction
 from mais_node.auth.scopes import permits
@@ -334,7 +335,11 @@ _ANY = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 
 @fallback.api_route("/{rtype}", methods=_ANY, include_in_schema=False)
 @fallback.api_route("/{rtype}/{rest:path}", methods=_ANY, include_in_schema=False)
-async def unknown(rtype: str, rest: str = "") -> Response:
+@refuser
+async def unknown(request: Request, rtype: str, rest: str = "") -> Response:
+    refusal = not_allowed(request.scope)  # a path served for other methods: 405, not "not found"
+    if refusal is not None:
+        raise refusal
     if rtype in DECLARED:
         raise NotFound(f"{rtype}/{rest[:64]} is not a resource or operation of this server", expression=("id",))
     raise NotFound(f"Resource type '{rtype[:64]}' is not supported", expression=("type",))

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 
 from mais_node import __version__
-from mais_node.api import errors
+from mais_node.api import errors, openapi
 from mais_node.api.methods import Methods
 from mais_node.api.middleware import EdgeMiddleware, Metrics
 from mais_node.api.routes import audit, auth, enquiry, network, ops, rest, terminology
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         token_url=node.auth.token_url,
     )
     errors.install(app)
+    openapi.install(app)
     # The enquiry's POST /fhir/Task comes before the generic create; the generic routes match only stored types
     # and FHIR ids (api/paths.py), so "$operation" paths and AuditEvent fall through to their own routers.
     routers = (

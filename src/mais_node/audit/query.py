@@ -282,7 +282,10 @@ def _criterion(key: str, raw: str) -> Criterion:
     if kind == "string":
         if modifier == "exact":
             return Criterion(bucket, tuple(parts), "exact")
-        return Criterion(bucket, tuple(normalise(p) for p in parts), "contains" if modifier == "contains" else "starts")
+        texts = tuple(normalise(p) for p in parts)
+        if not all(texts):  # only punctuation or invisible characters: it would match every record
+            raise InvalidRequest(f"{name} holds no letter or digit to search for", expression=[key[:60]])
+        return Criterion(bucket, texts, "contains" if modifier == "contains" else "starts")
     if kind == "reference":
         if modifier == "identifier":
             return Criterion(f"{name}:identifier", tuple(parts))

@@ -84,7 +84,12 @@ def _values(param: SearchParam, modifier: str, raw: str, now: datetime, base: st
     """The stored values one search value matches (a reference to this server matches two forms)."""
     if param.type == "string":
         match = {"": "starts", "exact": "exact", "contains": "contains"}[modifier]
-        return (StringValue(raw if match == "exact" else normalise(raw), match),)  # type: ignore[arg-type]
+        text = raw if match == "exact" else normalise(raw)
+        if not text:  # only punctuation or invisible characters: it would match every resource
+            raise InvalidRequest(
+                f"Search parameter '{param.name}' holds no letter or digit to search for", expression=(param.name,)
+            )
+        return (StringValue(text, match),)  # type: ignore[arg-type]
     if param.type == "token":
         if "|" in raw:
             system, _, code = raw.partition("|")

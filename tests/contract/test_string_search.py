@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mais_node.clock import FixedClock
-from mais_node.errors import InvalidRequest
 from mais_node.fhir.search.text import normalise
 from mais_node.fhir.service import ResourceService
 from mais_node.matching.normalise import normalise_name
@@ -75,11 +74,15 @@ def test_a_prefix_search_still_finds_longer_names(service: ResourceService) -> N
     assert found(service, ("family", "McD")) == [pid]
 
 
-@pytest.mark.parametrize("value", ["\u200b", "-", "'", "\u00ad\u200d"])
-def test_a_search_value_with_nothing_to_search_for_is_refused(service: ResourceService, value: str) -> None:
+@pytest.mark.parametrize("value", ["\u200b", "-", "'", "\u00ad\u200d", ".*"])
+@pytest.mark.parametrize("modifier", ["", ":contains"])
+def test_a_search_value_with_nothing_to_search_for_matches_nothing(
+    service: ResourceService, value: str, modifier: str
+) -> None:
     service.create("Patient", named("Sanjay"))
-    with pytest.raises(InvalidRequest, match="given"):
-        service.search("Patient", [("given", value)])
+    service.create("Patient", named("O'Brien", "-"))
+    assert found(service, (f"given{modifier}", value)) == []  # not every resource, as the empty fold would
+    assert found(service, (f"family{modifier}", value)) == []
 
 
 letters = st.text(alphabet=st.sampled_from("abcdefghijklmnopqrstuvwxyzéüñçŁøABCZ"), min_size=1, max_size=12)

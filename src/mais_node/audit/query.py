@@ -282,9 +282,9 @@ def _criterion(key: str, raw: str) -> Criterion:
     if kind == "string":
         if modifier == "exact":
             return Criterion(bucket, tuple(parts), "exact")
-        texts = tuple(normalise(p) for p in parts)
-        if not all(texts):  # only punctuation or invisible characters: it would match every record
-            raise InvalidRequest(f"{name} holds no letter or digit to search for", expression=[key[:60]])
+        # A value that folds to nothing (punctuation, invisible characters) is kept as given: it matches nothing,
+        # where the empty fold would be a prefix of every record.
+        texts = tuple(normalise(p) or p for p in parts)
         return Criterion(bucket, texts, "contains" if modifier == "contains" else "starts")
     if kind == "reference":
         if modifier == "identifier":

@@ -84,11 +84,9 @@ def _values(param: SearchParam, modifier: str, raw: str, now: datetime, base: st
     """The stored values one search value matches (a reference to this server matches two forms)."""
     if param.type == "string":
         match = {"": "starts", "exact": "exact", "contains": "contains"}[modifier]
-        text = raw if match == "exact" else normalise(raw)
-        if not text:  # only punctuation or invisible characters: it would match every resource
-            raise InvalidRequest(
-                f"Search parameter '{param.name}' holds no letter or digit to search for", expression=(param.name,)
-            )
+        # Only punctuation or invisible characters fold to nothing, a prefix of every value: searched as given
+        # instead, they match nothing (no stored value keeps them), as ``family=.*`` always did.
+        text = raw if match == "exact" else normalise(raw) or raw
         return (StringValue(text, match),)  # type: ignore[arg-type]
     if param.type == "token":
         if "|" in raw:

@@ -117,3 +117,26 @@ def test_a_posted_search_with_a_form_or_no_body_is_answered(world: World) -> Non
     assert [e["resource"]["name"][0]["family"] for e in found.json().get("entry", [])] == ["Okafor"]
     empty = world.http.post("/fhir/Patient/_search", headers=world.headers["operator"])
     assert empty.status_code == 200, empty.text[:300]
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/fhir/Patient?_count=1&_count=200", "_count"),
+        ("/fhir/Patient?_sort=family&_sort=-family", "_sort"),
+        ("/fhir/Patient?_summary=count&_summary=false", "_summary"),
+        ("/fhir/Patient?_total=none&_total=accurate", "_total"),
+        ("/fhir/_history?_count=1&_count=5", "_count"),
+        ("/fhir/Patient/_history?_since=2020-01-01&_since=2030-01-01", "_since"),
+        ("/fhir/CodeSystem/$lookup?system=a&system=b&code=x", "system"),
+        ("/fhir/ValueSet/$expand?url=a&url=b", "url"),
+        ("/fhir/AuditEvent?_count=1&_count=500", "_count"),
+    ],
+)
+def test_a_query_parameter_taken_once_and_given_twice_is_refused_naming_it(world: World, path: str, name: str) -> None:
+    headers = world.headers["auditor" if "AuditEvent" in path else "operator"]
+    answer = world.http.get(path, headers=headers)
+    assert answer.status_code == 400, answer.text[:300]
+    issue = answer.json()["issue"][0]
+    assert issue["expression"] == [name]
+    assert "once" in issue["diagnostics"]

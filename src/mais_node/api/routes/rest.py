@@ -237,7 +237,11 @@ _HISTORY_PARAMS = ("_count", "_since", "_cursor")
 
 def _history(request: Request, rtype: str | None, id: str | None, path: str) -> Response:
     services = services_of(request)
-    params = dict(_pairs(request))
+    pairs = _pairs(request)
+    params = dict(pairs)
+    repeated = next((name for name in _HISTORY_PARAMS if sum(1 for k, _ in pairs if k == name) > 1), None)
+    if repeated is not None:
+        raise InvalidRequest(f"'{repeated}' may be given once", expression=(repeated,))
     unknown = [name for name in params if name not in _HISTORY_PARAMS]
     if unknown and prefers_strict(request):
         raise UnknownSearchParameter(

@@ -44,6 +44,7 @@ _RESULT_PARAMS = {
     "_cursor",
     "_format",
 }
+_REPEATABLE = {"_include", "_revinclude", "_format"}
 _SPLIT = re.compile(r"(?<!\\),")
 # A search is one bounded query: past these the store would refuse it (SQLite's expression depth), so 400 first.
 MAX_VALUES = 100
@@ -234,9 +235,13 @@ def parse_search(
     criteria: list[Criterion] = []
     request = SearchRequest(Query(resource_type, count=default_count))
     count, sort, after, total = default_count, request.query.sort, None, False
+    seen: set[str] = set()
     for key, raw in pairs:
         name, _, modifier = key.partition(":")
         if name in _RESULT_PARAMS:
+            if name in seen and name not in _REPEATABLE:  # "the last wins" would answer another search
+                raise InvalidRequest(f"'{name}' may be given once", expression=(name,))
+            seen.add(name)
             if name == "_count":
                 count, warning = page_size(raw, max_count)
                 if warning:

@@ -105,6 +105,7 @@ class Op:
     answers: Mapping[int, tuple[str, str] | None]
     body: Mapping[str, str] = field(default_factory=dict)  # media type -> schema name
     query: tuple[str, ...] = ()
+    headers: tuple[str, ...] = ()
     refuses: tuple[int, ...] = ()
     public: bool = False
 
@@ -124,20 +125,27 @@ _WRITTEN = {200: (FHIR, "Resource"), 201: (FHIR, "Resource")}
 _BUNDLE = {200: (FHIR, "Bundle")}
 _PATCH = {FHIR: "Resource", JSON: "JsonPatch", "application/json-patch+json": "JsonPatch",
           "application/merge-patch+json": "JsonObject"}  # fmt: skip
-_READ = Op({**_OK_RESOURCE, 304: None}, query=_SHAPE, refuses=(410,))
+_READ = Op({**_OK_RESOURCE, 304: None}, query=_SHAPE, headers=("If-None-Match", "If-Modified-Since"), refuses=(410,))
+_IF_MATCH = ("If-Match",)
 _TERM_GET = Op(_OK_RESOURCE, query=_TERMINOLOGY)
 _TERM_POST = Op(_OK_RESOURCE, body=_fhir_body("Parameters"), query=_TERMINOLOGY, refuses=_BODY)
 
 OPERATIONS: dict[tuple[str, str], Op] = {
     ("get", "/fhir/{rtype}/{id}"): _READ,
-    ("put", "/fhir/{rtype}/{id}"): Op(_WRITTEN, body=_fhir_body(), refuses=(*_BODY, *_WRITE)),
-    ("delete", "/fhir/{rtype}/{id}"): Op({204: None}, refuses=_WRITE),
-    ("patch", "/fhir/{rtype}/{id}"): Op(_OK_RESOURCE, body=_PATCH, refuses=(*_BODY, *_WRITE, 410)),
+    ("put", "/fhir/{rtype}/{id}"): Op(_WRITTEN, body=_fhir_body(), headers=_IF_MATCH, refuses=(*_BODY, *_WRITE)),
+    ("delete", "/fhir/{rtype}/{id}"): Op({204: None}, headers=_IF_MATCH, refuses=_WRITE),
+    ("patch", "/fhir/{rtype}/{id}"): Op(_OK_RESOURCE, body=_PATCH, headers=_IF_MATCH, refuses=(*_BODY, *_WRITE, 410)),
     ("get", "/fhir/{rtype}"): Op(_BUNDLE, query=(*_SEARCH, *_RESULTS)),
-    ("post", "/fhir/{rtype}"): Op(_WRITTEN, body=_fhir_body(), query=_SEARCH, refuses=(*_BODY, *_WRITE)),
-    ("put", "/fhir/{rtype}"): Op(_WRITTEN, body=_fhir_body(), query=_SEARCH, refuses=(*_BODY, *_WRITE)),
+    ("post", "/fhir/{rtype}"): Op(
+        _WRITTEN, body=_fhir_body(), query=_SEARCH, headers=("If-None-Exist",), refuses=(*_BODY, *_WRITE)
+    ),
+    ("put", "/fhir/{rtype}"): Op(
+        _WRITTEN, body=_fhir_body(), query=_SEARCH, headers=_IF_MATCH, refuses=(*_BODY, *_WRITE)
+    ),
     ("delete", "/fhir/{rtype}"): Op({204: None}, query=_SEARCH, refuses=_WRITE),
-    ("patch", "/fhir/{rtype}"): Op(_OK_RESOURCE, body=_PATCH, query=_SEARCH, refuses=(*_BODY, *_WRITE)),
+    ("patch", "/fhir/{rtype}"): Op(
+        _OK_RESOURCE, body=_PATCH, query=_SEARCH, headers=_IF_MATCH, refuses=(*_BODY, *_WRITE)
+    ),
     ("post", "/fhir/{rtype}/_search"): Op(_BUNDLE, body={FORM: "SearchForm"}, query=_RESULTS, refuses=(415,)),
     ("get", "/fhir/_history"): Op(_BUNDLE, query=_HISTORY),
     ("get", "/fhir/{rtype}/_history"): Op(_BUNDLE, query=_HISTORY),
@@ -259,6 +267,19 @@ def _path_parameters(path: str, declared: Iterable[dict[str, Any]]) -> list[dict
     ]
 
 
+# The conditional request headers (R4 §3.1.0.4.2, §3.1.0.8; RFC 9110 §13): declared so that they are fuzzed too.
+HEADERS: dict[str, dict[str, Any]] = {
+    "If-Match": {"type": "string", "description": 'the version ETag the write expects, W/"3"'},
+    "If-None-Match": {"type": "string", "description": "version ETags the client holds (304 when current)"},
+    "If-Modified-Since": {"type": "string", "description": "an HTTP-date (304 when not changed since)"},
+    "If-None-Exist": {"type": "string", "description": "search criteria of a conditional create"},
+}
+
+
+def _header_parameters(op: Op) -> list[dict[str, Any]]:
+    return [{"name": name, "in": "header", "required": False, "schema": HEADERS[name]} for name in op.headers]
+
+
 def _query_parameters(op: Op, declared: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     have = {p["name"] for p in declared if p.get("in") == "query"}
     return [
@@ -285,7 +306,12 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
             if op is None:
                 continue
             declared = operation.get("parameters", [])
-            parameters = [*declared, *_path_parameters(path, declared), *_query_parameters(op, declared)]
+            parameters = [
+                *declared,
+                *_path_parameters(path, declared),
+                *_query_parameters(op, declared),
+                *_header_parameters(op),
+            ]
             if parameters:
                 operation["parameters"] = parameters
             if op.body:

@@ -64,9 +64,9 @@ async def _mais(request: Request, exc: Exception) -> Response:
 
 async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    if exc.status_code == 405:  # Starlette names the first matching route's methods only
-        refusal = not_allowed(request.scope)
-        return outcome_response(refusal or errors.NotFound("Not found"))
+    refusal = not_allowed(request.scope) if exc.status_code == 405 else None
+    if refusal is not None:  # Starlette names the first matching route's methods only
+        return outcome_response(refusal)
     code = _HTTP_CODES.get(exc.status_code, "processing")
     message = "Not found" if exc.status_code == 404 else str(exc.detail)
     return fhir_response(operation_outcome([Issue(message, code)]), exc.status_code, dict(exc.headers or {}))

@@ -52,7 +52,8 @@ class NotAllowedHere(MethodNotAllowed):
 
 def not_allowed(scope: Scope, diagnostics: str | None = None) -> NotAllowedHere | None:
     """The 405 for this request when other methods are served at its path; None when the path is unknown."""
-    allow: list[str] = scope["app"].state.methods.at(scope["path"])
+    methods: Methods | None = getattr(scope["app"].state, "methods", None)
+    allow = methods.at(scope["path"]) if methods is not None else []
     if not allow:
         return None
     method = str(scope["method"])[:10]

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 
 from mais_node import __version__
-from mais_node.api import errors
+from mais_node.api import errors, openapi
+from mais_node.api.methods import Methods
 from mais_node.api.middleware import EdgeMiddleware, Metrics
 from mais_node.api.routes import audit, auth, enquiry, network, ops, rest, terminology
 from mais_node.audit.query import AUDIT_SEARCH_PARAMS
@@ -80,14 +81,24 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         token_url=node.auth.token_url,
     )
     errors.install(app)
+    openapi.install(app)
     # The enquiry's POST /fhir/Task comes before the generic create; the generic routes match only stored types
     # and FHIR ids (api/paths.py), so "$operation" paths and AuditEvent fall through to their own routers.
-    for router in (enquiry.task_router, rest.router, enquiry.router, terminology.router, audit.router, auth.router):
+    routers = (
+        enquiry.task_router,
+        rest.router,
+        enquiry.router,
+        terminology.router,
+        audit.router,
+        auth.router,
+        ops.router,
+        network.router,
+        rest.fallback,
+    )
+    for router in routers:
         app.include_router(router)
-    app.include_router(ops.router)
-    app.include_router(network.router)
+    app.state.methods = Methods(routers)  # the Allow header of every 405 (api/methods.py)
     network.install_metrics(metrics.registry, node)
-    app.include_router(rest.fallback)
     app.add_middleware(
         EdgeMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from mais_node import errors
 from mais_node.api.media import fhir_response
+from mais_node.api.methods import NotAllowedHere, not_allowed
 from mais_node.errors import Issue, MaisError
 from mais_node.fhir.outcome import operation_outcome
 
@@ -52,6 +53,8 @@ def outcome_response(error: MaisError) -> Response:
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, errors.NotAuthenticated):
         headers["WWW-Authenticate"] = 'Bearer realm="mais-node"'
+    if isinstance(error, NotAllowedHere):
+        headers["Allow"] = ", ".join(error.allow)
     return fhir_response(operation_outcome(error.issues), status, headers)
 
 
@@ -62,6 +65,9 @@ async def _mais(request: Request, exc: Exception) -> Response:
 
 async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    refusal = not_allowed(request.scope) if exc.status_code == 405 else None
+    if refusal is not None:  # Starlette names the first matching route's methods only
+        return outcome_response(refusal)
     code = _HTTP_CODES.get(exc.status_code, "processing")
     message = "Not found" if exc.status_code == 404 else str(exc.detail)
     return fhir_response(operation_outcome([Issue(message, code)]), exc.status_code, dict(exc.headers or {}))

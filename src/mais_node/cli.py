@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from mais_node.cli_governance import audit_app, policy_app, sharing_app, terminology_app
+from mais_node.cli_people import user_app
 from mais_node.cli_register import client_app, keys_app, org_app
 from mais_node.config import Settings
 
@@ -26,6 +27,7 @@ app.add_typer(terminology_app, name="terminology")
 app.add_typer(keys_app, name="keys")
 app.add_typer(org_app, name="org")
 app.add_typer(client_app, name="client")
+app.add_typer(user_app, name="user")
 
 StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///PATH or mongodb://… (default MAIS_STORE)")]
 
@@ -106,6 +108,7 @@ def demo(
     people: Annotated[int, typer.Option(help="Synthetic people in the person index")] = 10_000,
 ) -> None:
     """Seed a demo node (register, systems and keys under var/demo/, rules, people) and serve it on 127.0.0.1."""
+    from mais_node.console.demo import demo_accounts
     from mais_node.demo import commands, seed
     from mais_node.wiring import build_services
 
@@ -116,6 +119,7 @@ def demo(
         typer.echo(f"seeding the demo node on {store} (first run: {people} synthetic people; a minute or so)")
         clients = seed(services, Path("var/demo"), people=people)
         ready = commands(services, clients, settings.public_base)
+        accounts = demo_accounts(services, Path("var/demo"))
     finally:
         services.close()
     typer.echo(
@@ -126,6 +130,8 @@ def demo(
     for outcome, command in ready:
         typer.echo(f"  # expect {outcome}\n  {command}\n")
     typer.echo(f"Audit: .venv/bin/mais audit verify --store {store}\n")
+    typer.echo(f"The console: {settings.public_base}/console, signed in as one of (name / password):")
+    typer.echo("".join(f"  {name} / {password}   {role}\n" for name, role, password in accounts))
     serve(store=store, host="127.0.0.1", port=port, workers=1, reload_rules=False)
 
 

@@ -11,17 +11,15 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from mais_node.audit import balp
+from mais_node.audit.query import parse_audit_query
 from mais_node.auth.bearer import Caller
 from mais_node.auth.scopes import REVIEWER
 from mais_node.console import review_view
 from mais_node.console.web import Console, ConsoleDep, FormDep, PageRefused, Visit, needs, render
-from mais_node.enquiry.model import Asker
-from mais_node.enquiry.parse import from_task
 from mais_node.enquiry.persons import match_bundle
 from mais_node.enquiry.review import decide_review
 from mais_node.errors import MaisError, NotFound
@@ -74,20 +72,27 @@ def _referral(console: Console, task_id: str) -> tuple[Stored, review_view.Refer
     return stored, view
 
 
-def _rules(console: Console, stored: Stored, view: review_view.Referral) -> tuple[tuple[str, str, str], ...]:
-    """The rules in force that refer the enquiry and their reasons (decided again, without matching or audit)."""
+def _rules(console: Console, view: review_view.Referral) -> tuple[tuple[str, str, str], ...]:
+    """Each item's decision and the rules that took it when the enquiry came in, from the audit trail (the rules
+    in force now may differ), found through the audit query service the REST search uses."""
     services = console.services
-    try:
-        enquiry = from_task(stored.body, orjson.dumps(stored.body))
-        request = services.enquiries.gates.check(enquiry, Asker(view.requester, ""), services.clock.now())
-        decision = services.enquiries.rules().decide(request)
-    except MaisError as exc:
-        return (("", "", f"The enquiry no longer passes the node's checks: {exc.diagnostics}"),)
+    base = services.node.canonical_base
+    query = parse_audit_query(
+        [
+            ("entity", f"{base}/Id/enquiry|{view.request_id}"),
+            ("subtype", f"{base}/CodeSystem/audit-event-subtype|decision"),
+        ]
+    )
     rows = []
-    for item in decision:
-        reasons = item.reasons or ("",)
-        for index, rule in enumerate(item.rule_ids or ("(default)",)):
-            rows.append((f"{item.item}: {item.outcome.value}", rule, reasons[min(index, len(reasons) - 1)]))
+    for record in services.audit.search(query).records:
+        codes = [str(c.get("code")) for c in record.event.get("subtype") or []]
+        rules = [
+            str(e["what"]["identifier"]["value"])
+            for e in record.event.get("entity") or []
+            if (e.get("what") or {}).get("identifier", {}).get("system") == f"{base}/Id/rule"
+        ]
+        item, outcome = (codes[2], codes[1]) if len(codes) >= 3 else ("", "")
+        rows.append((item, outcome.upper(), ", ".join(rules) or "(no rule: the default)"))
     return tuple(rows)
 
 
@@ -118,7 +123,7 @@ def _page(
     stored, view = _referral(console, task_id)
     waiting = stored.body.get("status") == "on-hold"
     if waiting:
-        view = replace(view, rules=_rules(console, stored, view), candidates=_candidates(console, stored, view))
+        view = replace(view, rules=_rules(console, view), candidates=_candidates(console, stored, view))
     _audit(console, visit, "review-opened", f"Task/{task_id}")
     return render(
         request,

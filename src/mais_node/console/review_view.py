@@ -43,7 +43,7 @@ class Referral:
     items: tuple[str, ...]
     subject: Person
     policies: tuple[str, ...] = ()
-    rules: tuple[tuple[str, str, str], ...] = ()  # (item, rule id, reason)
+    rules: tuple[tuple[str, str, str], ...] = ()  # (item, outcome, rule ids) as decided on arrival
     candidates: tuple[Candidate, ...] = field(default_factory=tuple)
 
 

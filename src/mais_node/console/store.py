@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from mais_node.console.accounts import Accounts
 from mais_node.console.people import PeopleStore
 from mais_node.errors import InvalidRequest
 from mais_node.storage.port import ResourceStore
+
+if TYPE_CHECKING:
+    from mais_node.wiring import Services
 
 
 def open_people_store(store: ResourceStore) -> PeopleStore:
@@ -22,3 +28,8 @@ def open_people_store(store: ResourceStore) -> PeopleStore:
 
         return MongoPeopleStore(store.db)
     raise InvalidRequest(f"No console account store for {type(store).__name__}")
+
+
+def open_accounts(services: Services) -> Accounts:
+    """The local accounts on a node's store (what ``mais user`` and ``mais demo`` use)."""
+    return Accounts(open_people_store(services.store), services.clock)

@@ -266,3 +266,18 @@ def test_a_practitioner_gets_a_403_page_and_an_auditor_cannot_decide(page: Any, 
     )
     assert refused.status == 403
     assert demo.task(task_id)["status"] == "on-hold"
+
+
+def test_an_auditor_searches_the_trail_and_reads_a_raw_record(page: Any, demo: Demo) -> None:
+    demo.referral("Novak", "Adam")
+    sign_in(page, demo, "auditor")
+    page.click("a.govuk-service-navigation__link:has-text('Audit')")
+    page.fill("#subtype", "decision")
+    page.click("main form button[type=submit]")
+    assert "the rules decided an item" in page.inner_text("main table")
+    page.click("details summary >> nth=0")
+    assert '"resourceType": "AuditEvent"' in page.inner_text("details[open]")
+    axe(page, demo, "audit")
+    with page.expect_download() as download:
+        page.click("a:has-text('Export these records as CSV')")
+    assert download.value.suggested_filename == "audit-export.csv"

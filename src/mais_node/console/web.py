@@ -79,7 +79,7 @@ def environment() -> Environment:
 
 def install(app: FastAPI, services: Services) -> None:
     """Mount the console on the app: its routes, its static assets, its headers."""
-    from mais_node.console import review, signin
+    from mais_node.console import audit_pages, review, signin
 
     settings = services.settings
     store = open_people_store(services.store)
@@ -93,6 +93,7 @@ def install(app: FastAPI, services: Services) -> None:
     app.mount("/console/static", StaticFiles(directory=HERE / "static", check_dir=False), name="console-static")
     app.include_router(signin.router)
     app.include_router(review.router)
+    app.include_router(audit_pages.router)
     app.add_exception_handler(PageRefused, _refused)
     app.add_exception_handler(SignInNeeded, _sign_in_needed)
     app.add_middleware(ConsoleHeaders)

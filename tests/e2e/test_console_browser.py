@@ -157,13 +157,16 @@ def sign_in(page: Any, demo: Demo, name: str) -> None:
     page.wait_for_url(f"{demo.base}/console")
 
 
-def axe(page: Any, demo: Demo, shot: str) -> None:
+def axe(page: Any, demo: Demo, shot: str, show: str | None = None) -> None:
     """No serious or critical axe-core violation on the page; its screenshot kept."""
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     bad = [(v["id"], v["impact"], v["help"]) for v in result["violations"] if v["impact"] in ("serious", "critical")]
     assert not bad, bad
     demo.shots.mkdir(exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")
+    if show:
+        page.locator(show).first.scroll_into_view_if_needed()
     page.screenshot(path=str(demo.shots / f"{shot}.png"))
     if os.environ.get("MAIS_CONSOLE_SCREENSHOTS") == "1":
         DOCS.mkdir(parents=True, exist_ok=True)
@@ -277,7 +280,7 @@ def test_an_auditor_searches_the_trail_and_reads_a_raw_record(page: Any, demo: D
     assert "the rules decided an item" in page.inner_text("main table")
     page.click("details summary >> nth=0")
     assert '"resourceType": "AuditEvent"' in page.inner_text("details[open]")
-    axe(page, demo, "audit")
+    axe(page, demo, "audit", show="main table caption")
     with page.expect_download() as download:
         page.click("a:has-text('Export these records as CSV')")
     assert download.value.suggested_filename == "audit-export.csv"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from mais_node.audit import balp
@@ -88,7 +89,8 @@ async def sign_in(request: Request, console: ConsoleDep) -> Response:
             error="The sign-in form had expired. Enter your details again.",
         )
     try:
-        person = console.accounts.sign_in(name, form.get("password", ""), form.get("code", ""))
+        # argon2id costs ~0.1-0.7 s of CPU by design: off the event loop, so other requests are not held up.
+        person = await run_in_threadpool(console.accounts.sign_in, name, form.get("password", ""), form.get("code", ""))
     except SignInRefused as refused:
         actor = console.person_actor(refused.person, name=name, address=address)
         why = "account locked" if refused.locked else "wrong name, password or code"

@@ -284,3 +284,21 @@ def test_an_auditor_searches_the_trail_and_reads_a_raw_record(page: Any, demo: D
     with page.expect_download() as download:
         page.click("a:has-text('Export these records as CSV')")
     assert download.value.suggested_filename == "audit-export.csv"
+
+
+def test_a_hostile_reason_is_shown_as_text_in_the_audit(page: Any, demo: Demo) -> None:
+    task_id = demo.referral("Adeyemi", "Tolu")
+    reason = f"{HOSTILE_FAMILY} {HOSTILE_GIVEN} {RTL}"
+    sign_in(page, demo, "ig")
+    page.goto(f"{demo.base}/console/reviews/{task_id}")
+    page.check("#decision-deny")
+    page.fill("#reason", reason)
+    page.click("main form button[type=submit]")
+    page.wait_for_url(re.compile(r"/console/reviews\?decided="))
+    page.context.clear_cookies()
+    sign_in(page, demo, "auditor")
+    page.goto(f"{demo.base}/console/audit?search=1&subtype=review-decision")
+    text = page.inner_text("main table")
+    assert reason in text
+    assert page.locator("main img").count() == 0
+    assert page.locator("main script").count() == 0

@@ -302,3 +302,17 @@ def test_a_hostile_reason_is_shown_as_text_in_the_audit(page: Any, demo: Demo) -
     assert reason in text
     assert page.locator("main img").count() == 0
     assert page.locator("main script").count() == 0
+
+
+def test_an_ig_officer_runs_the_what_if(page: Any, demo: Demo) -> None:
+    sign_in(page, demo, "ig")
+    page.click("a.govuk-service-navigation__link:has-text('What if')")
+    page.fill("#org", "LA0001")
+    page.select_option("#purpose", "s47-enquiry")
+    page.check("#items-is-open")
+    page.click("main form button[type=submit]")
+    table = page.inner_text("main table")
+    assert "is-known" in table
+    assert "is-open" in table
+    assert "PERMIT" in page.inner_text("main h2")
+    axe(page, demo, "what-if")

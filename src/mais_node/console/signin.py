@@ -49,6 +49,7 @@ async def home(request: Request, visit: VisitDep) -> Response:
     work = []
     if person.may("mais/reviewer"):
         work.append(("Review queue", "/console/reviews", "Decide the enquiries the rules referred for review."))
+        work.append(("What if", "/console/what-if", "Ask how the rules in force would decide an enquiry."))
     if person.may("system/AuditEvent.rs"):
         work.append(("Audit", "/console/audit", "Search and export the audit trail."))
     return render(request, "home.html", visit=visit, work=work, role=ROLE_NAMES[person.role])

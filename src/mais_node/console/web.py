@@ -79,7 +79,7 @@ def environment() -> Environment:
 
 def install(app: FastAPI, services: Services) -> None:
     """Mount the console on the app: its routes, its static assets, its headers."""
-    from mais_node.console import audit_pages, review, signin
+    from mais_node.console import audit_pages, review, signin, what_if
 
     settings = services.settings
     store = open_people_store(services.store)
@@ -94,6 +94,7 @@ def install(app: FastAPI, services: Services) -> None:
     app.include_router(signin.router)
     app.include_router(review.router)
     app.include_router(audit_pages.router)
+    app.include_router(what_if.router)
     app.add_exception_handler(PageRefused, _refused)
     app.add_exception_handler(SignInNeeded, _sign_in_needed)
     app.add_middleware(ConsoleHeaders)
@@ -197,6 +198,7 @@ def render(
         nav.append(("Home", "/console"))
         if person.may("mais/reviewer"):
             nav.append(("Review queue", "/console/reviews"))
+            nav.append(("What if", "/console/what-if"))
         if person.may("system/AuditEvent.rs"):
             nav.append(("Audit", "/console/audit"))
     page = {

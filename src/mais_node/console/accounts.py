@@ -43,10 +43,13 @@ class Lockout:
 
 
 class Accounts:
-    def __init__(self, store: AccountStore, clock: Clock, lockout: Lockout | None = None) -> None:
+    def __init__(
+        self, store: AccountStore, clock: Clock, lockout: Lockout | None = None, hasher: PasswordHasher = _HASHER
+    ) -> None:
         self.store = store
         self.clock = clock
         self.lockout = lockout or Lockout()
+        self.hasher = hasher  # verification reads its parameters from each hash: a stronger default applies to new ones
 
     def add(self, name: str, role: str, password: str, *, display_name: str = "", totp: bool = False) -> Person:
         """Create an account; InvalidRequest naming what is wrong, VersionConflict when the name is taken."""
@@ -62,7 +65,7 @@ class Accounts:
         person = Person(
             name=name,
             role=role,
-            password_hash=_HASHER.hash(password),
+            password_hash=self.hasher.hash(password),
             created=self.clock.now().astimezone(UTC).isoformat(),
             display_name=display_name or name,
             totp_secret=pyotp.random_base32() if totp else None,
@@ -74,14 +77,14 @@ class Accounts:
         """The person whose name, password (and code, when the account has a second factor) these are."""
         person = self.store.get_person(name)
         if person is None:
-            _verify(_DUMMY_HASH, password)
+            _verify(self.hasher, _DUMMY_HASH, password)
             raise SignInRefused("The name, password or code is not right")
         now = self.clock.now().timestamp()
         if person.locked_until > now:
             raise SignInRefused(
                 "This account is locked after repeated failed sign-ins; try later", locked=True, person=person
             )
-        good = _verify(person.password_hash, password) and (
+        good = _verify(self.hasher, person.password_hash, password) and (
             person.totp_secret is None
             or pyotp.TOTP(person.totp_secret).verify(code.strip(), for_time=self.clock.now(), valid_window=1)
         )
@@ -115,9 +118,9 @@ class Accounts:
         return new
 
 
-def _verify(password_hash: str, password: str) -> bool:
+def _verify(hasher: PasswordHasher, password_hash: str, password: str) -> bool:
     try:
-        return _HASHER.verify(password_hash, password)
+        return hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pyotp
 import pytest
+from argon2 import PasswordHasher
 
 from mais_node.app import create_app
 from mais_node.audit.query import parse_audit_query
@@ -57,6 +58,8 @@ async def _browser(tmp_path: Path, **settings: object) -> AsyncIterator[Browser]
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=config.public_base) as http:
         browser = Browser(http, services, clock)
+        # Cheap hashes keep these tests fast; the default parameters are the CLI tests' (tests/e2e/test_console_cli.py).
+        browser.console.accounts.hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
         browser.console.accounts.add("olu", "ig-officer", PASSWORD, display_name="Olu Adebayo")
         browser.console.accounts.add("pat", "practitioner", PASSWORD)
         yield browser

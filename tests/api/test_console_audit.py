@@ -103,3 +103,14 @@ def test_a_practitioner_cannot_open_the_audit(world: Node) -> None:  # noqa: F81
     signed_in(world, "pat", "practitioner")
     assert world.http.get("/console/audit").status_code == 403
     assert world.http.get("/console/audit/export").status_code == 403
+
+
+def test_the_date_window_bounds_the_search(world: Node) -> None:  # noqa: F811
+    signed_in(world, "ade", "auditor")
+    today = world.services.clock.now().date()
+    shown = world.http.get("/console/audit", params={"from": today.isoformat(), "to": today.isoformat(), "search": "1"})
+    assert re.findall(r"AuditEvent #(\d+)</span>", shown.text)
+    later = today.replace(year=today.year + 1).isoformat()
+    empty = world.http.get("/console/audit", params={"from": later, "search": "1"})
+    assert empty.status_code == 200
+    assert "No record matches." in empty.text

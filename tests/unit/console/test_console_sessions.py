@@ -219,3 +219,18 @@ async def test_a_practitioner_gets_a_403_page_at_the_review_queue(browser: Brows
     assert page.status_code == 403
     assert "You cannot open this page" in page.text
     assert browser.audit(("subtype", "https://mais.example.org/fhir/CodeSystem/audit-event-subtype|refused"))
+
+
+async def test_a_session_started_on_one_replica_is_served_by_another(browser: Browser, tmp_path: Path) -> None:
+    await browser.sign_in()
+    config = Settings(store=f"sqlite:///{tmp_path / 'node.db'}")
+    other = build_services(config, clock=browser.clock)
+    try:
+        transport = httpx.ASGITransport(app=create_app(config, services=other))
+        cookies = {"mais_console": browser.http.cookies["mais_console"]}
+        async with httpx.AsyncClient(transport=transport, base_url=BASE, cookies=cookies) as second:
+            page = await second.get("/console")
+        assert page.status_code == 200
+        assert "Olu Adebayo" in page.text
+    finally:
+        other.close()

@@ -114,3 +114,17 @@ def test_the_date_window_bounds_the_search(world: Node) -> None:  # noqa: F811
     empty = world.http.get("/console/audit", params={"from": later, "search": "1"})
     assert empty.status_code == 200
     assert "No record matches." in empty.text
+
+
+def test_the_page_shows_the_chains_state_and_verifies_it_on_demand(world: Node) -> None:  # noqa: F811
+    csrf = signed_in(world, "ade", "auditor")
+    page = world.http.get("/console/audit")
+    last = world.services.audit.last()
+    assert last is not None
+    assert f"record {last.seq} at" in page.text
+    verified = world.http.post("/console/audit/verify", data={"csrf": csrf})
+    assert verified.status_code == 200
+    assert "audit trail verified:" in verified.text
+    assert world.http.post("/console/audit/verify", data={}).status_code == 403
+    subtype = f"{SUBTYPE}|audit-verify"
+    assert world.services.audit.search(parse_audit_query([("subtype", subtype), ("agent", "ade")])).records

@@ -276,7 +276,7 @@ def test_an_auditor_searches_the_trail_and_reads_a_raw_record(page: Any, demo: D
     sign_in(page, demo, "auditor")
     page.click("a.govuk-service-navigation__link:has-text('Audit')")
     page.fill("#subtype", "decision")
-    page.click("main form button[type=submit]")
+    page.click("main form button:has-text('Search')")
     assert "the rules decided an item" in page.inner_text("main table")
     page.click("details summary >> nth=0")
     assert '"resourceType": "AuditEvent"' in page.inner_text("details[open]")

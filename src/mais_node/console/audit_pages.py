@@ -21,8 +21,9 @@ from mais_node.audit.actors import NHS_NUMBER
 from mais_node.audit.export import export
 from mais_node.audit.port import AuditRecord
 from mais_node.audit.query import parse_audit_query
+from mais_node.audit.verify import verify
 from mais_node.console import audit_view
-from mais_node.console.web import Console, ConsoleDep, Visit, needs, render
+from mais_node.console.web import Console, ConsoleDep, FormDep, Visit, needs, render
 from mais_node.errors import InvalidRequest
 
 router = APIRouter(prefix="/console/audit", include_in_schema=False)
@@ -90,6 +91,8 @@ async def search(request: Request, console: ConsoleDep, visit: AuditorDep) -> Re
         "audit.html",
         status=400 if errors else 200,
         visit=visit,
+        chain=_chain(console),
+        verified=None,
         form=form,
         errors=errors,
         rows=rows,
@@ -134,3 +137,53 @@ async def export_trail(
     media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
     name = f"audit-export.{format}"
     return Response(out.getvalue(), media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _chain(console: Console) -> dict[str, str]:
+    """The chain's state in words: its last record and its last signed checkpoint."""
+    last = console.services.audit.last()
+    checkpoint = console.services.checkpoints.latest_checkpoint()
+    return {
+        "last": f"record {last.seq} at {last.recorded.isoformat(timespec='seconds')}" if last else "no record yet",
+        "checkpoint": (
+            f"record {checkpoint.seq}, signed {checkpoint.time.isoformat(timespec='seconds')}"
+            if checkpoint
+            else "none signed yet"
+        ),
+    }
+
+
+@router.post("/verify")
+async def verify_chain(request: Request, console: ConsoleDep, visit: AuditorDep, form: FormDep) -> Response:
+    """Walk the whole chain against the last signed checkpoint, as ``mais audit verify`` does; audited."""
+    from mais_node.adapters.jose_signer import KeyRingSigner
+
+    services = console.services
+    checkpoint = services.checkpoints.latest_checkpoint()
+    signer = KeyRingSigner(services.auth.keyring) if checkpoint else None
+    report = verify(services.audit.scan(), checkpoint, signer)
+    actor = console.person_actor(visit.person, address=visit.address)
+    console.record(
+        balp.console_action(
+            services.node,
+            services.clock.now(),
+            actor,
+            action="audit-verify",
+            target="AuditEvent",
+            outcome="0" if report.ok else "8",
+            detail=str(report),
+        )
+    )
+    return render(
+        request,
+        "audit.html",
+        visit=visit,
+        form={},
+        errors={},
+        rows=[],
+        searched=False,
+        next_link="",
+        filters="",
+        chain=_chain(console),
+        verified={"ok": report.ok, "text": str(report)},
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import replace
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -23,7 +23,7 @@ from mais_node.audit.port import AuditRecord
 from mais_node.audit.query import parse_audit_query
 from mais_node.audit.verify import verify
 from mais_node.console import audit_view
-from mais_node.console.web import Console, ConsoleDep, FormDep, Visit, needs, render
+from mais_node.console.web import Console, ConsoleDep, FormDep, Visit, error_page, needs, render
 from mais_node.errors import InvalidRequest
 
 router = APIRouter(prefix="/console/audit", include_in_schema=False)
@@ -103,9 +103,9 @@ async def search(request: Request, console: ConsoleDep, visit: AuditorDep) -> Re
 
 
 @router.get("/export")
-async def export_trail(
-    request: Request, console: ConsoleDep, visit: AuditorDep, format: Literal["csv", "ndjson"] = "csv"
-) -> Response:
+async def export_trail(request: Request, console: ConsoleDep, visit: AuditorDep, format: str = "csv") -> Response:
+    if format not in ("csv", "ndjson"):
+        return error_page(request, 400, "The export format must be csv or ndjson.")
     form = {k: request.query_params.get(k, "")[:200] for k in FIELDS}
     pairs, errors = _pairs(console, form)
     if errors:
@@ -133,7 +133,7 @@ async def export_trail(
     records = records[:EXPORT_LIMIT]
     _audit_search(console, visit, [*pairs, ("export", format)], len(records))
     out = io.StringIO()
-    export(records, None, None, format, out)
+    export(records, None, None, "csv" if format == "csv" else "ndjson", out)
     media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
     name = f"audit-export.{format}"
     return Response(out.getvalue(), media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -24,11 +24,13 @@ from mais_node.console.web import (
     ConsoleDep,
     FormDep,
     VisitDep,
+    error_page,
     render,
     safe_next,
 )
 
 router = APIRouter(prefix="/console", include_in_schema=False)
+unknown = APIRouter(prefix="/console", include_in_schema=False)
 
 
 def _set_cookie(console: Console, response: Response, name: str, value: str, max_age: int | None = None) -> None:
@@ -117,3 +119,8 @@ async def sign_out(request: Request, console: ConsoleDep, visit: VisitDep, form:
     response = RedirectResponse("/console/sign-in", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/console")
     return response
+
+
+@unknown.api_route("/{rest:path}", methods=["GET", "POST"])
+async def no_such_page(request: Request, rest: str) -> Response:
+    return error_page(request, 404, "There is no such page in the console.")

@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
+from mais_node.api import errors as api_errors
 from mais_node.audit import balp
 from mais_node.audit.actors import Actor, Coding
 from mais_node.console.accounts import Accounts, Lockout
@@ -24,6 +25,7 @@ from mais_node.console.people import ROLE_NAMES, Person, Session
 from mais_node.console.security import ConsoleHeaders
 from mais_node.console.sessions import Sessions, Timeouts
 from mais_node.console.store import open_people_store
+from mais_node.errors import MaisError
 from mais_node.wiring import Services
 
 HERE = Path(__file__).resolve().parent
@@ -95,7 +97,10 @@ def install(app: FastAPI, services: Services) -> None:
     app.include_router(review.router)
     app.include_router(audit_pages.router)
     app.include_router(what_if.router)
+    app.include_router(signin.unknown)  # last: any other /console path is a 404 page
     app.add_exception_handler(PageRefused, _refused)
+    # Under /console a refusal is a page; elsewhere the API's OperationOutcome, as before.
+    app.add_exception_handler(MaisError, _mais_page)
     app.add_exception_handler(SignInNeeded, _sign_in_needed)
     app.add_middleware(ConsoleHeaders)
 
@@ -220,6 +225,36 @@ async def _refused(request: Request, exc: Exception) -> Response:
 async def _sign_in_needed(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SignInNeeded)
     return RedirectResponse(f"/console/sign-in?next={quote(exc.next_path)}", status_code=303)
+
+
+def _console_path(request: Request) -> bool:
+    return request.url.path == "/console" or request.url.path.startswith("/console/")
+
+
+_TITLES = {
+    400: "This request cannot be done",
+    403: "You cannot do this",
+    404: "Page not found",
+    409: "This cannot be done now",
+    503: "Sorry, the service is unavailable",
+}
+
+
+def error_page(request: Request, status: int, message: str) -> Response:
+    title = _TITLES.get(status, "This request cannot be done")
+    return render(request, "error.html", status=status, title=title, message=message)
+
+
+async def _mais_page(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, MaisError)
+    if not _console_path(request):
+        return api_errors.outcome_response(exc)
+    status = api_errors.status_of(exc)
+    if status == 503:  # fail closed: nothing was shown or changed without its audit record
+        return error_page(
+            request, status, "The node cannot keep its records right now, so it did nothing. Try again later."
+        )
+    return error_page(request, status, exc.diagnostics)
 
 
 def safe_next(value: str | None) -> str:

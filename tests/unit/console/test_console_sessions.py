@@ -17,6 +17,7 @@ from mais_node.audit.query import parse_audit_query
 from mais_node.clock import FixedClock
 from mais_node.config import Settings
 from mais_node.console.web import Console
+from mais_node.errors import AuditUnavailable
 from mais_node.wiring import Services, build_services
 
 pytestmark = pytest.mark.anyio
@@ -234,3 +235,29 @@ async def test_a_session_started_on_one_replica_is_served_by_another(browser: Br
         assert "Olu Adebayo" in page.text
     finally:
         other.close()
+
+
+async def test_an_unknown_console_path_is_a_404_page_with_the_headers(browser: Browser) -> None:
+    await browser.sign_in()
+    page = await browser.http.get("/console/no/such/page")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Page not found" in page.text
+    assert page.headers["x-frame-options"] == "DENY"
+    api = await browser.http.get("/fhir/NoSuchType")  # the API still answers with an OperationOutcome
+    assert api.headers["content-type"].startswith("application/fhir+json")
+
+
+async def test_sign_in_fails_closed_when_the_audit_trail_cannot_be_written(
+    browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unavailable(event: object) -> None:
+        raise AuditUnavailable("the audit trail cannot be written")
+
+    token = await browser.csrf("/console/sign-in")
+    monkeypatch.setattr(browser.services.checkpointer, "append", unavailable)
+    form = {"csrf": token, "name": "olu", "password": PASSWORD, "next": "/console"}
+    refused = await browser.http.post("/console/sign-in", data=form)
+    assert refused.status_code == 503
+    assert "Sorry, the service is unavailable" in refused.text
+    assert "mais_console" not in browser.http.cookies

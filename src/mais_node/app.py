@@ -17,6 +17,7 @@ from mais_node.api.middleware import EdgeMiddleware, Metrics
 from mais_node.api.routes import audit, auth, enquiry, network, ops, rest, terminology
 from mais_node.audit.query import AUDIT_SEARCH_PARAMS
 from mais_node.config import Settings, get_settings
+from mais_node.console import web as console
 from mais_node.fhir.capability import OPERATIONS, UNSTORED, capability_statement
 from mais_node.fhir.search.params import DECLARED
 from mais_node.wiring import Services, build_services, start, start_sync
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         app.include_router(router)
     app.state.methods = Methods(routers)  # the Allow header of every 405 (api/methods.py)
     network.install_metrics(metrics.registry, node)
+    console.install(app, node)
     app.add_middleware(
         EdgeMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -21,6 +21,7 @@ from mais_node.cli_common import (
 )
 from mais_node.cli_governance import audit_app, policy_app, sharing_app, terminology_app
 from mais_node.cli_network import authority_app, check_register_settings, register_app
+from mais_node.cli_people import user_app
 from mais_node.cli_register import client_app, keys_app, operator, org_app
 from mais_node.cli_review import review_app
 from mais_node.config import Settings
@@ -46,6 +47,7 @@ app.add_typer(terminology_app, name="terminology")
 app.add_typer(keys_app, name="keys")
 app.add_typer(org_app, name="org")
 app.add_typer(client_app, name="client")
+app.add_typer(user_app, name="user")
 app.add_typer(review_app, name="review")
 app.add_typer(authority_app, name="authority")
 app.add_typer(register_app, name="register")
@@ -178,6 +180,7 @@ def demo(
     """Seed a demo node (register, systems and keys under var/demo/, rules, people) and serve it on 127.0.0.1."""
     import time
 
+    from mais_node.console.demo import demo_accounts
     from mais_node.demo import commands, program, seed
     from mais_node.wiring import build_services
 
@@ -192,6 +195,7 @@ def demo(
             typer.echo(f"seeding the demo node on {store}: {people} synthetic people, first run only")
         clients = seed(services, Path("var/demo"), people=people)
         ready = commands(services, clients, settings.public_base)
+        accounts = demo_accounts(services, Path("var/demo"))
     finally:
         services.close()
     seeded = f"seeded in {time.monotonic() - started:.0f} s" if first else f"already seeded: {store}"
@@ -211,6 +215,8 @@ def demo(
         "The demo's reviewer and auditor systems are var/demo/reviewer.json and var/demo/auditor.json.\n"
         "Requests are logged below as they arrive.\n"
     )
+    typer.echo(f"The console: {settings.public_base}/console, signed in as one of (name / password):")
+    typer.echo("".join(f"  {name} / {password}   {role}\n" for name, role, password in accounts))
     serve(store=store, host="127.0.0.1", port=port, workers=1, reload_rules=False, access_log=True)
 
 

@@ -388,3 +388,23 @@ def person_import(
     entity = {"what": {"display": source[:200]}, "role": Coding(OBJECT_ROLE, "20").json(), "detail": detail}
     subtype = [node.code("person-import"), node.code("nhs-verified" if nhs_verified else "nhs-as-recorded")]
     return _event(node, at, actor, type_=Coding(DCM, "110107", "Import"), subtype=subtype, entity=[entity])
+
+
+def console_sign_in(
+    node: Node, at: datetime, person: Actor, *, kind: Literal["login", "logout"], outcome: str, reason: str
+) -> Event:
+    """A person signing in to the console or out of it (DICOM 110114 User Authentication; 110122 / 110123);
+    ``outcome`` 0 success, 4 refused (a wrong detail, a locked account)."""
+    subtype = [Coding(DCM, "110122", "Login") if kind == "login" else Coding(DCM, "110123", "Logout")]
+    type_ = Coding(DCM, "110114", "User Authentication")
+    return _event(node, at, person, type_=type_, subtype=subtype, outcome=outcome, outcome_desc=reason)
+
+
+def console_action(
+    node: Node, at: datetime, person: Actor, *, action: str, target: str, outcome: str = "0", detail: str = ""
+) -> Event:
+    """Something a signed-in person did in the console (a page of personal data read, a decision, an export)."""
+    entity: Json = {"what": {"reference": target}} | ({"detail": _detail(text=detail)} if detail else {})
+    subtype = [node.code("console"), node.code(action)]
+    type_ = Coding(AUDIT_EVENT_TYPE, "rest")
+    return _event(node, at, person, type_=type_, subtype=subtype, outcome=outcome, entity=[entity])

@@ -31,7 +31,8 @@ from tests.e2e.test_crash import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-LINKED = (".venv", "src", "docs", "Makefile", "pyproject.toml")
+# The checkout's files `make run` reads (the npm packages for the console's GOV.UK Frontend files included).
+LINKED = (".venv", "src", "docs", "Makefile", "pyproject.toml", "package.json", "package-lock.json", "node_modules")
 
 # A text that marks a block → why that block cannot run here.
 SKIPPED = {
@@ -123,7 +124,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """``make run PORT=…`` (the demo node as the README's first command starts it), ready, in a scratch checkout."""
     workdir = tmp_path_factory.mktemp("newcomer")
     for name in LINKED:
-        (workdir / name).symlink_to(ROOT / name)
+        if (ROOT / name).exists():  # node_modules is there once make has installed it, as make test does first
+            (workdir / name).symlink_to(ROOT / name)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAIS_")}
     log = (workdir.parent / "make-run.log").open("wb")

@@ -20,6 +20,7 @@ from mais_node.errors import InvalidRequest, NotFound
 from mais_node.register.jwks import check_public_jwks
 from mais_node.register.model import Client
 from mais_node.register.organisations import Organisations
+from mais_node.register.own import check_revoke
 from mais_node.register.ports import ClientStore
 
 
@@ -68,16 +69,19 @@ class Clients:
         self._audit(actor, client, "create", None)
         return client
 
-    def revoke(self, client_id: str, *, actor: Actor) -> Client:
-        return self._set_status(client_id, "revoked", actor)
+    def revoke(self, client_id: str, *, actor: Actor, console: bool = False) -> Client:
+        """Revoke a system; one of the node's own only by an operator at its console (``console``; register/own.py)."""
+        return self._set_status(client_id, "revoked", actor, console=console)
 
     def reinstate(self, client_id: str, *, actor: Actor) -> Client:
-        return self._set_status(client_id, "active", actor)
+        return self._set_status(client_id, "active", actor, console=True)
 
-    def _set_status(self, client_id: str, status: str, actor: Actor) -> Client:
+    def _set_status(self, client_id: str, status: str, actor: Actor, *, console: bool) -> Client:
         current = self.store.get_client(client_id)
         if current is None:
             raise NotFound(f"Client {client_id[:64]} is not registered", expression=("client_id",))
+        if status == "revoked" and not console:
+            check_revoke(self.node.ods, current)
         changed = replace(
             current,
             status="revoked" if status == "revoked" else "active",

@@ -33,10 +33,23 @@ def _settings(store: str | None) -> Settings:
     return Settings(store=store) if store else Settings()
 
 
-def _services(store: str | None):  # type: ignore[no-untyped-def]
+def _services(  # type: ignore[no-untyped-def]
+    store: str | None, *, read_only: bool = False, absent_is_empty: bool = False
+):
+    """The node's services; ``read_only`` for a command that only reads (it writes nothing, issue 13 item 8).
+    ``absent_is_empty``: an SQLite file that is not there holds nothing (rules are checked without a node)."""
+    from mais_node.errors import MaisError
     from mais_node.wiring import build_services
 
-    return build_services(_settings(store))
+    settings = _settings(store)
+    path = settings.store.removeprefix("sqlite:///")
+    if absent_is_empty and settings.store.startswith("sqlite:///") and not Path(path).is_file():
+        settings = settings.model_copy(update={"store": ":memory:"})
+    try:
+        return build_services(settings, read_only=read_only)
+    except MaisError as exc:
+        typer.echo(f"error: {exc.diagnostics}", err=True)
+        raise typer.Exit(1) from exc
 
 
 @policy_app.command("check")
@@ -45,7 +58,7 @@ def policy_check(store: StoreOpt = None, rules: RulesOpt = None) -> None:
     from mais_node.adapters.cedar import CedarPolicyEngine
     from mais_node.policy import compile_sharing_policies, load_rule_set
 
-    services = _services(store)
+    services = _services(store, read_only=True, absent_is_empty=True)
     try:
         held = services.rules.agreements.held()
         rule_set = load_rule_set(
@@ -80,7 +93,7 @@ def policy_test(
     from mais_node.policy import compile_sharing_policies, load_rule_set, read_sharing_policy
     from mais_node.policy.cases import all_passed, load_cases, render_table, run_cases
 
-    services = _services(store)
+    services = _services(store, read_only=True, absent_is_empty=True)
     try:
         folder = agreements or services.settings.rules_dir.parent / "sharing-policies"
         files = [read_sharing_policy(path) for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
@@ -126,7 +139,7 @@ def sharing_list(store: StoreOpt = None) -> None:
     """Every sharing policy held, its version, status and dates."""
     from mais_node.policy import current_versions
 
-    services = _services(store)
+    services = _services(store, read_only=True)
     try:
         held = services.rules.agreements.held()
         current = {p.key for p in current_versions(held)}
@@ -173,7 +186,7 @@ def audit_verify(
     from mais_node.audit.checkpoint import Checkpoint
     from mais_node.audit.verify import verify
 
-    services = _services(store)
+    services = _services(store, read_only=True)
     try:
         cp = Checkpoint.from_json(orjson.loads(checkpoint.read_bytes())) if checkpoint else None
         cp = cp or services.checkpoints.latest_checkpoint()
@@ -201,7 +214,7 @@ def audit_export(
     # Times given without an offset are UTC, as the trail records them.
     since = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
     until = until.replace(tzinfo=UTC) if until and until.tzinfo is None else until
-    services = _services(store)
+    services = _services(store, read_only=True)
     try:
         if str(out) == "-":
             count = export(services.audit.scan(), since, until, fmt, sys.stdout)  # type: ignore[arg-type]

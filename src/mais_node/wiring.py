@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from mais_node.adapters.jose_signer import KeyRingSigner
@@ -25,7 +26,7 @@ from mais_node.enquiry.persons import IndexedPersons
 from mais_node.enquiry.records import ContractAgreements, EpisodeInvolvements, RegisterDirectory
 from mais_node.enquiry.rules import RuleBook
 from mais_node.enquiry.service import EnquiryService
-from mais_node.errors import InvalidRequest
+from mais_node.errors import InvalidRequest, NotFound
 from mais_node.fhir.service import ResourceService
 from mais_node.storage.port import ResourceStore
 from mais_node.terminology import CANONICAL_BASE
@@ -67,12 +68,18 @@ def _validator(profiles: ProfileRegistry, terminology: Any) -> Validator:
     return Validator(profiles, terminology)
 
 
-def open_store(url: str, *, mongo_database: Any = None) -> tuple[ResourceStore, Any, Callable[[], None]]:
-    """The resource store and audit log for ``sqlite:///PATH`` or ``mongodb://…`` (or an open pymongo database)."""
+def open_store(
+    url: str, *, mongo_database: Any = None, read_only: bool = False
+) -> tuple[ResourceStore, Any, Callable[[], None]]:
+    """The resource store and audit log for ``sqlite:///PATH`` or ``mongodb://…`` (or an open pymongo database);
+    ``read_only``: an SQLite file that is not there is not made (a mistyped path would read as an empty node)."""
     if mongo_database is None and (url.startswith("sqlite:///") or url == ":memory:"):
         from mais_node.storage.sqlite import SqliteDatabase, SqliteResourceStore
         from mais_node.storage.sqlite_audit import SqliteAuditLog
 
+        path = url.removeprefix("sqlite:///")
+        if read_only and url != ":memory:" and not Path(path).is_file():
+            raise NotFound(f"There is no store at {path[:200]}: give the --store of an existing node")
         db = SqliteDatabase(url)
         audit = SqliteAuditLog(db.path)
 
@@ -107,10 +114,13 @@ def open_register_store(store: ResourceStore) -> RegisterStore:
     raise InvalidRequest(f"No register adapter for {type(store).__name__}")
 
 
-def build_services(settings: Settings, *, clock: Clock | None = None, mongo_database: Any = None) -> Services:
+def build_services(
+    settings: Settings, *, clock: Clock | None = None, mongo_database: Any = None, read_only: bool = False
+) -> Services:
+    """The node's services; ``read_only`` for a command that only reads: nothing is written on its behalf."""
     from mais_node.adapters.cedar import CedarPolicyEngine
 
-    store, audit, close_store = open_store(settings.store, mongo_database=mongo_database)
+    store, audit, close_store = open_store(settings.store, mongo_database=mongo_database, read_only=read_only)
     clock = clock or SystemClock()
     resources = ResourceService(
         store, clock, default_count=settings.default_page_size, max_count=settings.max_page_size
@@ -143,6 +153,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, mongo_data
         jwks_fetcher=http,
         register_store=register_store,
         closers=[http.close],
+        read_only=read_only,
     )
 
     def validator() -> Validator:

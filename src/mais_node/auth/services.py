@@ -103,15 +103,17 @@ def build_auth(
     rate_limit: RateLimitPolicy | None = None,
     register_store: RegisterStore,
     closers: list[Callable[[], None]] | None = None,
+    read_only: bool = False,
 ) -> AuthServices:
-    """The register and the auth services on the node's store; the node's own organisation is put in the register."""
+    """The register and the auth services on the node's store; the node's own organisation is put in the register
+    unless ``read_only`` (for a command that only reads: it writes nothing, issue 13 item 8)."""
     backing = register_store
     closers = list(closers or [])
     node = Node(settings.node_org, settings.node_org_name, settings.public_base, CANONICAL_BASE)
     types = organisation_types(settings.terminology_dir)
     organisations = Organisations(resources, clock, audit, node, types=types)
     clients = Clients(backing, organisations, clock, audit, node)
-    keyring = NodeKeyRing(backing, clock)
+    keyring = NodeKeyRing(backing, clock, read_only=read_only)
     token_url = f"{settings.public_base}/auth/token"
     jwks_url = f"{settings.public_base}/auth/jwks"
     verifier = AssertionVerifier(
@@ -137,7 +139,8 @@ def build_auth(
         closers,
         refusals=refusals,
     )
-    ensure_node_organisation(services, settings)
+    if not read_only:
+        ensure_node_organisation(services, settings)
     return services
 
 

@@ -17,6 +17,7 @@ from mais_node.audit.actors import Node
 from mais_node.audit.checkpoint import Checkpointer
 from mais_node.audit.group import GroupCommit
 from mais_node.audit.port import AuditLog, CheckpointStore
+from mais_node.audit.readiness import TrailReadiness
 from mais_node.auth.keyring import NodeKeyRing
 from mais_node.auth.services import AuthServices, RegisterStore, build_auth
 from mais_node.clock import Clock, SystemClock
@@ -50,6 +51,7 @@ class Services:
     node: Node
     auth: AuthServices
     checkpointer: Checkpointer
+    readiness: TrailReadiness
     closers: list[Callable[[], None]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -132,7 +134,10 @@ def build_services(
     # Every writer appends through the checkpointer: every Nth record gets a checkpoint signed by the node's key.
     register_store = open_register_store(store)
     signer = KeyRingSigner(NodeKeyRing(register_store, clock))
-    checkpointer = Checkpointer(audit, audit, signer, clock, every=settings.checkpoint_every)
+    readiness = TrailReadiness(audit)
+    checkpointer = Checkpointer(
+        audit, audit, signer, clock, every=settings.checkpoint_every, on_failure=readiness.append_failed
+    )
     rules = RuleBook(
         CedarPolicyEngine(),
         settings.rules_dir,
@@ -194,6 +199,7 @@ def build_services(
         node=node,
         auth=auth,
         checkpointer=checkpointer,
+        readiness=readiness,
         closers=[*auth.closers, close_store, grouped.close],
     )
 

@@ -1,4 +1,5 @@
-"""Operator endpoints: liveness, readiness (the store answers), Prometheus metrics, and the CapabilityStatement."""
+"""Operator endpoints: liveness, readiness (the store answers and the trail takes a record), Prometheus metrics,
+and the CapabilityStatement."""
 
 from __future__ import annotations
 
@@ -20,11 +21,14 @@ async def healthz() -> Response:
 
 @router.get("/readyz", include_in_schema=False)
 async def readyz(services: ServicesDep) -> Response:
+    """Ready when the store answers and the audit trail can take a record (no answer leaves without its record)."""
     try:
         services.store.ping()
     except Unavailable:
         return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
-    return JSONResponse({"status": "ready", "store": "ok"})
+    if not services.readiness.ready():
+        return JSONResponse({"status": "unavailable", "store": "ok", "audit": "cannot take a record"}, status_code=503)
+    return JSONResponse({"status": "ready", "store": "ok", "audit": "ok"})
 
 
 @router.get("/metrics", include_in_schema=False)

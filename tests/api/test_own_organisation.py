@@ -62,8 +62,9 @@ def _set(body: dict[str, Any], url: str, code: str) -> dict[str, Any]:
         (lambda b: {**b, "extension": []}, "operationally inactive"),
         (lambda b: {**b, "identifier": [{"system": ODS_SYSTEM, "value": "ELSE01"}]}, "its ODS code"),
         (lambda b: {**b, "identifier": []}, "its ODS code"),
+        (lambda b: {**b, "active": False}, "made inactive"),
     ],
-    ids=["suspended", "inactive", "technically-inactive", "rejected", "no-statuses", "other-ods", "no-ods"],
+    ids=["suspended", "inactive", "technically-inactive", "rejected", "no-statuses", "other-ods", "no-ods", "active"],
 )
 def test_an_update_that_stops_the_nodes_own_organisation_connecting_is_refused(
     node: Node, change: Any, words: str

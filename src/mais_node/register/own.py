@@ -51,6 +51,8 @@ def check_write(node_ods: str, holder: Organisation | None, id: str | None, body
             raise Protected(
                 f"{_own(node_ods)}: its ODS code cannot be removed over the API", expression=("identifier",)
             )
+        if body is not None and body.get("active") is False:  # FHIR's own flag, which the register keeps in step
+            raise Protected(f"{_own(node_ods)}: it cannot be made inactive over the API", expression=("active",))
         check_change(node_ods, holder, after)
     elif after is not None and after.ods == node_ods:
         raise Protected(

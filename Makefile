@@ -11,8 +11,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
+# `make run PORT=8081` serves the demo on another port; DEMO_ARGS passes more options (e.g. --people 2000).
+PORT ?= 8080
+DEMO_ARGS ?=
 run: $(STAMP)
-	$(BIN)/mais demo
+	$(BIN)/mais demo --port $(PORT) $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

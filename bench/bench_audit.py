@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.bench_audit --events 1000000
 
 Fills a SQLite audit log with synthetic BALP decision events (bulk appends, the chain computed as usual), then
-times auditor searches (a date window with an agent; a patient) and streaming export (NDJSON and CSV).
+times auditor searches (a date window with an agent; a patient), counts (``_total``, ``_summary=count``) and streaming
+export (NDJSON and CSV).
 Targets: search p95 <= 50 ms over 1M events; export >= 20,000 events/s.
 """
 
@@ -116,6 +117,14 @@ def main() -> None:
         ):
             p50, p95_ms, hits = p95(log, queries)
             print(f"search {name}: p50 {p50:.1f} ms, p95 {p95_ms:.1f} ms, mean {hits:.1f} hits/page (target p95 <= 50)")
+        for name, pairs in (
+            ("count all (_summary=count)", []),
+            ("count agent in 30 days (_total)", window_with_agent(rng)[:3]),
+            ("count patient", [("patient", nhs(rng.randrange(PEOPLE)))]),
+        ):
+            started = time.perf_counter()
+            counted = log.count(parse_audit_query(pairs))
+            print(f"{name}: {counted} in {(time.perf_counter() - started) * 1000:.1f} ms")
         for fmt in ("ndjson", "csv"):
             written, rate = export_rate(log, fmt, Path(tmp))
             print(f"export {fmt}: {written} events at {rate:,.0f} events/s (target >= 20,000)")

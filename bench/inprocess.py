@@ -1,5 +1,5 @@
 """The benchmarks that run in their own process without a server (bench_auth, bench_validation, bench_matching,
-bench_audit): run each as a subprocess, bounded in time, and read the figures it prints."""
+bench_audit, bench_enquiry_audit): run each as a subprocess, bounded in time, and read the figures it prints."""
 
 from __future__ import annotations
 
@@ -47,3 +47,7 @@ def matching(people: int, queries: int) -> Printed:
 
 def audit(events: int, queries: int) -> Printed:
     return run("bench.bench_audit", "--events", str(events), "--queries", str(queries))
+
+
+def enquiry_audit(enquiries: int) -> Printed:
+    return run("bench.bench_enquiry_audit", "--enquiries", str(enquiries))

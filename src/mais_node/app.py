@@ -13,12 +13,12 @@ from fastapi import FastAPI
 from mais_node import __version__
 from mais_node.api import errors
 from mais_node.api.middleware import EdgeMiddleware, Metrics
-from mais_node.api.routes import audit, auth, enquiry, ops, rest, terminology
+from mais_node.api.routes import audit, auth, enquiry, network, ops, rest, terminology
 from mais_node.audit.query import AUDIT_SEARCH_PARAMS
 from mais_node.config import Settings, get_settings
 from mais_node.fhir.capability import OPERATIONS, capability_statement
 from mais_node.fhir.search.params import DECLARED
-from mais_node.wiring import Services, build_services, start
+from mais_node.wiring import Services, build_services, start, start_sync
 
 log = logging.getLogger("mais_node")
 
@@ -41,6 +41,12 @@ def _freeze_startup_objects() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def _profiled(node: Services) -> set[str]:
+    """The resource types the node's profiles constrain (Parameters, the national register's Bundle and Device too)."""
+    definitions = (node.profiles.definition(url) for url in node.profiles.urls())
+    return {str(d["type"]) for d in definitions if d.get("kind") == "resource"}
+
+
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
     """Build the node: services on the store the settings name (or the ones given), routes, error mapping."""
     settings = settings or get_settings()
@@ -50,9 +56,12 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         start(node)
+        poller = start_sync(node)
         _freeze_startup_objects()
         log.info("mais-node %s serving %s on %s", __version__, settings.fhir_base, settings.store.split("?")[0])
         yield
+        if poller is not None:
+            poller.stop()
         if own:
             node.close()
         log.info("mais-node stopped")
@@ -72,8 +81,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         settings.fhir_base,
         software_date=datetime.now(UTC).date().isoformat(),
         operations=OPERATIONS,
-        profiles={rtype: node.profiles.profiles_for(rtype) for rtype in (*DECLARED, "AuditEvent", "Parameters")},
+        profiles={rtype: node.profiles.profiles_for(rtype) for rtype in {*DECLARED, *_profiled(node), "AuditEvent"}},
         audit_params=AUDIT_SEARCH_PARAMS,
+        token_url=node.auth.token_url,
     )
     errors.install(app)
     # The enquiry's POST /fhir/Task comes before the generic create; the generic routes match only stored types
@@ -81,6 +91,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     for router in (enquiry.task_router, rest.router, enquiry.router, terminology.router, audit.router, auth.router):
         app.include_router(router)
     app.include_router(ops.router)
+    app.include_router(network.router)
+    network.install_metrics(metrics.registry, node)
     app.include_router(rest.fallback)
-    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    app.add_middleware(
+        EdgeMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=metrics,
+        body_timeout=settings.body_timeout_seconds,
+        trusted_proxies=settings.trusted_proxy_networks,
+    )
     return app

@@ -7,12 +7,17 @@ import base64
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 
+from mais_node.cli_common import StoreOpt, node_settings, read_json
 from mais_node.config import Settings
+
+if TYPE_CHECKING:
+    from mais_node.terminology import TerminologyService
+    from mais_node.wiring import Services
 
 policy_app = typer.Typer(
     help="Decision rules: check them against the schema, run IG officers' test cases.", no_args_is_help=True
@@ -23,33 +28,20 @@ sharing_app = typer.Typer(
 audit_app = typer.Typer(help="The audit trail: verify it is unaltered, export it.", no_args_is_help=True)
 terminology_app = typer.Typer(help="The agreed vocabularies.", no_args_is_help=True)
 
-StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///PATH or mongodb://… (default MAIS_STORE)")]
 RulesOpt = Annotated[
     Path | None, typer.Option("--rules", help="Rules directory (default: the national rules in the package)")
 ]
 
 
 def _settings(store: str | None) -> Settings:
-    return Settings(store=store) if store else Settings()
+    return node_settings(store)
 
 
-def _services(  # type: ignore[no-untyped-def]
-    store: str | None, *, read_only: bool = False, absent_is_empty: bool = False
-):
-    """The node's services; ``read_only`` for a command that only reads (it writes nothing, issue 13 item 8).
-    ``absent_is_empty``: an SQLite file that is not there holds nothing (rules are checked without a node)."""
-    from mais_node.errors import MaisError
+def _services(store: str | None, *, read_only: bool = False):  # type: ignore[no-untyped-def]
+    """The node's services; ``read_only`` for a command that only reads (it writes nothing, issue 13 item 8)."""
     from mais_node.wiring import build_services
 
-    settings = _settings(store)
-    path = settings.store.removeprefix("sqlite:///")
-    if absent_is_empty and settings.store.startswith("sqlite:///") and not Path(path).is_file():
-        settings = settings.model_copy(update={"store": ":memory:"})
-    try:
-        return build_services(settings, read_only=read_only)
-    except MaisError as exc:
-        typer.echo(f"error: {exc.diagnostics}", err=True)
-        raise typer.Exit(1) from exc
+    return build_services(_settings(store), read_only=read_only)
 
 
 @policy_app.command("check")
@@ -58,7 +50,7 @@ def policy_check(store: StoreOpt = None, rules: RulesOpt = None) -> None:
     from mais_node.adapters.cedar import CedarPolicyEngine
     from mais_node.policy import compile_sharing_policies, load_rule_set
 
-    services = _services(store, read_only=True, absent_is_empty=True)
+    services = _services(store, read_only=True)
     try:
         held = services.rules.agreements.held()
         rule_set = load_rule_set(
@@ -93,7 +85,7 @@ def policy_test(
     from mais_node.policy import compile_sharing_policies, load_rule_set, read_sharing_policy
     from mais_node.policy.cases import all_passed, load_cases, render_table, run_cases
 
-    services = _services(store, read_only=True, absent_is_empty=True)
+    services = _services(store, read_only=True)
     try:
         folder = agreements or services.settings.rules_dir.parent / "sharing-policies"
         files = [read_sharing_policy(path) for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
@@ -118,20 +110,38 @@ def policy_test(
 @sharing_app.command("add")
 def sharing_add(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], store: StoreOpt = None) -> None:
     """Hold a sharing policy (a new version of an agreement supersedes the old); it compiles into the rules."""
-    from mais_node.enquiry.records import to_contract
-    from mais_node.policy import parse_sharing_policy
+    from mais_node.enquiry.records import check_sharing_policy, to_contract
+    from mais_node.errors import NotConformant
 
-    document = orjson.loads(file.read_bytes())
-    policy = parse_sharing_policy(document)
+    document = read_json(file, "a MAIS SharingPolicy document")
     services = _services(store)
     try:
+        policy = check_sharing_policy(document, node_ods=services.settings.node_org, terminology=_terminology(services))
         written = services.resources.update("Contract", policy.identifier, to_contract(document, policy))
+    except NotConformant as exc:
+        for issue in exc.issues:
+            typer.echo(f"error: {file.name}: {issue.diagnostics}", err=True)
+        typer.echo("nothing held: correct the agreement and add it again", err=True)
+        raise typer.Exit(1) from None
     finally:
         services.close()
     typer.echo(
         f"held {policy.identifier} version {policy.version}"
         f" (Contract/{written.stored.id}, version {written.stored.version})"
     )
+
+
+def _terminology(services: Services) -> TerminologyService:
+    """The vocabularies in force, or the files' when the store holds none yet (a node not yet started)."""
+    from mais_node.errors import MaisError
+    from mais_node.terminology import PURPOSE_VALUESET, TerminologyService, load_directory
+
+    try:
+        terminology = services.vocabularies()
+        terminology.expand(PURPOSE_VALUESET)
+    except MaisError:
+        return TerminologyService(load_directory(services.settings.terminology_dir))
+    return terminology
 
 
 @sharing_app.command("list")
@@ -188,7 +198,7 @@ def audit_verify(
 
     services = _services(store, read_only=True)
     try:
-        cp = Checkpoint.from_json(orjson.loads(checkpoint.read_bytes())) if checkpoint else None
+        cp = Checkpoint.from_json(read_json(checkpoint, "a signed checkpoint")) if checkpoint else None
         cp = cp or services.checkpoints.latest_checkpoint()
         report = verify(services.audit.scan(), cp, KeyRingSigner(services.auth.keyring) if cp else None)
     finally:

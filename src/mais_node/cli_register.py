@@ -17,7 +17,7 @@ import typer
 
 from mais_node.audit.actors import Actor
 from mais_node.auth.services import AuthServices
-from mais_node.config import Settings
+from mais_node.cli_common import StoreOpt, node_settings, read_json
 from mais_node.errors import MaisError
 from mais_node.register.model import Client, Organisation
 from mais_node.wiring import build_services
@@ -26,7 +26,6 @@ keys_app = typer.Typer(help="Key pairs for a partner's system (private JWK and p
 org_app = typer.Typer(help="The organisations register.", no_args_is_help=True)
 client_app = typer.Typer(help="Systems (OAuth clients) of registered organisations.", no_args_is_help=True)
 
-StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///PATH or mongodb://… (default MAIS_STORE)")]
 OdsArg = Annotated[str, typer.Argument(help="ODS code of the organisation")]
 
 
@@ -41,12 +40,7 @@ def operator() -> Actor:
 @contextmanager
 def register(store: str | None, *, read_only: bool = False) -> Iterator[AuthServices]:
     """The register on the store; ``read_only``: for a command that only reads (it writes nothing, issue 13 item 8)."""
-    settings = Settings(store=store) if store else Settings()
-    try:
-        services = build_services(settings, read_only=read_only)
-    except MaisError as exc:
-        typer.echo(f"error: {exc.diagnostics}", err=True)
-        raise typer.Exit(1) from exc
+    services = build_services(node_settings(store), read_only=read_only)
     try:
         yield services.auth
     except MaisError as exc:
@@ -69,13 +63,20 @@ def _own_warning(auth: AuthServices, ods: str, what: str) -> None:
 def _org_line(org: Organisation) -> str:
     return (
         f"{org.ods}\t{org.name}\t{org.type}\toperational={org.operational_status}"
-        f"\ttechnical={org.technical_status}\t{org.verification_status}"
+        f"\ttechnical={org.technical_status}\t{org.verification_status}\t{_source(org.source, org.suspended_here)}"
     )
+
+
+def _source(source: str, suspended_here: bool) -> str:
+    """Where an entry comes from (issue 14 item 4): ``local`` or ``national serial N``, and a suspension here."""
+    return f"{source}, suspended here" if suspended_here else source
 
 
 def _client_line(client: Client) -> str:
     keys = client.jwks_uri or "inline JWKS"
-    return f"{client.client_id}\t{client.org_ods}\t{client.status}\t{' '.join(client.scopes)}\t{keys}"
+    scopes = " ".join(client.scopes)
+    source = _source(client.source, client.suspended_here)
+    return f"{client.client_id}\t{client.org_ods}\t{client.status}\t{scopes}\t{keys}\t{source}"
 
 
 @keys_app.command("generate")
@@ -146,7 +147,7 @@ def client_add(
     store: StoreOpt = None,
 ) -> None:
     """Register a system of an organisation; prints its client id."""
-    document = orjson.loads(jwks.read_bytes()) if jwks else None
+    document = read_json(jwks, "the system's public JWKS (jwks.json)") if jwks else None
     with register(store) as auth:
         client = auth.clients.add(org, scope.split(), jwks=document, jwks_uri=jwks_uri, actor=operator())
         typer.echo(client.client_id)
@@ -168,6 +169,13 @@ def client_revoke(client_id: Annotated[str, typer.Argument(help="The client id")
     """Revoke a system: no new tokens, and its tokens stop working within seconds (the node's own only here)."""
     with register(store) as auth:
         typer.echo(_client_line(auth.clients.revoke(client_id, actor=operator(), console=True)))
+
+
+@client_app.command("reinstate")
+def client_reinstate(client_id: Annotated[str, typer.Argument(help="The client id")], store: StoreOpt = None) -> None:
+    """Reinstate a revoked system (or lift this node's suspension of a nationally listed one)."""
+    with register(store) as auth:
+        typer.echo(_client_line(auth.clients.reinstate(client_id, actor=operator())))
 
 
 def register_demo(auth: AuthServices, directory: Path, *, ods: str = "DEMO01") -> tuple[str, Path]:

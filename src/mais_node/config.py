@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The national defaults (rules, vocabularies, profiles) ship inside the package, so an installed node starts.
@@ -37,6 +38,35 @@ class Settings(BaseSettings):
     )
     refused_window_seconds: int = 60
     checkpoint_every: int = Field(1000, description="Sign a checkpoint of the audit chain every N records")
+    # The national register (issue 14): where this node imports it from, whose signature it trusts, how often.
+    register_url: str = Field("", description="URL (https, or http to loopback) or file path of the national register")
+    register_trust: Path | None = Field(None, description="JWKS file of the register authority's public keys")
+    register_sync_seconds: float = Field(60.0, description="Seconds between background imports (0: none)")
+    identity_keys: Path | None = Field(None, description="Directory of this node's private keys for asking others")
+    register_timeout_seconds: float = Field(10.0, description="A register URL that has not answered by then is skipped")
+    register_max_bytes: int = Field(32 * 1024 * 1024, description="Larger register documents are refused unread")
+    trusted_proxies: str = Field(
+        "", description="Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is believed"
+    )
+    header_timeout_seconds: float = Field(10.0, gt=0, description="Time to receive a request's headers (408 past)")
+    body_timeout_seconds: float = Field(30.0, gt=0, description="Time to receive a request's body (408 past)")
+    keep_alive_seconds: int = Field(5, gt=0, description="An idle keep-alive connection is closed after this")
+    max_connections: int = Field(1000, gt=0, description="Connections one worker holds (503 beyond)")
+    max_connections_per_address: int = Field(64, gt=0, description="Connections one address holds (503 beyond)")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        for item in value.split(","):
+            if item.strip():
+                ipaddress.ip_network(item.strip(), strict=False)  # a ValueError names the bad entry
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The reverse proxies in front of the node; none by default, so X-Forwarded-For is never believed."""
+        items = (item.strip() for item in self.trusted_proxies.split(","))
+        return tuple(ipaddress.ip_network(item, strict=False) for item in items if item)
 
     @property
     def public_base(self) -> str:

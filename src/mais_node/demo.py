@@ -11,6 +11,7 @@ import contextlib
 import json
 import random
 import shlex
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,17 +47,18 @@ class DemoClient:
     name: str
     client_id: str
     key: Path
+    record: Path  # the key file: JSON with client_id and the private key's path (``mais review --key-file``)
 
 
 def _client(services: Services, directory: Path, name: str, ods: str, scopes: list[str], actor: Actor) -> DemoClient:
     record = directory / f"{name}.json"
     if record.exists():
         saved = json.loads(record.read_text())
-        return DemoClient(name, saved["client_id"], Path(saved["key"]))
-    private, public, _ = write_key_pair(directory / name)
+        return DemoClient(name, saved["client_id"], Path(saved["key"]), record)
+    private, public, _ = write_key_pair(directory / name, replace=True)  # no record of it: a stale half-run
     client = services.auth.clients.add(ods, scopes, actor=actor, jwks=orjson.loads(public.read_bytes()), name=name)
     record.write_text(json.dumps({"client_id": client.client_id, "key": str(private)}))
-    return DemoClient(name, client.client_id, private)
+    return DemoClient(name, client.client_id, private, record)
 
 
 def seed(services: Services, directory: Path, *, people: int = 10_000, seed_value: int = 2026) -> dict[str, DemoClient]:
@@ -123,10 +125,11 @@ def _people(services: Services, count: int, seed_value: int) -> None:
 
 
 def commands(services: Services, clients: dict[str, DemoClient], server: str) -> list[tuple[str, str]]:
-    """Three ready ``mais enquire`` commands: one PERMIT, one DENY, one referred for review."""
+    """Three ready ``mais enquire`` commands: one PERMIT, one DENY, one referred for review; then what the
+    reviewer's and the auditor's key files are for, one command each."""
     subject = _permit_subject(services)
     la, police = clients["la"], clients["police"]
-    base = ".venv/bin/mais enquire --server " + server
+    base = f"{program()} enquire --server " + server
     as_la = f"{base} --client-id {la.client_id} --key {la.key}"
     family, given = shlex.quote(str(subject.family)), shlex.quote(str(subject.given))
     person = f"--family {family} --given {given} --birth-date {subject.birth_date}"
@@ -134,7 +137,36 @@ def commands(services: Services, clients: dict[str, DemoClient], server: str) ->
     permit = f"{as_la} --reason s47-enquiry --ask is-known --ask is-open --ask contact --nhs-number {nhs} {person}"
     deny = f"{base} --client-id {police.client_id} --key {police.key} --reason s47-enquiry --nhs-number {nhs}"
     review = f"{as_la} --reason general-safeguarding --ask is-known {person}"
-    return [("PERMIT", permit), ("DENY", deny), ("REVIEW", review)]
+    return [("PERMIT", permit), ("DENY", deny), ("REVIEW", review), *role_commands(clients, server, str(nhs))]
+
+
+def role_commands(clients: dict[str, DemoClient], server: str, nhs_number: str) -> list[tuple[str, str]]:
+    """What the IG officer's and the auditor's key files are for, and one command each that uses them."""
+    reviewer, auditor = clients["reviewer"], clients["auditor"]
+    review = f"{program()} review list --server {server} --key-file {reviewer.record}"
+    token = (
+        f"{program()} token --server {server} --client-id {auditor.client_id} --key {auditor.key}"
+        " --scope system/AuditEvent.rs"
+    )
+    audit = f'curl -s -H "Authorization: Bearer $({token})" "{server}/fhir/AuditEvent?patient={nhs_number}&_count=20"'
+    return [
+        (
+            f"{reviewer.record}: the IG officer's system (mais/reviewer): lists the referred enquiries; then "
+            "mais review show|decide ID --decision permit|deny --reason '…' (mais enquire --wait follows one)",
+            review,
+        ),
+        (
+            f"{auditor.record}: the auditor's system (system/AuditEvent.rs): searches the audit trail, here "
+            "everything about the PERMIT example's person",
+            audit,
+        ),
+    ]
+
+
+def program() -> str:
+    """How the person running the demo typed ``mais`` (``.venv/bin/mais`` from a checkout, ``mais`` installed)."""
+    typed = sys.argv[0] if sys.argv else ""
+    return typed if Path(typed).name == "mais" else "mais"
 
 
 def _permit_subject(services: Services) -> Subject:

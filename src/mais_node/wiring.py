@@ -9,14 +9,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import orjson
+
+from mais_node.adapters.identity_keys import IdentityKeys
 from mais_node.adapters.jose_signer import KeyRingSigner
 from mais_node.adapters.jwks_http import HttpJwksFetcher
 from mais_node.audit.actors import Node
 from mais_node.audit.checkpoint import Checkpointer
 from mais_node.audit.group import GroupCommit
-from mais_node.audit.port import AuditLog, CheckpointStore
+from mais_node.audit.port import AuditLog, AuditSink, CheckpointStore
 from mais_node.audit.readiness import TrailReadiness
 from mais_node.auth.keyring import NodeKeyRing
 from mais_node.auth.services import AuthServices, RegisterStore, build_auth
@@ -29,10 +32,18 @@ from mais_node.enquiry.rules import RuleBook
 from mais_node.enquiry.service import EnquiryService
 from mais_node.errors import InvalidRequest, NotFound
 from mais_node.fhir.service import ResourceService
+from mais_node.network.national import NationalRegister
+from mais_node.network.poller import Poller
+from mais_node.network.ports import NetworkStore, RegisterSource
+from mais_node.network.services import Network
+from mais_node.network.signature import TrustedKeys
+from mais_node.network.sync import RegisterImport
+from mais_node.register.urls import is_https_or_loopback
 from mais_node.storage.port import ResourceStore
 from mais_node.terminology import CANONICAL_BASE
 from mais_node.terminology.runtime import Vocabularies
 from mais_node.validation import ProfileRegistry, Validator
+from mais_node.validation.records import declared_conformance
 
 
 @dataclass
@@ -54,6 +65,7 @@ class Services:
     readiness: TrailReadiness
     closers: list[Callable[[], None]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+    network: Network | None = None
 
     def validator(self) -> Validator:
         """A validator on the vocabularies in force (rebuilt only when they change)."""
@@ -99,7 +111,11 @@ def open_store(
     return MongoResourceStore(database), MongoAuditLog(database), database.client.close  # type: ignore[arg-type]
 
 
-def open_register_store(store: ResourceStore) -> RegisterStore:
+class NodeStore(RegisterStore, NetworkStore, Protocol):
+    """The register adapter: the auth services' ports and the network's, on the node's database."""
+
+
+def open_register_store(store: ResourceStore) -> NodeStore:
     """The register adapter on the same database as the resource store."""
     from mais_node.storage.sqlite import SqliteResourceStore
 
@@ -125,7 +141,11 @@ def build_services(
     store, audit, close_store = open_store(settings.store, mongo_database=mongo_database, read_only=read_only)
     clock = clock or SystemClock()
     resources = ResourceService(
-        store, clock, default_count=settings.default_page_size, max_count=settings.max_page_size
+        store,
+        clock,
+        default_count=settings.default_page_size,
+        max_count=settings.max_page_size,
+        base=settings.fhir_base,
     )
     node = Node(settings.node_org, settings.node_org_name, settings.public_base, CANONICAL_BASE)
     vocabularies = Vocabularies(resources, settings.terminology_dir)
@@ -149,6 +169,7 @@ def build_services(
     )
     persons = IndexedPersons(resources)
     http = HttpJwksFetcher()
+    national = NationalRegister(register_store)
     auth = build_auth(
         settings,
         store,
@@ -159,11 +180,14 @@ def build_services(
         register_store=register_store,
         closers=[http.close],
         read_only=read_only,
+        national=national,
     )
+    network = build_network(settings, national, register_store, checkpointer, clock, node, read_only=read_only)
 
     def validator() -> Validator:
         return _validator(profiles, vocabularies())
 
+    resources.conformance = declared_conformance(validator)
     gates = Gates(
         directory=RegisterDirectory(auth.organisations),
         terminology=vocabularies,
@@ -184,7 +208,7 @@ def build_services(
         clock=clock,
         grouped=grouped,
     )
-    return Services(
+    services = Services(
         settings=settings,
         clock=clock,
         store=store,
@@ -200,8 +224,65 @@ def build_services(
         auth=auth,
         checkpointer=checkpointer,
         readiness=readiness,
-        closers=[*auth.closers, close_store, grouped.close],
+        closers=[*auth.closers, *network.closers, close_store, grouped.close],
+        network=network,
     )
+    services.extras["identity"] = IdentityKeys(settings.identity_keys)
+    return services
+
+
+def register_trust(settings: Settings) -> TrustedKeys:
+    """The authority's keys this node trusts; InvalidRequest saying what to set when the settings are wrong."""
+    if settings.register_trust is None:
+        raise InvalidRequest("MAIS_REGISTER_URL needs MAIS_REGISTER_TRUST (the authority's JWKS file)")
+    if settings.register_url.startswith(("https://", "http://")) and not is_https_or_loopback(settings.register_url):
+        raise InvalidRequest("MAIS_REGISTER_URL must use https (plain http only to this machine)")
+    try:
+        return TrustedKeys.from_jwks(orjson.loads(settings.register_trust.read_bytes()))
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise InvalidRequest(f"MAIS_REGISTER_TRUST {settings.register_trust} is not a readable JWKS file") from exc
+
+
+def build_network(
+    settings: Settings,
+    national: NationalRegister,
+    store: NetworkStore,
+    audit: AuditSink,
+    clock: Clock,
+    node: Node,
+    *,
+    read_only: bool = False,
+) -> Network:
+    """The national register's reader, and its import when ``MAIS_REGISTER_URL`` and ``MAIS_REGISTER_TRUST`` say so
+    (never for a command that only reads: an import writes the register and its audit records)."""
+    network = Network(national, store, interval=settings.register_sync_seconds)
+    if not settings.register_url or read_only:
+        return network
+    trust = register_trust(settings)
+    source: RegisterSource
+    if settings.register_url.startswith(("https://", "http://")):
+        from mais_node.adapters.register_http import HttpRegisterSource
+
+        source = HttpRegisterSource(
+            settings.register_url, max_bytes=settings.register_max_bytes, timeout=settings.register_timeout_seconds
+        )
+        network.closers.append(source.close)
+    else:
+        from mais_node.adapters.register_file import FileRegisterSource
+
+        source = FileRegisterSource(Path(settings.register_url), max_bytes=settings.register_max_bytes)
+    network.importer = RegisterImport(source, settings.register_url, trust, store, national, audit, clock, node)
+    return network
+
+
+def start_sync(services: Services) -> Poller | None:
+    """``mais serve``'s background import of the national register, when this node has one to import."""
+    network = services.network
+    if network is None or network.importer is None or network.interval <= 0:
+        return None
+    poller = Poller(network.importer, network.interval)
+    poller.start()
+    return poller
 
 
 def start(services: Services) -> None:

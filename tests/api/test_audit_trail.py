@@ -38,6 +38,10 @@ SUBTYPES = f"{BASE}/CodeSystem/audit-event-subtype"
 
 @pytest.fixture
 def trail(node: Node) -> Node:
+    return seed_trail(node)
+
+
+def seed_trail(node: Node) -> Node:
     """Two local authorities, two known people (one with an open episode), and the agreement LA0001 relies on."""
     node.organisation("LA0001")
     node.organisation("LA0002")
@@ -121,6 +125,10 @@ def window(days: int = 30) -> str:
 
 @pytest.fixture
 def enquiries(trail: Node) -> dict[str, int]:
+    return send_enquiries(trail)
+
+
+def send_enquiries(trail: Node) -> dict[str, int]:
     """Enquiries from LA0001 and LA0002 about two people; returns request id -> HTTP status."""
     la1, la2 = trail.as_("mais/enquiry", "LA0001"), trail.as_("mais/enquiry", "LA0002")
     agreement = {"name": "sharingPolicy", "valueString": AGREEMENT}

@@ -109,6 +109,7 @@ def test_discovery_is_json_whatever_the_accept_header(node: tuple[World, TestCli
     assert body["token_endpoint_auth_methods_supported"] == ["private_key_jwt"]
     assert body["token_endpoint_auth_signing_alg_values_supported"] == ["RS384", "ES384"]
     assert {"client-confidential-asymmetric", "permission-v2"} <= set(body["capabilities"])
+    assert "permission-v1" in body["capabilities"]  # v1 scopes are accepted, read as v2 (issue 12 item 4)
     assert "system/AuditEvent.rs" in body["scopes_supported"]
 
 
@@ -305,3 +306,33 @@ def test_bad_bearer_tokens_past_the_limit_get_429_unrecorded_and_a_good_token_st
     assert throttled.json()["issue"][0]["code"] == "throttled"
     assert 1 <= int(throttled.headers["retry-after"]) <= 60
     assert client.get("/fhir/Patient", headers=bearer(token)).status_code == 200
+
+
+@pytest.mark.parametrize("scope", ["system/*.rs", "system/AuditEvent.r system/AuditEvent.s", "system/*.cruds"])
+def test_the_audit_trail_opens_to_any_scopes_that_cover_reading_it(node: tuple[World, TestClient], scope: str) -> None:
+    world, client = node
+    assert client.get("/fhir/AuditEvent", headers=bearer(token_for(world, client, scope=scope))).status_code == 200
+
+
+def test_the_audit_trail_stays_closed_to_scopes_that_do_not_cover_it(node: tuple[World, TestClient]) -> None:
+    world, client = node
+    answer = client.get("/fhir/AuditEvent", headers=bearer(token_for(world, client, scope="system/AuditEvent.s")))
+    assert answer.status_code == 403
+    assert "system/AuditEvent.rs" in answer.json()["issue"][0]["diagnostics"]
+
+
+OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+
+
+def test_the_capability_statement_names_the_token_endpoint_in_its_smart_security(
+    node: tuple[World, TestClient],
+) -> None:
+    """SMART App Launch: rest.security carries the oauth-uris extension, so a client can start from /metadata."""
+    _, client = node
+    security = client.get("/fhir/metadata").json()["rest"][0]["security"]
+    assert security["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
+    (oauth,) = [e for e in security["extension"] if e["url"] == OAUTH_URIS]
+    uris = {e["url"]: e["valueUri"] for e in oauth["extension"]}
+    discovery = client.get("/fhir/.well-known/smart-configuration").json()
+    assert uris == {"token": discovery["token_endpoint"]}
+    assert uris["token"] == TOKEN_URL

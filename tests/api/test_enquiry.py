@@ -67,6 +67,10 @@ def ask(*items: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def world(node: Node) -> Node:
+    return seed_world(node)
+
+
+def seed_world(node: Node) -> Node:
     """A node with a local authority (LA0001), a police force (POL001), one known person with an open episode."""
     node.organisation("LA0001")
     node.organisation("POL001", "police")
@@ -321,3 +325,19 @@ def test_patient_match_lists_graded_candidates_for_reviewers(world: Node) -> Non
         "/fhir/Patient/$match", content=orjson.dumps(body), headers={**FHIR, **world.as_("mais/enquiry", "LA0001")}
     )
     assert forbidden.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "scope", ["system/Task.cruds", "system/*.cruds", "system/Task.cr system/Task.s", "system/Task.crs", "mais/enquiry"]
+)
+def test_any_scopes_that_cover_the_enquiry_may_send_it(world: Node, scope: str) -> None:
+    """Issue 12 item 3: whether the granted scopes cover the need, not whether one of them is a given string."""
+    answer = enquire(world, parameters(*ask("is-known")), scope=scope)
+    assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.parametrize("scope", ["system/Task.rs", "system/Patient.cruds", "mais/reviewer"])
+def test_scopes_that_do_not_cover_the_enquiry_are_403_naming_the_need(world: Node, scope: str) -> None:
+    answer = enquire(world, parameters(*ask("is-known")), scope=scope)
+    assert answer.status_code == 403
+    assert "mais/enquiry or system/Task.crs" in answer.json()["issue"][0]["diagnostics"]

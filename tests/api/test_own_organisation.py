@@ -88,6 +88,30 @@ def test_an_update_that_keeps_the_nodes_own_organisation_connecting_is_accepted(
     still_connects(node, admin)
 
 
+def test_a_patch_or_a_conditional_write_of_the_nodes_own_organisation_is_refused_too(node: Node) -> None:
+    """PATCH and the conditional interactions reach the same guard as PUT and DELETE."""
+    admin = node.as_(ADMIN)
+    org_id, _, version = own(node)
+    merge = {"active": False}
+    patched = node.http.patch(
+        f"/fhir/Organization/{org_id}",
+        content=orjson.dumps(merge),
+        headers={"content-type": "application/merge-patch+json", **admin},
+    )
+    refused_with_409(patched, "made inactive")
+    by_ods = f"identifier={ODS_SYSTEM}|NODE01"
+    conditional = node.http.patch(
+        f"/fhir/Organization?{by_ods}",
+        content=orjson.dumps(merge),
+        headers={"content-type": "application/merge-patch+json", **admin},
+    )
+    refused_with_409(conditional, "made inactive")
+    deleted = node.http.delete(f"/fhir/Organization?{by_ods}", headers=admin)
+    refused_with_409(deleted, "cannot be deleted over the API")
+    assert own(node)[2] == version
+    still_connects(node, admin)
+
+
 def test_a_second_entry_with_the_nodes_ods_code_cannot_shadow_its_own(node: Node) -> None:
     """The register is looked up by ODS code: a second, inactive NODE01 would answer for the node's own."""
     admin = node.as_(ADMIN)

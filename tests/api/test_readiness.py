@@ -33,9 +33,15 @@ def test_readyz_is_503_while_the_trail_cannot_take_a_record_and_ready_again_afte
     assert enquire(node, la1).status_code == 503
     answer = node.http.get("/readyz")
     assert answer.status_code == 503, answer.text
-    assert answer.json() == {"status": "unavailable", "store": "ok", "audit": "cannot take a record"}
+    no_register = {"source": None, "serial": None, "expired": None}  # this node imports no national register
+    assert answer.json() == {
+        "status": "unavailable",
+        "store": "ok",
+        "audit": "cannot take a record",
+        "register": no_register,
+    }
     monkeypatch.undo()
-    assert node.http.get("/readyz").json() == {"status": "ready", "store": "ok", "audit": "ok"}
+    assert node.http.get("/readyz").json() == {"status": "ready", "store": "ok", "audit": "ok", "register": no_register}
     assert enquire(node, la1).status_code == 200
 
 

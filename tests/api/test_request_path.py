@@ -109,7 +109,7 @@ def test_every_interaction_still_reaches_its_route(node: tuple[World, TestClient
 def test_paths_no_route_takes_fall_through_to_not_found(node: tuple[World, TestClient]) -> None:
     world, client = node
     operator = bearer(world, client, OPERATOR)
-    patched = client.patch("/fhir/Patient/abc", headers=FHIR | operator, content=b"{}")
+    patched = client.patch("/fhir/Patient/abc/extra", headers=FHIR | operator, content=b"{}")
     assert patched.status_code == 404
     assert "not a resource or operation" in patched.text
     unknown = client.get("/fhir/Shoe/abc", headers=operator)

@@ -15,6 +15,15 @@ from tests.api.conftest import Node
 from tests.builders import NHS, episode, organization, patient
 
 FHIR = {"content-type": "application/fhir+json"}
+# Valid FHIR nested 300 levels (extensions in extensions): checking it recursed past Python's stack, a 500.
+NESTED_EXTENSIONS = (
+    orjson.dumps(patient())[:-1]
+    + b',"extension":['
+    + b'{"url":"http://e","extension":[' * 300
+    + b'{"url":"http://e","valueString":"x"}'
+    + b"]}" * 300
+    + b"]}"
+)
 
 
 @pytest.fixture
@@ -181,7 +190,7 @@ def test_capability_statement_is_generated_from_the_declared_parameters(client: 
     for rtype, params in DECLARED.items():
         declared = {p["name"] for p in resources[rtype]["searchParam"]}
         assert {p.name for p in params} <= declared
-    assert {"read", "search-type"} == {i["code"] for i in resources["AuditEvent"]["interaction"]}
+    assert {"read", "vread", "search-type"} == {i["code"] for i in resources["AuditEvent"]["interaction"]}
 
 
 # -- bad input: each gets its OperationOutcome and status, names the element, and leaves the store as it was --
@@ -211,7 +220,8 @@ def test_capability_statement_is_generated_from_the_declared_parameters(client: 
             None,
         ),
         ("PUT", "/fhir/Patient/abc", orjson.dumps(patient(id="xyz")), FHIR, 400, "id"),
-        ("GET", "/fhir/Patient?_count=201", None, {}, 400, "_count"),
+        ("POST", "/fhir/Patient", NESTED_EXTENSIONS, FHIR, 400, None),
+        ("GET", "/fhir/Patient?_count=-1", None, {}, 400, "_count"),
         ("GET", "/fhir/Patient?birthdate=notadate", None, {}, 400, None),
         ("GET", "/fhir/Patient?name:sounds-like=x", None, {}, 400, "name"),
         ("POST", "/fhir/AuditEvent", orjson.dumps({"resourceType": "AuditEvent"}), FHIR, 405, None),

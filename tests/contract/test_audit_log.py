@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -188,6 +188,59 @@ def test_search_without_an_indexed_parameter_scans_by_date(store: Harness) -> No
     page = store.log.search(parse_audit_query([("date", "lt2026-03-01T12:00"), ("purpose", "THREAT")]))
     assert [r.seq for r in page.records] == [1, 2, 3]
     assert store.log.search(parse_audit_query([("agent", "NOBODY")])).records == []
+
+
+def test_search_by_identifier_by_bare_id_and_outside_a_date(store: Harness) -> None:
+    """The R4 forms an auditor's client sends (issue 12 item 8) find the same records through every store's index."""
+    fill(store.log, 15)
+    who = Actor("A1", "client-A1")
+    store.log.append(
+        balp.disclosure(
+            NODE,
+            T0 + timedelta(days=1),
+            who,
+            enquiry_id="e2",
+            subject=Subject("9434765901", "Patient/P7"),
+            items=["is-known"],
+        )
+    )
+    by_identifier = parse_audit_query([("patient:identifier", "https://fhir.nhs.uk/Id/nhs-number|9434765901")])
+    assert [r.seq for r in store.log.search(by_identifier).records] == [2, 7, 12, 16]
+    assert [r.seq for r in store.log.search(parse_audit_query([("patient", "P7")])).records] == [16]
+    agent = [("agent:identifier", "https://fhir.nhs.uk/Id/ods-organization-code|A1"), ("date", "ne2026-03-01T13:00")]
+    assert [r.seq for r in store.log.search(parse_audit_query([*agent, ("_count", "2")])).records] == [2, 8]
+    assert [r.seq for r in store.log.search(parse_audit_query(agent)).records] == [2, 8, 11, 14, 16]
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        [],
+        [("date", "ge2026-03-01T05:00")],
+        [("patient", "9434765901")],
+        [("patient", "9434765901,Patient/P7"), ("date", "lt2026-03-01T20:00")],
+        [("agent", "A1,A2")],
+        [("agent", "A1,client-A1")],  # one record through two of its keys, counted once
+        [("policy", "urn:x")],
+        [("patient:identifier", "https://fhir.nhs.uk/Id/nhs-number|9434765901")],  # read to check the system
+        [("agent", "A1"), ("purpose", "THREAT")],
+        [("date", "ne2026-03-01T13:00")],
+    ],
+)
+def test_count_equals_the_matches_found_by_paging(store: Harness, pairs: list[tuple[str, str]]) -> None:
+    """_total and _summary=count: each store counts from its index where that is exact, and agrees with paging."""
+    fill(store.log, 24)
+    store.log.append(
+        balp.disclosure(NODE, T0, Actor("A1"), enquiry_id="e", subject=Subject(reference="Patient/P7"), items=[])
+    )
+    query = parse_audit_query(pairs)
+    found, page = 0, store.log.search(replace(query, count=5))
+    while True:
+        found += len(page.records)
+        if page.next_cursor is None:
+            break
+        page = store.log.search(parse_audit_query([*pairs, ("_count", "5"), ("_cursor", page.next_cursor)]))
+    assert store.log.count(query) == found
 
 
 def test_checkpoints_are_kept_and_the_latest_returned(store: Harness) -> None:

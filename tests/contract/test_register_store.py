@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mais_node.auth.ports import NodeKey
 from mais_node.auth.services import RegisterStore
 from mais_node.errors import VersionConflict
+from mais_node.network.ports import AppliedRegister, NetworkStore, Published
 from mais_node.register.model import Client
 from mais_node.storage.sqlite import SqliteDatabase
 from mais_node.storage.sqlite_register import SqliteRegisterStore
@@ -89,3 +91,48 @@ def test_two_workers_on_one_sqlite_file_share_the_replay_cache_and_counters(tmp_
     finally:
         first.close()
         second.close()
+
+
+# -- the network's records (DESIGN §11): the applied national register, local suspensions, the published register --
+def applied(serial: int) -> AppliedRegister:
+    return AppliedRegister(serial, b'{"serial": %d}' % serial, b"signed %d" % serial, "2026-12-01T00:00:00+00:00")
+
+
+def test_the_national_register_is_replaced_only_over_the_serial_it_was_compared_with(register_store: Any) -> None:
+    store: NetworkStore = register_store
+    assert store.national() is None
+    assert store.national_serial() is None
+    store.put_national(applied(1), expected_serial=None)
+    with pytest.raises(VersionConflict):
+        store.put_national(applied(2), expected_serial=None)  # a second worker's first import lost the race
+    store.put_national(applied(3), expected_serial=1)
+    with pytest.raises(VersionConflict):
+        store.put_national(applied(4), expected_serial=1)
+    assert store.national() == applied(3)
+    assert store.national_serial() == 3
+
+
+def test_local_suspensions_are_set_kept_and_lifted(register_store: Any) -> None:
+    store: NetworkStore = register_store
+    store.set_local_suspension("Organization/LA0001", "2026-12-01T00:00:00+00:00")
+    store.set_local_suspension("Organization/LA0001", "2026-12-02T00:00:00+00:00")  # the first time stays
+    store.set_local_suspension("Device/c1", "2026-12-03T00:00:00+00:00")
+    assert store.local_suspensions() == {
+        "Organization/LA0001": "2026-12-01T00:00:00+00:00",
+        "Device/c1": "2026-12-03T00:00:00+00:00",
+    }
+    store.set_local_suspension("Organization/LA0001", None)
+    assert store.local_suspensions() == {"Device/c1": "2026-12-03T00:00:00+00:00"}
+
+
+def test_the_published_register_only_moves_forward(register_store: Any) -> None:
+    store: NetworkStore = register_store
+    assert store.published() is None
+    store.put_published(Published(2, '"2-a"', b"two"))
+    with pytest.raises(VersionConflict):
+        store.put_published(Published(2, '"2-b"', b"two again"))
+    with pytest.raises(VersionConflict):
+        store.put_published(Published(1, '"1"', b"one"))
+    store.put_published(Published(5, '"5"', b"five"))
+    assert store.published() == Published(5, '"5"', b"five")
+    assert store.published_serial() == 5

@@ -10,6 +10,7 @@ from mais_node.fhir.search.dates import render
 from mais_node.fhir.search.extract import index_entries
 from mais_node.fhir.search.query import Criterion, Query, ReferenceValue, TokenValue
 from mais_node.fhir.service import ResourceService
+from mais_node.storage.keyset import fhir_instant
 from mais_node.storage.port import Change, ResourceStore
 from tests.builders import NHS, episode, organization, patient
 
@@ -103,6 +104,20 @@ def test_history_is_newest_first_and_pages_with_a_cursor(service: ResourceServic
     assert second.next_after is None
     assert len(service.history("Patient", None, 10, None).items) == 4
     assert len(service.history(None, None, 10, None).items) == 4
+
+
+def test_history_since_keeps_the_versions_written_at_or_after_it(service: ResourceService, clock: FixedClock) -> None:
+    pid = service.create("Patient", patient()).stored.id
+    clock.advance(hours=1)
+    middle = service.update("Patient", pid, patient(id=pid, gender="female")).stored.last_updated
+    clock.advance(hours=1)
+    service.update("Patient", pid, patient(id=pid, gender="other"))
+    since = fhir_instant(middle)
+    assert [s.version for s in service.history("Patient", pid, None, None, since=since).items] == [3, 2]
+    assert [s.version for s in service.history(None, None, None, None, since=since).items] == [3, 2]
+    first = service.history("Patient", None, 1, None, since=since)
+    assert [s.version for s in first.items] == [3]
+    assert [s.version for s in service.history("Patient", None, 1, first.next_after, since=since).items] == [2]
 
 
 def test_a_query_marked_selective_finds_what_the_planner_finds(service: ResourceService, store: ResourceStore) -> None:
@@ -265,3 +280,29 @@ def test_a_refused_write_changes_nothing(service: ResourceService) -> None:
         service.update("Patient", pid, {**patient(id=pid), "birthDate": "1990-13-45"})
     assert service.read("Patient", pid).version == 1
     assert len(service.history(None, None, 10, None).items) == 1
+
+
+def test_a_code_by_its_system_and_a_reference_by_this_servers_url(store: ResourceStore, clock: FixedClock) -> None:
+    base = "https://node.example/fhir"
+    service = ResourceService(store, clock, base=base)
+    org = service.create("Organization", organization()).stored.id
+    relative = service.create("Patient", patient(managingOrganization={"reference": f"Organization/{org}"})).stored.id
+    absolute = service.create(
+        "Patient", patient(gender="female", managingOrganization={"reference": f"{base}/Organization/{org}"})
+    ).stored.id
+    for value in (f"Organization/{org}", f"{base}/Organization/{org}", org):
+        assert sorted(ids(service, "Patient", ("organization", value))) == sorted([relative, absolute]), value
+    assert ids(service, "Patient", ("organization", f"https://elsewhere.example/fhir/Organization/{org}")) == []
+    assert ids(service, "Patient", ("gender", "http://hl7.org/fhir/administrative-gender|female")) == [absolute]
+    assert ids(service, "Patient", ("gender", "http://example.org/not-gender|female")) == []
+
+
+def test_include_and_revinclude_follow_references_by_this_servers_url(store: ResourceStore, clock: FixedClock) -> None:
+    base = "https://node.example/fhir"
+    service = ResourceService(store, clock, base=base)
+    org = service.create("Organization", organization()).stored.id
+    pid = service.create("Patient", patient(managingOrganization={"reference": f"{base}/Organization/{org}"})).stored.id
+    included = service.search("Patient", [("_id", pid), ("_include", "Patient:organization")]).included
+    assert [s.id for s in included] == [org]
+    revincluded = service.search("Organization", [("_id", org), ("_revinclude", "Patient:organization")]).included
+    assert [s.id for s in revincluded] == [pid]

@@ -8,14 +8,16 @@ import hashlib
 import sqlite3
 from pathlib import Path
 
+import orjson
 import pytest
 from typer.testing import CliRunner
 
 from mais_node.adapters.jose_keys import generate_private_jwk, public_jwks
 from mais_node.audit.actors import Actor
 from mais_node.cli import app
-from mais_node.config import Settings
-from mais_node.wiring import build_services
+from mais_node.config import DEFAULTS, Settings
+from mais_node.wiring import build_services, start_sync
+from tests.registers import Authority, an_organisation
 
 runner = CliRunner()
 SEEDER = Actor(org_ods="NODE01", client_id="tests")
@@ -68,6 +70,31 @@ def test_a_read_only_command_writes_nothing(store: tuple[str, Path], command: tu
     assert content(path) == before
 
 
+def test_a_read_only_command_imports_no_national_register(
+    store: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a national register configured, a read-only command neither imports it nor records anything about it."""
+    url, path = store
+    authority = Authority()
+    register = tmp_path / "register.json"
+    register.write_bytes(orjson.dumps(authority.signed(authority.content(1, [an_organisation("LA0002")]))))
+    monkeypatch.setenv("MAIS_REGISTER_URL", str(register))
+    monkeypatch.setenv("MAIS_REGISTER_TRUST", str(authority.write_trust(tmp_path)))
+    before = content(path)
+    for command in READS:
+        code, output = mais(*command, "--store", url)
+        assert code == 0, output
+        assert "LA0002" not in output
+    assert content(path) == before
+    services = build_services(Settings(store=url), read_only=True)
+    try:
+        assert services.network is not None
+        assert services.network.importer is None
+        assert start_sync(services) is None
+    finally:
+        services.close()
+
+
 def test_audit_export_writes_nothing_but_its_file(store: tuple[str, Path], tmp_path: Path) -> None:
     url, path = store
     before = content(path)
@@ -113,10 +140,11 @@ def test_the_operator_at_the_console_may_suspend_the_nodes_own_organisation(tmp_
     assert "revoked" in output
 
 
-def test_the_rules_are_checked_without_a_node_and_no_store_is_made(tmp_path: Path) -> None:
-    """An IG officer checks rule files with no node: an absent store holds no agreements and is not created."""
+@pytest.mark.parametrize("command", [("policy", "check"), ("policy", "test", str(DEFAULTS / "rules" / "tests"))])
+def test_the_rule_commands_refuse_an_absent_store_and_make_none(tmp_path: Path, command: tuple[str, ...]) -> None:
+    """An absent store is refused, never read as one holding no agreements (issue 12 item 15), and not created."""
     missing = tmp_path / "none.db"
-    code, output = mais("policy", "check", "--store", f"sqlite:///{missing}")
-    assert code == 0, output
-    assert "rules valid" in output
+    code, output = mais(*command, "--store", f"sqlite:///{missing}")
+    assert code == 1, output
+    assert f"no store at {missing}" in output
     assert not missing.exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 
 from fastapi import FastAPI, Request
@@ -75,6 +76,20 @@ async def _validation(request: Request, exc: Exception) -> Response:
     return fhir_response(operation_outcome(issues), 400)
 
 
+# Out of file descriptors is a limit of the process, not a fault of the request: 503, as at the node's other limits.
+_EXHAUSTED = (errno.EMFILE, errno.ENFILE)
+
+
+async def _os_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OSError)
+    if exc.errno not in _EXHAUSTED:
+        return await _unexpected(request, exc)
+    log.error("out of file descriptors: %s", exc.strerror, extra={"request_id": request.headers.get("x-request-id")})
+    response = outcome_response(errors.Unavailable("The node is at its limit of open files: try again shortly"))
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", extra={"request_id": request.headers.get("x-request-id")})
     return fhir_response(operation_outcome([Issue("Internal Server Error", "exception", "fatal")]), 500)
@@ -84,4 +99,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(MaisError, _mais)
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(OSError, _os_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -14,7 +14,8 @@ from fastapi import Request
 from mais_node.audit import balp
 from mais_node.audit.actors import Actor
 from mais_node.auth.bearer import Caller
-from mais_node.auth.scopes import ADMIN, REVIEWER, TERMINOLOGY_MANAGER
+from mais_node.auth.scopes import ADMIN, OPERATOR, REVIEWER, TERMINOLOGY_MANAGER
+from mais_node.enquiry.records import check_contract
 from mais_node.enquiry.respond import REQUESTER_TAG
 from mais_node.errors import NotFound
 from mais_node.register.own import check_write
@@ -28,7 +29,6 @@ OWNERS: dict[str, tuple[str, Literal["register", "vocabulary", "sharing-policy"]
     "CodeSystem": (TERMINOLOGY_MANAGER, "vocabulary"),
     "ValueSet": (TERMINOLOGY_MANAGER, "vocabulary"),
 }
-OPERATOR = "system/*.cruds"
 
 
 def caller_of(request: Request) -> Caller:
@@ -51,6 +51,8 @@ def guard_write(
     if rtype == "Organization":
         node_ods = services.settings.node_org
         check_write(node_ods, services.auth.organisations.get(node_ods), id, body)
+    if rtype == "Contract" and body is not None:
+        check_contract(body, node_ods=services.settings.node_org, terminology=services.vocabularies())
     return before.version if before else None
 
 

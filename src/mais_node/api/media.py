@@ -42,8 +42,13 @@ async def check_accept(request: Request) -> None:
         raise NotAcceptable("This server writes FHIR JSON only (application/fhir+json)", expression=("Accept",))
 
 
+def media_type(request: Request) -> str:
+    """The request body's media type, without parameters, in lower case."""
+    return _media(request.headers.get("content-type", ""))
+
+
 def check_content_type(request: Request) -> None:
-    content_type = _media(request.headers.get("content-type", ""))
+    content_type = media_type(request)
     if content_type not in _JSON_TYPES:
         raise UnsupportedMediaType(
             f"Content-Type '{content_type[:60]}' is not supported; send application/fhir+json",
@@ -60,3 +65,8 @@ async def read_resource(request: Request) -> dict[str, Any]:
 def parse_json(body: bytes) -> dict[str, Any]:
     """A JSON object, or 400 saying where the JSON breaks (or which property repeats, or holds a control character)."""
     return wire.loads(body)
+
+
+def parse_json_value(body: bytes) -> Any:
+    """Any JSON value (a JSON Patch document is an array), checked as ``parse_json`` checks an object."""
+    return wire.loads_value(body)

@@ -13,7 +13,7 @@ Application Activity.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -51,10 +51,11 @@ def _agents(node: Node, actor: Actor, policies: Sequence[str]) -> list[Json]:
             | ({"name": actor.user_name} if actor.user_name else {})
             | ({"role": [{"coding": [actor.user_role.json()]}]} if actor.user_role else {})
         )
-    if actor.client_id:
+    # The source agent carries the network address too when no client could be named (a refused token).
+    if actor.client_id or actor.address:
         agents.append(
             {"type": {"coding": [Coding(DCM, "110153", "Source Role ID").json()]}}
-            | {"who": node.identifier("client-id", actor.client_id)}
+            | ({"who": node.identifier("client-id", actor.client_id)} if actor.client_id else {})
             | ({"network": {"address": actor.address, "type": "2"}} if actor.address else {})
         )
     if actor.org_ods:
@@ -193,9 +194,10 @@ def decision(
     policies: Sequence[str] = (),
     subject: Subject | None = None,
     consent: str | None = None,
+    reasons: Sequence[str] = (),
 ) -> Event:
-    """The decision on one requested item (BALP AuthZ): PERMIT, DENY or REVIEW, with rules and agreements, and
-    the consent element the rules decided on (a detail of the enquiry entity)."""
+    """The decision on one requested item (BALP AuthZ): PERMIT, DENY or REVIEW, with rules, agreements, the rules'
+    reasons (in ``outcomeDesc``) and the consent element the rules decided on (a detail of the enquiry entity)."""
     enquiry = _enquiry(node, enquiry_id) | ({"detail": _detail(consent=consent)} if consent else {})
     entity = [enquiry, *_rules(node, rule_ids)] + ([_patient(subject)] if subject else [])
     return _event(
@@ -205,7 +207,7 @@ def decision(
         type_=Coding(DCM, "110113", "Security Alert"),
         subtype=[node.code("decision"), node.code(outcome), node.code(item)],
         outcome=OUTCOME[outcome],
-        outcome_desc=f"{outcome.upper()} {item}",
+        outcome_desc=f"{outcome.upper()} {item}" + (f": {'; '.join(reasons)}"[:500] if reasons else ""),
         policies=policies,
         entity=entity,
     )
@@ -277,9 +279,18 @@ def changed(
     return _event(node, at, actor, type_=type_, subtype=subtype, action=action, entity=[entity])
 
 
-def what_if(node: Node, at: datetime, actor: Actor, *, raw_request: bytes, decisions: dict[str, Decision]) -> Event:
-    """A rules evaluation without matching or answering (the IG officer's "what if")."""
+def what_if(
+    node: Node,
+    at: datetime,
+    actor: Actor,
+    *,
+    raw_request: bytes,
+    decisions: dict[str, Decision],
+    subject: Subject | None = None,
+) -> Event:
+    """A rules evaluation without matching or answering (the IG officer's "what if"), about the subject it names."""
     entity = [_query(raw_request) | {"detail": _detail(**dict(sorted(decisions.items())))}]
+    entity += [_patient(subject)] if subject else []
     subtype = [Coding(RESTFUL, "operation"), node.code("what-if")]
     return _event(node, at, actor, type_=Coding(AUDIT_EVENT_TYPE, "rest"), subtype=subtype, entity=entity)
 
@@ -311,3 +322,77 @@ def rules_loaded(
     type_ = Coding(DCM, "110100", "Application Activity")
     outcome = "0" if accepted else "8"
     return _event(node, at, actor, type_=type_, subtype=subtype, outcome=outcome, outcome_desc=reason, entity=[entity])
+
+
+def national_change(
+    node: Node,
+    at: datetime,
+    actor: Actor,
+    *,
+    serial: int,
+    target: str,
+    action: str,
+    before: str | None,
+    after: str | None,
+) -> Event:
+    """One entry of the national register added, changed or removed by the import of ``serial`` (both states)."""
+    detail = _detail(serial=str(serial), change=action, before=before, after=after)
+    entity = {"what": {"reference": target}, "detail": detail}
+    entity |= {"type": Coding(ENTITY_TYPE, "2").json(), "role": Coding(OBJECT_ROLE, "4").json()}
+    interaction: Literal["create", "update", "delete"] = (
+        "create" if action == "added" else "delete" if action == "removed" else "update"
+    )
+    subtype = [Coding(RESTFUL, interaction), node.code("national-register-change")]
+    code = {"create": "C", "update": "U", "delete": "D"}[interaction]
+    return _event(
+        node, at, actor, type_=Coding(AUDIT_EVENT_TYPE, "rest"), subtype=subtype, action=code, entity=[entity]
+    )
+
+
+def register_import(
+    node: Node,
+    at: datetime,
+    actor: Actor,
+    *,
+    source: str,
+    serial: int | None,
+    accepted: bool,
+    reason: str | None = None,
+    changes: int = 0,
+) -> Event:
+    """An import of the national register: applied (with its serial and the number of changes) or refused (why)."""
+    what = node.identifier("national-register", f"{serial}" if serial is not None else "unknown")
+    detail = _detail(source=source[:300], changes=str(changes) if accepted else None)
+    entity = {"what": what, "role": Coding(OBJECT_ROLE, "13").json(), "detail": detail}
+    subtype = [node.code("register-import"), node.code("accepted" if accepted else "refused")]
+    type_ = Coding(DCM, "110100", "Application Activity")
+    return _event(
+        node,
+        at,
+        actor,
+        type_=type_,
+        subtype=subtype,
+        outcome="0" if accepted else "8",
+        outcome_desc=reason,
+        entity=[entity],
+    )
+
+
+def person_import(
+    node: Node,
+    at: datetime,
+    actor: Actor,
+    *,
+    source: str,
+    imported: Mapping[str, int],
+    rejected: int,
+    nhs_verified: bool,
+    marked: int,
+) -> Event:
+    """A load of the node's own records (DICOM 110107 Import): what came in, and whether the operator stated that
+    the file's NHS numbers were traced against the spine (``nhs-verified``), which lets matching grade them certain."""
+    counts = {f"imported_{kind}": str(n) for kind, n in sorted(imported.items())}
+    detail = _detail(**counts, rejected=str(rejected), nhs_verified=str(nhs_verified).lower(), marked=str(marked))
+    entity = {"what": {"display": source[:200]}, "role": Coding(OBJECT_ROLE, "20").json(), "detail": detail}
+    subtype = [node.code("person-import"), node.code("nhs-verified" if nhs_verified else "nhs-as-recorded")]
+    return _event(node, at, actor, type_=Coding(DCM, "110107", "Import"), subtype=subtype, entity=[entity])

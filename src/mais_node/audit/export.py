@@ -1,7 +1,8 @@
 """Export of the audit trail for auditors (DESIGN §7, issue 6 "export NDJSON or CSV"), streaming in constant memory.
 
 NDJSON: one AuditEvent per line, exactly as chained (FHIR Bulk Data style). CSV: one row per event with the
-columns an auditor reads first, and the chain hash so a row can be checked against the store.
+columns an auditor reads first (who asked and as which user, about whom, the request id, the rules that decided,
+the reason, the agreements, the purpose), and the chain hash so a row can be checked against the store.
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ CSV_COLUMNS = (
     "action",
     "outcome",
     "agent_who",
+    "user",
     "patient",
+    "request_id",
+    "rules",
+    "reason",
     "policy",
     "purpose",
     "hash",
@@ -38,11 +43,29 @@ def _who(ref: object) -> str:
     return str(ref.get("reference") or identifier.get("value") or ref.get("display") or "")
 
 
+def _person(ref: object) -> str:
+    """The person as the record names them: the node's Patient and the NHS number, both when both are given."""
+    if not isinstance(ref, dict):
+        return ""
+    named = [str(ref.get("reference") or ""), str((ref.get("identifier") or {}).get("value") or "")]
+    return " ".join(n for n in named if n) or str(ref.get("display") or "")
+
+
+def _identified(event: Event, kind: str) -> list[str]:
+    """The values of the entities identified in this node's ``Id/{kind}`` system (the enquiry, the rules)."""
+    return [
+        str(identifier.get("value", ""))
+        for entity in event.get("entity", ())
+        for identifier in [(entity.get("what") or {}).get("identifier") or {}]
+        if str(identifier.get("system", "")).endswith(f"/Id/{kind}")
+    ]
+
+
 def _row(record: AuditRecord) -> list[object]:
     event: Event = record.event
     agents = event.get("agent", ())
     patients = [
-        _who(e.get("what"))
+        _person(e.get("what"))
         for e in event.get("entity", ())
         if (e.get("role") or {}).get("system") == OBJECT_ROLE and (e.get("role") or {}).get("code") == "1"
     ]
@@ -55,7 +78,11 @@ def _row(record: AuditRecord) -> list[object]:
         event.get("action", ""),
         event.get("outcome", ""),
         " ".join(filter(None, (_who(a.get("who")) for a in agents))),
+        " ".join(str(a["name"]) for a in agents if a.get("name")),
         " ".join(patients),
+        " ".join(_identified(event, "enquiry")),
+        " ".join(_identified(event, "rule")),
+        event.get("outcomeDesc", ""),
         " ".join(p for a in agents for p in a.get("policy", ())),
         " ".join(purposes),
         record.hash,

@@ -3,19 +3,23 @@
 
 ``search_values`` gives, per parameter, every string a query value may equal to match (``code``,
 ``system|code``, ``system|``, ``|code`` for tokens; the reference, ``value`` and ``system|value`` for
-who/what). ``index_keys`` is the much smaller set the adapters store for the few selective parameters
-(patient, entity, agent, policy): one bare key per element, used to find candidates that
-``AuditQuery.matches`` then confirms.
+who/what, and the identifier's tokens alone for ``:identifier``; strings as recorded). ``index_keys`` is the
+much smaller set the adapters store for the few selective parameters (patient, entity, agent, policy): one bare
+key per element, used to find candidates that ``AuditQuery.matches`` then confirms.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from typing import Any
 
 from mais_node.audit.port import Event
 
 INDEXED = ("patient", "entity", "agent", "policy")
+# A stored key is at most this many characters: a longer value is stored as its digest, so that no value a caller
+# sends is copied whole into the index (issue 13 §5); ``AuditQuery.matches`` still confirms every candidate.
+MAX_INDEX_KEY = 128
 OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
 
 
@@ -33,7 +37,16 @@ def _concepts(values: set[str], concepts: Iterable[Any]) -> None:
             _token(values, coding)
 
 
-def _reference(values: set[str], ref: Any) -> None:
+def _identifier(values: set[str], identifier: Any) -> None:
+    """The token forms of an Identifier: ``value``, ``system|value``, ``system|`` (or ``|value`` without system)."""
+    if isinstance(identifier, dict) and "value" in identifier:
+        value, system = str(identifier["value"]), identifier.get("system")
+        values.add(value)
+        values.update((f"{system}|{value}", f"{system}|") if system else (f"|{value}",))
+
+
+def _reference(values: set[str], ref: Any, identifiers: set[str] | None = None) -> None:
+    """A Reference's searchable forms; ``identifiers`` (the ``:identifier`` bucket) gets its identifier's tokens."""
     if not isinstance(ref, dict):
         return
     if "reference" in ref:
@@ -44,6 +57,8 @@ def _reference(values: set[str], ref: Any) -> None:
         values.add(value)
         if system:
             values.update((f"{system}|{value}", f"{system}|"))
+        if identifiers is not None:
+            _identifier(identifiers, identifier)
 
 
 def _is_patient(entity: dict[str, Any]) -> bool:
@@ -54,47 +69,77 @@ def _is_patient(entity: dict[str, Any]) -> bool:
     )
 
 
-def search_values(event: Event) -> dict[str, set[str]]:
-    """Every value each search parameter can match in ``event`` (agent-name holds lower-cased names)."""
+_AGENT = frozenset({"agent", "agent:identifier", "agent-name", "altid", "agent-role", "purpose", "policy", "address"})
+_SOURCE = frozenset({"source", "source:identifier", "site"})
+_ENTITY = frozenset(
+    {"entity", "entity:identifier", "entity-name", "entity-type", "entity-role", "patient", "patient:identifier"}
+)
+
+
+def search_values(event: Event, needed: frozenset[str] | None = None) -> dict[str, set[str]]:
+    """Every value each search parameter can match in ``event`` (only the ``needed`` buckets' parts, when given: a
+    search reads only what its parameters name); a ``name:identifier`` bucket holds the identifier tokens of that
+    reference parameter, ``date`` the recorded instant, ``_id`` the id."""
     out: dict[str, set[str]] = {}
 
     def bucket(param: str) -> set[str]:
         return out.setdefault(param, set())
 
-    for agent in event.get("agent", ()):
-        _reference(bucket("agent"), agent.get("who"))
+    def need(names: frozenset[str]) -> bool:
+        return needed is None or not needed.isdisjoint(names)
+
+    for agent in event.get("agent", ()) if need(_AGENT) else ():
+        _reference(bucket("agent"), agent.get("who"), bucket("agent:identifier"))
         if "name" in agent:
-            bucket("agent-name").add(str(agent["name"]).lower())
+            bucket("agent-name").add(str(agent["name"]))
+        if "altId" in agent:
+            bucket("altid").add(str(agent["altId"]))
         _concepts(bucket("agent-role"), agent.get("role", ()))
         _concepts(bucket("purpose"), agent.get("purposeOfUse", ()))
         bucket("policy").update(str(p) for p in agent.get("policy", ()))
         if "address" in agent.get("network", {}):
             bucket("address").add(str(agent["network"]["address"]))
-    _concepts(bucket("purpose"), event.get("purposeOfEvent", ()))
-    _token(bucket("type"), event.get("type"))
-    for coding in event.get("subtype", ()):
-        _token(bucket("subtype"), coding)
-    for param in ("action", "outcome"):
-        if param in event:
-            bucket(param).add(str(event[param]))
-    source = event.get("source", {})
-    _reference(bucket("source"), source.get("observer"))
-    if "site" in source:
-        bucket("site").add(str(source["site"]))
-    for entity in event.get("entity", ()):
-        _reference(bucket("entity"), entity.get("what"))
+    if need(frozenset({"purpose", "type", "subtype", "action", "outcome"})):
+        _concepts(bucket("purpose"), event.get("purposeOfEvent", ()))
+        _token(bucket("type"), event.get("type"))
+        for coding in event.get("subtype", ()):
+            _token(bucket("subtype"), coding)
+        for param in ("action", "outcome"):
+            if param in event:
+                bucket(param).add(str(event[param]))
+    if need(_SOURCE):
+        source = event.get("source", {})
+        _reference(bucket("source"), source.get("observer"), bucket("source:identifier"))
+        if "site" in source:
+            bucket("site").add(str(source["site"]))
+    for entity in event.get("entity", ()) if need(_ENTITY) else ():
+        _reference(bucket("entity"), entity.get("what"), bucket("entity:identifier"))
+        if "name" in entity:
+            bucket("entity-name").add(str(entity["name"]))
         _token(bucket("entity-type"), entity.get("type"))
         _token(bucket("entity-role"), entity.get("role"))
         if _is_patient(entity):
-            _reference(bucket("patient"), entity.get("what"))
-    return out
+            _reference(bucket("patient"), entity.get("what"), bucket("patient:identifier"))
+    if "recorded" in event:
+        bucket("date").add(str(event["recorded"]))
+    if "id" in event:
+        bucket("_id").add(str(event["id"]))
+    return {name: values for name, values in out.items() if values}
+
+
+def bounded_key(value: str) -> str:
+    """``value`` itself when short, else its SHA-256 (both sides of the index use this, so lookups still meet)."""
+    if len(value) <= MAX_INDEX_KEY:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def index_key(param: str, value: str) -> str | None:
     """The stored key a query value looks up, or None when it cannot use the index (``system|``)."""
     if param == "policy" or "|" not in value:
-        return value or None
-    return value.rpartition("|")[2] or None
+        return bounded_key(value) if value else None
+    bare = value.rpartition("|")[2]
+    return bounded_key(bare) if bare else None
 
 
 def _bare(keys: set[tuple[str, str]], param: str, ref: Any) -> None:
@@ -102,7 +147,7 @@ def _bare(keys: set[tuple[str, str]], param: str, ref: Any) -> None:
         identifier = ref.get("identifier")
         for value in (ref.get("reference"), identifier.get("value") if isinstance(identifier, dict) else None):
             if value and "|" not in str(value):
-                keys.add((param, str(value)))
+                keys.add((param, bounded_key(str(value))))
 
 
 def index_keys(event: Event) -> set[tuple[str, str]]:
@@ -110,7 +155,7 @@ def index_keys(event: Event) -> set[tuple[str, str]]:
     keys: set[tuple[str, str]] = set()
     for agent in event.get("agent", ()):
         _bare(keys, "agent", agent.get("who"))
-        keys.update(("policy", str(policy)) for policy in agent.get("policy", ()))
+        keys.update(("policy", bounded_key(str(policy))) for policy in agent.get("policy", ()))
     for entity in event.get("entity", ()):
         _bare(keys, "entity", entity.get("what"))
         if _is_patient(entity):

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from mais_node.audit.chain import GENESIS, seal, to_micros
 from mais_node.audit.checkpoint import Checkpoint
 from mais_node.audit.port import AuditPage, AuditRecord, Event
-from mais_node.audit.query import AuditQuery, page_of
+from mais_node.audit.query import AuditQuery, count_pages, page_of
 from mais_node.clock import Clock, SystemClock
 from mais_node.errors import AuditUnavailable
 
@@ -53,6 +53,9 @@ class MemoryAuditLog:
             and (query.after is None or (key(r) < query.after if query.descending else key(r) > query.after))
         ]
         return page_of(candidates, query)
+
+    def count(self, query: AuditQuery) -> int:
+        return count_pages(self.search, query)
 
     def last(self) -> AuditRecord | None:
         return self.records[-1] if self.records else None

@@ -67,6 +67,10 @@ class AuditLog(Protocol):
         """One page of the records matching an auditor's query, in date order."""
         ...
 
+    def count(self, query: AuditQuery) -> int:
+        """How many records match ``query`` (its page size and cursor aside): ``_total``, ``_summary=count``."""
+        ...
+
     def last(self) -> AuditRecord | None:
         """The tail of the chain, or None when the log is empty."""
         ...

@@ -1,21 +1,26 @@
 """The client assertion of SMART Backend Services (RFC 7523 §3 as profiled by SMART App Launch v2 §6.1.3).
 
-Accepted only when ``alg`` is RS384 or ES384; ``iss`` = ``sub`` = a registered, active client id; ``kid`` selects
-exactly one key of the client and that key verifies the signature; ``aud`` is exactly the token endpoint URL;
-``exp`` is in the future and at most five minutes ahead (60 s clock skew); ``jti`` was not used before by that
-issuer within its lifetime; and the client's organisation may connect (DESIGN §3). The checks are done here with
-joserfc rather than by authlib's ``JWTBearerClientAssertion`` so that each refusal carries its own reason.
+Accepted only when ``alg`` is RS384 or ES384; the header asks for nothing the node does not understand and points at
+no key but the client's registered ones (``assertion_header``); ``iss`` = ``sub`` = a registered, active client id;
+``kid`` selects exactly one key of the client and that key verifies the signature; ``aud`` is exactly the token
+endpoint URL; ``exp`` is in the future and at most five minutes ahead (60 s clock skew); ``jti`` was not used
+before by that issuer within its lifetime; and the client's organisation may connect (DESIGN §3). The checks are
+done here with joserfc rather than by authlib's ``JWTBearerClientAssertion`` so that each refusal carries its own
+reason.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from joserfc import jws, jwt
-from joserfc.errors import JoseError
+from joserfc import jws
+from joserfc.errors import BadSignatureError, JoseError
 
+from mais_node.auth.assertion_header import HeaderRefused, check_embedded_key, check_key_source, check_understood
 from mais_node.auth.client_keys import ClientKeys, KeyNotUsable
 from mais_node.auth.ports import ReplayCache
 from mais_node.clock import Clock
@@ -27,6 +32,17 @@ ALGORITHMS = ("RS384", "ES384")
 SKEW = 60
 MAX_LIFETIME = 300
 MAX_JTI = 256
+MAX_ASSERTION = 16_384
+
+
+def _registry() -> jws.JWSRegistry:
+    """joserfc's checks of the registered header parameters' values, without its refusal of every other name."""
+    registry = jws.JWSRegistry(algorithms=ALGORITHMS, strict_check_header=False)
+    registry.max_header_length = 4096  # room for a registered RSA 'jwk' in the header
+    return registry
+
+
+_REGISTRY = _registry()
 
 
 class AssertionRefused(Exception):
@@ -47,9 +63,10 @@ class Authenticated:
 
 def unverified_issuer(assertion: str) -> str | None:
     """The ``iss`` an assertion claims, before any check (only to name the claimed client in audit records)."""
+    segments = assertion.split(".")
     try:
-        claims = orjson.loads(jws.extract_compact(assertion.encode()).payload)
-    except (JoseError, ValueError, TypeError):
+        claims = _json_segment(segments[1]) if len(assertion) <= MAX_ASSERTION and len(segments) == 3 else None
+    except AssertionRefused:
         return None
     issuer = claims.get("iss") if isinstance(claims, dict) else None
     return issuer[:128] if isinstance(issuer, str) else None
@@ -88,15 +105,21 @@ class AssertionVerifier:
             raise AssertionRefused("unknown client", client_id=issuer[:128])
         who = {"client_id": client.client_id, "org_ods": client.org_ods}
         if not client.active:
-            raise AssertionRefused("the client is revoked", **who)
+            raise AssertionRefused(
+                f"the client is {'suspended at this node' if client.suspended_here else client.status}", **who
+            )
         try:
+            check_key_source(header, client)  # before any fetch: a 'jku' is never fetched for being in a header
             key = self.keys.select(client, header.get("kid"), str(alg))
-        except KeyNotUsable as exc:
+            check_embedded_key(header, key)
+        except (KeyNotUsable, HeaderRefused) as exc:
             raise AssertionRefused(str(exc), **who) from exc
         try:
-            jwt.decode(assertion, key, algorithms=[str(alg)])
-        except (JoseError, ValueError) as exc:
+            jws.deserialize_compact(assertion, key, registry=_REGISTRY)
+        except BadSignatureError as exc:
             raise AssertionRefused("the signature does not verify with the client's key", **who) from exc
+        except (JoseError, ValueError) as exc:
+            raise AssertionRefused(f"the assertion header is not valid: {_description(exc)}", **who) from exc
         self._check_claims(claims, who)
         org = self.organisations.get(client.org_ods)
         if org is None:
@@ -130,12 +153,31 @@ class AssertionVerifier:
 
 
 def _parts(assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header, checked for what it asks the node to understand before anything else is read, and the claims."""
+    segments = assertion.split(".")
+    if len(assertion) > MAX_ASSERTION or len(segments) != 3:
+        raise AssertionRefused("the client assertion is not a compact JWS")
+    header = _json_segment(segments[0])
+    if not isinstance(header, dict):
+        raise AssertionRefused("the client assertion is not a compact JWS")
     try:
-        compact = jws.extract_compact(assertion.encode())
-        claims = orjson.loads(compact.payload)
-        header = compact.headers()
-    except (JoseError, ValueError, TypeError) as exc:
-        raise AssertionRefused("the client assertion is not a compact JWS") from exc
+        check_understood(header)
+    except HeaderRefused as exc:
+        raise AssertionRefused(exc.reason) from exc
+    claims = _json_segment(segments[1])
     if not isinstance(claims, dict):
         raise AssertionRefused("the client assertion's payload is not a JSON object")
-    return dict(header), claims
+    return header, claims
+
+
+def _json_segment(segment: str) -> Any:
+    try:
+        return orjson.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (binascii.Error, ValueError) as exc:
+        raise AssertionRefused("the client assertion is not a compact JWS") from exc
+
+
+def _description(error: Exception) -> str:
+    """joserfc's description of a header value it refuses (it names the parameter), cut short for the audit record."""
+    description = getattr(error, "description", None) or type(error).__name__
+    return str(description)[:120]

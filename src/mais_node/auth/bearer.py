@@ -34,12 +34,13 @@ class Caller:
     expires_at: int
 
     def has(self, scope: str) -> bool:
-        return scope in self.scopes
+        """Whether the token's scopes together cover ``scope`` (a role scope, or a system scope's interactions)."""
+        return scopes.covers(self.scopes, scope)
 
     def require(self, *any_of: str) -> None:
-        """Forbidden unless the token carries one of ``any_of``."""
-        if not any(scope in self.scopes for scope in any_of):
-            raise Forbidden(f"This needs the scope {' or '.join(any_of)}")
+        """Forbidden unless the token's scopes cover one of ``any_of``."""
+        if not any(scopes.covers(self.scopes, scope) for scope in any_of):
+            raise Forbidden(f"This needs the scope {' or '.join(any_of)} (or a wider one)")
 
     def require_interaction(self, resource_type: str, interaction: str) -> None:
         """Forbidden unless a SMART v2 scope allows ``interaction`` (c r u d s) on ``resource_type``."""

@@ -19,5 +19,5 @@ def smart_configuration(*, issuer: str, token_endpoint: str, jwks_uri: str) -> d
         "token_endpoint_auth_signing_alg_values_supported": list(ALGORITHMS),
         "scopes_supported": [s.scope for s in SCOPES],
         "response_types_supported": ["token"],
-        "capabilities": ["client-confidential-asymmetric", "permission-v2"],
+        "capabilities": ["client-confidential-asymmetric", "permission-v1", "permission-v2"],
     }

@@ -89,7 +89,7 @@ class _ClientCredentials(ClientCredentialsGrant):  # type: ignore[misc]
 
     def validate_token_request(self) -> None:
         form = self.request.form
-        for name in PARAMETERS[1:]:
+        for name in ("client_assertion_type", "client_assertion"):
             if not form.get(name):
                 raise InvalidRequestError(f"Missing '{name}'")
         if form["client_assertion_type"] != ASSERTION_TYPE:
@@ -97,10 +97,17 @@ class _ClientCredentials(ClientCredentialsGrant):  # type: ignore[misc]
         super().validate_token_request()
 
     def validate_requested_scope(self) -> None:
-        allowed = self.request.client.client.scopes
-        for scope in scopes.split(self.request.payload.scope):
-            if not scopes.covered(scope, allowed):
-                raise InvalidScopeError(f"The client may not ask for '{scope[:80]}'")
+        """RFC 6749 §3.3: grant what the client's registration allows of what it asked (v1 scopes read as v2); no
+        scope at all, or nothing grantable, is invalid_scope naming the first scope not granted and why."""
+        requested = scopes.split(self.request.form.get("scope"))
+        if not requested:
+            raise InvalidScopeError(described("Ask for at least one scope, e.g. system/Patient.rs"))
+        decided = scopes.grant(requested, self.request.client.client.scopes)
+        if not decided.granted:
+            scope, why = decided.not_granted[0]
+            raise InvalidScopeError(described(f"The client may not ask for '{scope[:80]}': {why}"))
+        # authlib issues the token for payload.scope: what is granted replaces what was asked (RFC 6749 §5.1).
+        self.request.payload = BasicOAuth2Payload(self.request.form | {"scope": " ".join(decided.granted)})
 
 
 class _Server(AuthorizationServer):  # type: ignore[misc]
@@ -120,7 +127,10 @@ class _Server(AuthorizationServer):  # type: ignore[misc]
             authenticated = self.endpoint.verifier.verify(request.form["client_assertion"])
         except AssertionRefused as refused:
             request.claimed = refused
-            raise InvalidClientError(description=refused.reason, status_code=401) from refused
+            raise InvalidClientError(description=described(refused.reason), status_code=401) from refused
+        named = request.form.get("client_id")
+        if named and named != authenticated.client.client_id:  # RFC 7521 §4.2: optional, but never another client
+            raise InvalidClientError(description="'client_id' is not the client the assertion names", status_code=401)
         return _AuthlibClient(authenticated.client)
 
     def _generate(self, *, client: _AuthlibClient, scope: str, **_: Any) -> dict[str, Any]:
@@ -160,6 +170,12 @@ class _Server(AuthorizationServer):  # type: ignore[misc]
         # authlib's "Basic" challenge would mislead: this endpoint takes no client secret.
         kept = {k: v for k, v in headers if k.lower() != "www-authenticate"}
         return TokenResponse(status, dict(body), kept)
+
+
+def described(text: str) -> str:
+    """``text`` within the characters RFC 6749 §5.2 allows an error_description (printable ASCII but '"' and '\\'):
+    a reason may quote what the client sent, and authlib raises on any other character."""
+    return "".join(ch if " " <= ch <= "~" and ch not in '"\\' else "?" for ch in text)
 
 
 def throttled(refusal: Refusal) -> TokenResponse:
@@ -217,7 +233,7 @@ class TokenEndpoint:
 
     def _refuse(self, form: dict[str, str], address: str | None, description: str) -> TokenResponse:
         request = _FormRequest(self._uri, form, address)
-        return self._server.handle_error_response(request, InvalidRequestError(description))
+        return self._server.handle_error_response(request, InvalidRequestError(described(description)))
 
     def access_token(self, client: Client, granted: tuple[str, ...]) -> dict[str, Any]:
         """A bearer JWT naming the organisation and the client, signed by the node's active key."""

@@ -6,13 +6,15 @@ lawfully consider. Every problem of the enquiry itself is listed at once (422), 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from mais_node.enquiry.model import Asker, Enquiry
 from mais_node.enquiry.ports import Agreements, Directory
 from mais_node.errors import Forbidden, Issue, MaisError, NotConformant
 from mais_node.policy import CONSENT_NOT_STATED, ClaimedPolicy, DecisionRequest, Item, current_versions
+from mais_node.policy.claims import Claims
 from mais_node.terminology import CANONICAL_BASE, PURPOSE_SYSTEM, PURPOSE_VALUESET, TerminologyService
 from mais_node.validation import ENQUIRY_PROFILE, PERSON_PROFILE, Validator
 
@@ -65,7 +67,8 @@ class Gates:
             if ref is None:
                 issues.append(
                     Issue(
-                        f"The reason '{enquiry.reason_uri[:120]}' is not an agreed purpose",
+                        f"The reason '{enquiry.reason_uri[:120]}' is not the legislation of an agreed purpose"
+                        f" ({_agreed(terminology)}): send the legislation URI of one, or its code as valueCoding",
                         "code-invalid",
                         expression=where,
                     )
@@ -113,9 +116,16 @@ class Gates:
         return enquiry.consent
 
     def _conformance(self, enquiry: Enquiry) -> list[Issue]:
-        validator = self.validator()
         if enquiry.task is not None:
-            return validator.validate(enquiry.task, ENQUIRY_PROFILE)
+            return self.task_issues(enquiry.task)
+        return self.subject_issues(enquiry.subject)
+
+    def task_issues(self, task: Mapping[str, Any]) -> list[Issue]:
+        """The enquiry Task against the ``mais-enquiry`` profile (and R4)."""
+        return self.validator().validate(task, ENQUIRY_PROFILE)
+
+    def subject_issues(self, subject: Mapping[str, Any]) -> list[Issue]:
+        """The operation's subject against the person profile (and R4), located under ``resource``."""
         return [
             Issue(
                 i.diagnostics,
@@ -123,17 +133,18 @@ class Gates:
                 i.severity,
                 tuple(f"resource.{e}" if not e.startswith("resource") else e for e in i.expression),
             )
-            for i in validator.validate(enquiry.subject, PERSON_PROFILE)
+            for i in self.validator().validate(subject, PERSON_PROFILE)
         ]
 
     def _agreements(self, enquiry: Enquiry, ods: str, now: datetime, issues: list[Issue]) -> tuple[ClaimedPolicy, ...]:
         if not enquiry.sharing_policies:
             return ()
-        held = {p.identifier: p for p in current_versions(self.agreements.held())}
+        held = self.agreements.held()
+        claims = Claims(held, current_versions(held))
         claimed: list[ClaimedPolicy] = []
         for name in enquiry.sharing_policies:
             where = ("sharingPolicy",) if enquiry.form == "operation" else ("Task.input",)
-            policy = held.get(name)
+            policy = claims.resolve(name)
             if policy is None:
                 issues.append(
                     Issue(
@@ -150,6 +161,12 @@ class Gates:
                 issues.append(
                     Issue(f"Sharing policy '{name[:80]}' does not name both parties", "business-rule", expression=where)
                 )
-            else:
+            elif all(c.identifier != policy.identifier for c in claimed):
                 claimed.append(policy.claim())
         return tuple(claimed)
+
+
+def _agreed(terminology: TerminologyService) -> str:
+    """The purposes in use, by code, for a message."""
+    expansion = terminology.expand(PURPOSE_VALUESET, active_only=True).get("expansion", {})
+    return ", ".join(sorted(str(c.get("code")) for c in expansion.get("contains", [])))

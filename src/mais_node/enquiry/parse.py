@@ -7,7 +7,7 @@ Parameters of ``POST [base]/Patient/$person-info-query``:
     reason          valueUri | valueCoding        1..1  a legislation URI (v0.3) or an asserted-purpose code
     requestId       valueString | valueIdentifier 0..1  the requester's own identifier of the request
     requestedItem   valueCode | valueCoding       0..*  is-known (default), is-open, contact
-    sharingPolicy   valueString | valueIdentifier 0..*  the agreements the requester relies on
+    sharingPolicy   valueUri | valueIdentifier    0..*  the agreements relied on: URI, system|value or value
     requester       valueIdentifier               0..1  the requesting organisation (ODS); must be the token's
     authorisedUser  part: identifier, name, role  0..1  the person at the requesting system
     consent         valueCode | valueCoding       0..1  the subject's consent: given, refused, not-sought-risk
@@ -18,13 +18,17 @@ The Task carries the consent as an input of type ``consent`` (a ``consent-status
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn
 
 from mais_node.enquiry.model import AuthorisedUser, Enquiry
 from mais_node.errors import InvalidRequest, Issue, NotConformant
 
 ODS = "https://fhir.nhs.uk/Id/ods-organization-code"
+# The free text a requester sends that the node copies into its answer, its Task and every audit record of the
+# enquiry (issue 13 §5), in characters. A longer value is refused rather than cut: a cut request id would no longer
+# be the requester's, and the trail must hold what was asked.
+FREE_TEXT_LIMITS = {"requestId": 128, "identifier": 128, "name": 200, "role": 200}
 
 
 def _text(param: Mapping[str, Any], *kinds: str) -> str | None:
@@ -48,12 +52,65 @@ def _free(value: str | None) -> str | None:
     return value if value is not None and value.strip() else None
 
 
+def _claim(param: Mapping[str, Any]) -> str | None:
+    """How a claimed agreement is named: its URI, ``system|value`` of its identifier, or the value alone."""
+    for kind in ("Uri", "Canonical", "Url", "String"):
+        value = param.get(f"value{kind}")
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    identifier = param.get("valueIdentifier")
+    if isinstance(identifier, Mapping):
+        return _identifier_claim(identifier)
+    reference = param.get("valueReference")
+    if isinstance(reference, Mapping):
+        return _reference_claim(reference)
+    return None
+
+
+def _identifier_claim(identifier: Mapping[str, Any]) -> str | None:
+    value, system = identifier.get("value"), identifier.get("system")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return f"{system}|{value.strip()}" if isinstance(system, str) and system else value.strip()
+
+
+def _reference_claim(reference: Mapping[str, Any]) -> str | None:
+    """``Contract/{id}`` names the agreement held under that id; any other reference is its URI."""
+    target = reference.get("reference")
+    if isinstance(target, str) and target.strip():
+        return target.strip().removeprefix("Contract/")
+    identifier = reference.get("identifier")
+    return _identifier_claim(identifier) if isinstance(identifier, Mapping) else None
+
+
+def _over_long(key: str, value: object, where: tuple[str, ...]) -> list[Issue]:
+    """An issue when a free-text value is longer than its bound in ``FREE_TEXT_LIMITS``."""
+    limit = FREE_TEXT_LIMITS[key]
+    if not isinstance(value, str) or len(value) <= limit:
+        return []
+    return [
+        Issue(f"'{where[-1]}' may be at most {limit} characters ({len(value):,} given)", "too-long", expression=where)
+    ]
+
+
 def _where(index: int, name: str) -> tuple[str, ...]:
     return (f"Parameters.parameter[{index}]", name)
 
 
-def from_parameters(document: Mapping[str, Any], raw: bytes) -> Enquiry:
-    """The enquiry in a ``$person-info-query`` Parameters resource; every problem is listed at once."""
+Conformance = Callable[[Mapping[str, Any]], list[Issue]]
+"""The profile check the gates make on a subject or a Task, run here too when the body is refused before them."""
+
+
+def _refuse(issues: list[Issue], resource: Mapping[str, Any] | None, conformance: Conformance | None) -> NoReturn:
+    """Refuse with every issue at once: the body's own, and those the gates would have listed had it been read."""
+    if resource is not None and conformance is not None:
+        issues = [*issues, *(i for i in conformance(resource) if i.severity in ("error", "fatal"))]
+    raise NotConformant(issues[0].diagnostics, issues=issues)
+
+
+def from_parameters(document: Mapping[str, Any], raw: bytes, *, subject_issues: Conformance | None = None) -> Enquiry:
+    """The enquiry in a ``$person-info-query`` Parameters resource; every problem is listed at once, the subject's
+    with the rest (``subject_issues``)."""
     if document.get("resourceType") != "Parameters":
         raise InvalidRequest(
             "The body of $person-info-query must be a Parameters resource", expression=("resourceType",)
@@ -81,6 +138,7 @@ def from_parameters(document: Mapping[str, Any], raw: bytes) -> Enquiry:
                 issues.append(Issue("'reason' must be a valueUri or a valueCoding", "invalid", expression=(where,)))
         elif name == "requestId":
             request_id = _free(_text(param, "String", "Identifier"))
+            issues += _over_long("requestId", request_id, _where(index, "requestId"))
         elif name == "requestedItem":
             item = _text(param, "Code", "Coding")
             if item is None:
@@ -88,15 +146,23 @@ def from_parameters(document: Mapping[str, Any], raw: bytes) -> Enquiry:
             else:
                 items.append(item)
         elif name == "sharingPolicy":
-            policy = _text(param, "String", "Identifier")
+            policy = _claim(param)
             if policy is None:
-                issues.append(Issue("'sharingPolicy' must be a valueIdentifier", "invalid", expression=(where,)))
+                issues.append(
+                    Issue(
+                        "'sharingPolicy' must be a valueIdentifier, valueUri or valueString naming an agreement",
+                        "invalid",
+                        expression=(where,),
+                    )
+                )
             else:
                 policies.append(policy)
         elif name == "requester":
             requester = _text(param, "Identifier", "String")
         elif name == "authorisedUser":
             user = _user(param.get("part") or [])
+            for key in ("identifier", "name", "role"):
+                issues += _over_long(key, getattr(user, key), (where, f"authorisedUser.{key}"))
         elif name == "consent":
             consent = _text(param, "Code", "Coding")
             if consent is None:
@@ -112,7 +178,7 @@ def from_parameters(document: Mapping[str, Any], raw: bytes) -> Enquiry:
     if reason_uri is None and purpose is None and not any("reason" in i.expression for i in issues):
         issues.append(Issue("The reason for the enquiry is missing", "required", expression=("reason",)))
     if issues:
-        raise NotConformant(issues[0].diagnostics, issues=issues)
+        _refuse(issues, subjects[0] if len(subjects) == 1 else None, subject_issues)
     return Enquiry(
         form="operation",
         request_id=request_id or uuid.uuid4().hex,
@@ -155,11 +221,13 @@ def _code(concept: Any) -> str | None:
     return None
 
 
-def from_task(task: dict[str, Any], raw: bytes) -> Enquiry:
-    """The enquiry in a Task already checked against the ``mais-enquiry`` profile."""
+def from_task(task: dict[str, Any], raw: bytes, *, task_issues: Conformance | None = None) -> Enquiry:
+    """The enquiry in a Task; the gates check it against the ``mais-enquiry`` profile (``task_issues``, run here too
+    when the Task is refused before them, so that refusal lists every issue as well)."""
     subject = _contained(task, task.get("for"))
     if subject is None:
-        raise NotConformant("Task.for must reference the contained subject Patient", expression=("Task.for",))
+        missing = Issue("Task.for must reference the contained subject Patient", "required", expression=("Task.for",))
+        _refuse([missing], task, task_issues)
     role = _contained(task, task.get("requester")) or {}
     practitioner = role.get("practitioner") or {}
     org = (role.get("organization") or {}).get("identifier") or {}
@@ -173,9 +241,9 @@ def from_task(task: dict[str, Any], raw: bytes) -> Enquiry:
             if code:
                 items.append(code)
         elif kind == "sharing-policy":
-            value = entry.get("valueIdentifier") or {}
-            if isinstance(value.get("value"), str):
-                policies.append(value["value"])
+            claim = _claim(entry)
+            if claim is not None:
+                policies.append(claim)
         elif kind == "consent":
             consent = _code(entry.get("valueCodeableConcept"))
     identifier = next((i.get("value") for i in task.get("identifier") or [] if isinstance(i.get("value"), str)), None)
@@ -184,6 +252,15 @@ def from_task(task: dict[str, Any], raw: bytes) -> Enquiry:
         practitioner.get("display"),
         next((c.get("text") or _code(c) for c in role.get("code") or []), None),
     )
+    where = "Task.requester.practitioner"
+    issues = [
+        *_over_long("requestId", identifier, ("Task.identifier.value",)),
+        *_over_long("identifier", user.identifier, (f"{where}.identifier.value",)),
+        *_over_long("name", user.name, (f"{where}.display",)),
+        *_over_long("role", user.role, ("Task.requester.code",)),
+    ]
+    if issues:
+        _refuse(issues, task, task_issues)
     return Enquiry(
         form="task",
         request_id=identifier or uuid.uuid4().hex,

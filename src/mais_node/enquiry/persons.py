@@ -13,6 +13,8 @@ from mais_node.fhir.service import ResourceService
 from mais_node.matching import MATCH_GRADE_EXTENSION, PersonIndex, from_fhir_patient, match_grade_summary
 from mais_node.policy import MatchGrade
 
+NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
+
 
 class IndexedPersons:
     """The ``PersonMatcher`` port over a ``PersonIndex`` built from the store's Patients."""
@@ -54,16 +56,22 @@ class IndexedPersons:
         query = from_fhir_patient({**subject, "id": "subject"})
         summary = match_grade_summary(self.index.match(query))
         best = summary.best
-        if best is not None and not self._current(best.id):
-            self.index.remove(best.id)
-            return self.match(subject)
         if best is None:
             return Match(MatchGrade.CERTAINLY_NOT)
-        return Match(MatchGrade(summary.grade.value), best.id, best.score, summary.ambiguous)
+        stored = self.resources.store.read("Patient", best.id)
+        if stored is None or stored.deleted:
+            self.index.remove(best.id)
+            return self.match(subject)
+        nhs = _nhs_number(stored.body)
+        return Match(MatchGrade(summary.grade.value), best.id, best.score, summary.ambiguous, nhs)
 
-    def _current(self, person_id: str) -> bool:
-        stored = self.resources.store.read("Patient", person_id)
-        return stored is not None and not stored.deleted
+
+def _nhs_number(patient: dict[str, Any]) -> str | None:
+    for identifier in patient.get("identifier") or []:
+        if isinstance(identifier, dict) and identifier.get("system") == NHS_NUMBER:
+            value = identifier.get("value")
+            return value if isinstance(value, str) else None
+    return None
 
 
 def match_bundle(persons: IndexedPersons, subject: dict[str, Any], base: str) -> dict[str, Any]:

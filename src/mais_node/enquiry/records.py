@@ -10,14 +10,15 @@ from typing import Any
 import orjson
 
 from mais_node.enquiry.model import Contact
-from mais_node.errors import MaisError
+from mais_node.errors import MaisError, NotConformant
 from mais_node.fhir.search.query import Criterion, Query, ReferenceValue, SortKey, TokenValue
 from mais_node.fhir.service import ResourceService
 from mais_node.policy import Requester, SharingPolicy, parse_sharing_policy
+from mais_node.policy.claims import CONTRACT_SYSTEM, check_interpretable, purpose_codes
 from mais_node.register.organisations import Organisations
-from mais_node.terminology import CANONICAL_BASE
+from mais_node.terminology import CANONICAL_BASE, TerminologyService
 
-SHARING_POLICY_SYSTEM = f"{CANONICAL_BASE}/sharing-policy"
+SHARING_POLICY_SYSTEM = CONTRACT_SYSTEM
 SUBJECT_OF_PLAN_TYPE = f"{CANONICAL_BASE}/CodeSystem/subject-of-plan-type"
 
 
@@ -106,6 +107,29 @@ def to_contract(policy_json: dict[str, Any], policy: SharingPolicy) -> dict[str,
             "data": base64.b64encode(orjson.dumps(policy_json)).decode(),
         },
     }
+
+
+def check_sharing_policy(document: Any, *, node_ods: str, terminology: TerminologyService) -> SharingPolicy:
+    """The agreement in a MAIS SharingPolicy document, refused (``NotConformant``) unless the node can act on every
+    clause: what ``mais sharing-policy add`` and a write of a Contract holding one both check."""
+    policy = parse_sharing_policy(document)
+    check_interpretable(policy, node_ods=node_ods, purposes=purpose_codes(terminology))
+    return policy
+
+
+def check_contract(contract: dict[str, Any], *, node_ods: str, terminology: TerminologyService) -> None:
+    """A Contract written over REST that carries a sharing policy: the same checks as ``sharing-policy add``."""
+    attachment = contract.get("legallyBindingAttachment")
+    if not isinstance(attachment, dict) or "data" not in attachment:
+        return  # not a sharing policy: a Contract of another kind
+    try:
+        document = orjson.loads(base64.b64decode(str(attachment["data"]), validate=True))
+    except ValueError as exc:
+        raise NotConformant(
+            "legallyBindingAttachment.data is not a base64 JSON SharingPolicy",
+            expression=("Contract.legallyBindingAttachment.data",),
+        ) from exc
+    check_sharing_policy(document, node_ods=node_ods, terminology=terminology)
 
 
 def from_contract(contract: dict[str, Any]) -> SharingPolicy | None:

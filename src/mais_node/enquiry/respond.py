@@ -121,10 +121,7 @@ def task_for(enquiry: Enquiry) -> dict[str, Any]:
         if i in {x.value for x in Item}
     ]
     inputs += [
-        {
-            "type": {"coding": [{"system": INPUT_TYPE_SYSTEM, "code": "sharing-policy"}]},
-            "valueIdentifier": {"system": f"{CANONICAL_BASE}/sharing-policy", "value": p},
-        }
+        {"type": {"coding": [{"system": INPUT_TYPE_SYSTEM, "code": "sharing-policy"}]}, **_claimed(p)}
         for p in enquiry.sharing_policies
     ]
     if enquiry.consent is not None:
@@ -152,3 +149,13 @@ def task_for(enquiry: Enquiry) -> dict[str, Any]:
     elif enquiry.reason_uri:
         task["reasonCode"] = {"text": enquiry.reason_uri}
     return task
+
+
+def _claimed(name: str) -> dict[str, Any]:
+    """A claimed agreement as the requester named it, so that reading the Task back names the same one."""
+    system, bar, value = name.rpartition("|")
+    if bar and system and value:
+        return {"valueIdentifier": {"system": system, "value": value}}
+    if "://" in name:
+        return {"valueReference": {"reference": name}}
+    return {"valueIdentifier": {"system": f"{CANONICAL_BASE}/sharing-policy", "value": name}}

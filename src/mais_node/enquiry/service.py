@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from mais_node.audit import balp
@@ -92,7 +92,7 @@ class EnquiryService:
         try:
             return parse()
         except MaisError as exc:
-            now, actor = self.clock.now(), Actor(org_ods=asker.ods, client_id=asker.client_id)
+            now, actor = self.clock.now(), Actor(org_ods=asker.ods, client_id=asker.client_id, address=asker.address)
             self._record(
                 balp.enquiry_received(self.node, now, actor, enquiry_id="unread", raw_request=raw, subject=None)
             )
@@ -141,7 +141,7 @@ class EnquiryService:
         match = self.matcher.match(enquiry.subject)
         grade = MatchGrade.PROBABLE if match.ambiguous and match.grade is MatchGrade.CERTAIN else match.grade
         final = self.rules().decide(decided.request.at_release(grade))
-        self._record_decision(final, enquiry, actor, now, subject)
+        self._record_decision(final, enquiry, actor, now, _about(subject, match))
         if final.outcome is Outcome.DENY:
             self._keep(keep, final, None, enquiry, actor, now)
             raise NotPermitted(final)
@@ -208,7 +208,10 @@ class EnquiryService:
     ) -> Answer:
         now = self.clock.now()
         reviewer_actor = Actor(org_ods=reviewer.ods, client_id=reviewer.client_id)
-        subject = _subject(enquiry)
+        # Matched first, so that the review's records name the person the referral was about (by the NHS number of
+        # the node's own record when the enquiry gave none), whatever the reviewer decides.
+        match = self.matcher.match(enquiry.subject)
+        subject = _about(_subject(enquiry), match)
         items = []
         for decided in pending:
             if decided.outcome is Outcome.REVIEW:
@@ -232,12 +235,9 @@ class EnquiryService:
             refused = Answer(enquiry.request_id, decision, None)
             self._keep(keep, decision, refused, enquiry, reviewer_actor, now, what="The review")
             return refused
-        match = self.matcher.match(enquiry.subject)
         answer = Answer(enquiry.request_id, decision, match.grade)
         # A reviewer's permit stands in for the rules' referral of a probable match: the person is the best candidate.
-        reviewed = (
-            Match(MatchGrade.CERTAIN, match.person_id, match.score) if match.grade is MatchGrade.PROBABLE else match
-        )
+        reviewed = replace(match, grade=MatchGrade.CERTAIN) if match.grade is MatchGrade.PROBABLE else match
         self._release(answer, reviewed)
         self._keep(keep, decision, answer, enquiry, reviewer_actor, now, what="The review")
         self._record_disclosure(answer, reviewed, enquiry, self._actor(enquiry, requester), now, ())
@@ -249,15 +249,15 @@ class EnquiryService:
         if not answer.released or match.person_id is None:
             return
         subject = _subject(enquiry)
+        # The person disclosed is the node's own record: named by its NHS number, else by the one the enquiry gave.
+        nhs_number = match.nhs_number or (subject.nhs_number if subject else None)
         self._record(
             balp.disclosure(
                 self.node,
                 now,
                 actor,
                 enquiry_id=enquiry.request_id,
-                subject=Subject(
-                    reference=f"Patient/{match.person_id}", nhs_number=subject.nhs_number if subject else None
-                ),
+                subject=Subject(reference=f"Patient/{match.person_id}", nhs_number=nhs_number),
                 items=[str(i) for i in answer.released],
                 policies=policies,
             )
@@ -270,7 +270,15 @@ class EnquiryService:
             actor = self._actor(enquiry, asker)
             decided = self._decide_first(enquiry, asker, actor, now)
             outcomes = {str(d.item): _AUDIT_OUTCOME[d.outcome] for d in decided.decision}
-            self._record(balp.what_if(self.node, now, actor, raw_request=enquiry.raw, decisions=outcomes))  # type: ignore[arg-type]
+            event = balp.what_if(
+                self.node,
+                now,
+                actor,
+                raw_request=enquiry.raw,
+                decisions=outcomes,  # type: ignore[arg-type]
+                subject=_subject(enquiry),
+            )
+            self._record(event)
             return decided
 
     # -- the steps ----------------------------------------------------------------------------------------
@@ -360,6 +368,7 @@ class EnquiryService:
                     item=str(decided.item),
                     outcome=_AUDIT_OUTCOME[decided.outcome],  # type: ignore[arg-type]
                     rule_ids=decided.rule_ids,
+                    reasons=decided.reasons,
                     policies=tuple(f"urn:mais:sharing-policy:{p}" for p in enquiry.sharing_policies),
                     subject=subject,
                     consent=enquiry.consent or CONSENT_NOT_STATED,
@@ -383,6 +392,7 @@ class EnquiryService:
         return Actor(
             org_ods=asker.ods,
             client_id=asker.client_id,
+            address=asker.address,
             user_id=enquiry.user.identifier,
             user_name=enquiry.user.name,
             user_role=Coding("urn:mais:user-role", enquiry.user.role) if enquiry.user.role else None,
@@ -391,6 +401,7 @@ class EnquiryService:
 
 
 def _subject(enquiry: Enquiry) -> Subject | None:
+    """The subject as the enquiry named them: by NHS number, else by name and date of birth (for the auditor)."""
     for identifier in enquiry.subject.get("identifier") or []:
         if (
             isinstance(identifier, dict)
@@ -400,5 +411,21 @@ def _subject(enquiry: Enquiry) -> Subject | None:
             return Subject(nhs_number=identifier["value"])
     names = enquiry.subject.get("name") or []
     if names and isinstance(names[0], dict):
-        return Subject(display="subject without NHS number")
+        given = names[0].get("given") or []
+        parts = [*(str(g) for g in given[:1] if isinstance(given, list)), str(names[0].get("family") or "")]
+        born = enquiry.subject.get("birthDate")
+        asked = " ".join(p for p in parts if p)[:200] + (f", born {str(born)[:10]}" if born else "")
+        return Subject(display=f"{asked} (no NHS number given)")
     return None
+
+
+def _about(subject: Subject | None, match: Match) -> Subject | None:
+    """The subject of the records written once the person is matched: when the enquiry gave no NHS number, the one
+    of the node's certain or probable candidate, so that an auditor's search by NHS number finds them."""
+    if subject is not None and subject.nhs_number:
+        return subject
+    if match.ambiguous or match.nhs_number is None or match.grade not in (MatchGrade.CERTAIN, MatchGrade.PROBABLE):
+        return subject
+    asked = subject.display if subject is not None and subject.display else "subject"
+    display = f"{asked}; NHS number of the node's {match.grade.value} candidate"
+    return Subject(nhs_number=match.nhs_number, display=display)

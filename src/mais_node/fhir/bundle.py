@@ -11,10 +11,10 @@ import orjson
 from mais_node.errors import Issue
 from mais_node.fhir.outcome import operation_outcome
 from mais_node.fhir.search.parse import encode_cursor
+from mais_node.fhir.search.query import SearchRequest
+from mais_node.fhir.shape import shape
 from mais_node.storage.keyset import fhir_instant
 from mais_node.storage.port import Stored
-
-_SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED"}
 
 
 def _link(base: str, path: str, pairs: Sequence[tuple[str, str]]) -> str:
@@ -22,43 +22,36 @@ def _link(base: str, path: str, pairs: Sequence[tuple[str, str]]) -> str:
     return f"{base}/{path}" + (f"?{query}" if query else "")
 
 
-def subset(body: dict[str, Any], elements: Sequence[str]) -> dict[str, Any]:
-    """``_elements``: keep the mandatory elements and the ones asked for, tagged SUBSETTED."""
-    keep = {"resourceType", "id", "meta", *elements}
-    out = {k: v for k, v in body.items() if k in keep}
-    meta = dict(out.get("meta") or {})
-    meta["tag"] = [*meta.get("tag", []), _SUBSETTED]
-    out["meta"] = meta
-    return out
-
-
 def searchset(
     base: str,
     path: str,
-    pairs: Sequence[tuple[str, str]],
+    request: SearchRequest,
     items: Sequence[Stored],
     included: Sequence[Stored],
     *,
     next_after: tuple[str, ...] | None,
     total: int | None,
-    elements: Sequence[str] = (),
-    ignored: Sequence[str] = (),
 ) -> dict[str, Any]:
-    own = [(k, v) for k, v in pairs if k != "_cursor"]
-    links = [{"relation": "self", "url": _link(base, path, pairs)}]
+    """The self link holds the parameters as the search used them: an ignored one is absent, a page size held
+    down shows the size served (R4 §3.1.1.5.2), and the outcome entry says why."""
+    used = request.used
+    own = [(k, v) for k, v in used if k != "_cursor"]
+    links = [{"relation": "self", "url": _link(base, path, used)}]
     if next_after is not None:
         links.append({"relation": "next", "url": _link(base, path, [*own, ("_cursor", encode_cursor(next_after))])})
     entries: list[dict[str, Any]] = []
     for stored in items:
-        body = subset(stored.body, elements) if elements else stored.body
-        entries.append(_entry(base, stored, body, "match"))
-    entries.extend(_entry(base, s, s.body, "include") for s in included)
-    if ignored:
-        outcome = operation_outcome(
+        entries.append(_entry(base, stored, shape(stored.body, request.summary, request.elements), "match"))
+    entries.extend(_entry(base, s, shape(s.body, request.summary, ()), "include") for s in included)
+    issues = [
+        *(
             Issue(f"Search parameter '{name}' is not supported and was ignored", "not-supported", "warning")
-            for name in ignored
-        )
-        entries.append({"resource": outcome, "search": {"mode": "outcome"}})
+            for name in request.ignored
+        ),
+        *(Issue(text, "too-costly", "warning") for text in request.warnings),
+    ]
+    if issues:
+        entries.append({"resource": operation_outcome(issues), "search": {"mode": "outcome"}})
     bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
     if total is not None:
         bundle["total"] = total

@@ -13,7 +13,9 @@ from typing import Any
 from mais_node import __version__
 from mais_node.fhir.search.params import COMMON, DECLARED
 
-WRITE_INTERACTIONS = ("create", "update", "delete")
+WRITE_INTERACTIONS = ("create", "update", "patch", "delete")
+# JSON Patch is what R4 names; JSON Merge Patch is what clients such as fhirpy send (api/routes/rest.py).
+PATCH_FORMATS = ("application/json-patch+json", "application/merge-patch+json")
 READ_INTERACTIONS = ("read", "vread", "history-instance", "history-type", "search-type")
 READ_ONLY_TYPES = ("AuditEvent",)
 
@@ -27,6 +29,7 @@ class OperationDecl:
     definition: str
 
 
+OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 _OPS = "https://mais.example.org/fhir/OperationDefinition"
 _HL7 = "http://hl7.org/fhir/OperationDefinition"
 
@@ -55,6 +58,7 @@ def capability_statement(
     operations: Sequence[OperationDecl] = (),
     profiles: Mapping[str, Sequence[str]] | None = None,
     audit_params: Sequence[tuple[str, str]] = (),
+    token_url: str | None = None,
 ) -> dict[str, Any]:
     profiles = profiles or {}
     resources: list[dict[str, Any]] = []
@@ -62,7 +66,7 @@ def capability_statement(
         resources.append(_resource(rtype, (*COMMON, *params), operations, profiles, writable=True))
     audit = {
         "type": "AuditEvent",
-        "interaction": [{"code": c} for c in ("read", "search-type")],
+        "interaction": [{"code": c} for c in ("read", "vread", "search-type")],
         "searchParam": [{"name": n, "type": t} for n, t in audit_params],
     }
     if profiles.get("AuditEvent"):
@@ -79,6 +83,13 @@ def capability_statement(
     if parameters_ops:
         parameters["operation"] = parameters_ops
     resources.append(parameters)
+    # Not served under /fhir either: the national register's Bundle and its Device entries (GET /register) are listed
+    # for their profiles and their $validate, which takes any type.
+    for rtype in sorted(set(profiles) - set(DECLARED) - {"AuditEvent", "Parameters"}):
+        validate = _op(OperationDecl("validate", rtype, f"{_HL7}/Resource-validate"))
+        resources.append(
+            {"type": rtype, "interaction": [], "supportedProfile": list(profiles[rtype]), "operation": [validate]}
+        )
     system_ops = [_op(o) for o in operations if o.resource_type is None]
     rest: dict[str, Any] = {
         "mode": "server",
@@ -94,6 +105,7 @@ def capability_statement(
                 }
             ],
             "description": "SMART Backend Services: client_credentials with private_key_jwt",
+            **_oauth_uris(token_url),
         },
         "resource": resources,
         "interaction": [{"code": "history-system"}],
@@ -112,8 +124,18 @@ def capability_statement(
         },
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
+        "patchFormat": list(PATCH_FORMATS),
         "rest": [rest],
     }
+
+
+def _oauth_uris(token_url: str | None) -> dict[str, Any]:
+    """SMART's oauth-uris extension on rest.security: where clients that start from /metadata (fhirclient) find the
+    token endpoint. Backend services have no authorize endpoint, so the token URL is the only one."""
+    if token_url is None:
+        return {}
+    uris = [{"url": "token", "valueUri": token_url}]
+    return {"extension": [{"url": OAUTH_URIS, "extension": uris}]}
 
 
 def _op(op: OperationDecl) -> dict[str, Any]:
@@ -135,7 +157,9 @@ def _resource(
         "readHistory": True,
         "updateCreate": True,
         "conditionalCreate": True,
-        "conditionalDelete": "not-supported",
+        "conditionalRead": "full-support",
+        "conditionalUpdate": True,
+        "conditionalDelete": "single",
         "interaction": [{"code": c} for c in interactions],
         "searchParam": [{"name": p.name, "type": p.type, "documentation": p.description} for p in params],
         "searchInclude": [f"{rtype}:{p.name}" for p in params if p.type == "reference"],

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 from mais_node.clock import Clock
 from mais_node.errors import Gone, InvalidRequest, NotFound, PreconditionFailed, VersionConflict
 from mais_node.fhir.models import check_structure, valid_id
-from mais_node.fhir.search.dates import render
+from mais_node.fhir.search.dates import date_range, render
 from mais_node.fhir.search.extract import index_entries, walk
 from mais_node.fhir.search.params import params_for
 from mais_node.fhir.search.parse import is_small_int, parse_search
@@ -48,12 +48,15 @@ class ResourceService:
         default_count: int = 20,
         max_count: int = 200,
         conformance: Conformance | None = None,
+        base: str = "",
     ) -> None:
         self.store = store
         self.clock = clock
         self.default_count = default_count
         self.max_count = max_count
         self.conformance = conformance
+        # This server's FHIR base URL: a reference search by an absolute URL to it finds the relative form.
+        self.base = base
 
     # -- reads ----------------------------------------------------------------------------------------------
     def read(self, resource_type: str, id: str) -> Stored:
@@ -64,6 +67,11 @@ class ResourceService:
             raise Gone(f"{resource_type}/{id} has been deleted")
         return stored
 
+    def exists(self, resource_type: str, id: str) -> bool:
+        """Whether ``id`` names a current (not deleted) resource: an update to one that does not creates it."""
+        stored = self.store.read(resource_type, id) if valid_id(id) else None
+        return stored is not None and not stored.deleted
+
     def vread(self, resource_type: str, id: str, version: str) -> Stored:
         stored = self.store.read(resource_type, id, int(version)) if valid_id(id) and is_small_int(version) else None
         if stored is None:
@@ -73,11 +81,23 @@ class ResourceService:
         return stored
 
     def history(
-        self, resource_type: str | None, id: str | None, count: int | None, after: tuple[str, ...] | None
+        self,
+        resource_type: str | None,
+        id: str | None,
+        count: int | None,
+        after: tuple[str, ...] | None,
+        *,
+        since: str | None = None,
     ) -> Page:
+        """``since`` is a FHIR instant (``_since``): the versions written at or after it."""
         if id is not None and not (valid_id(id) and self.store.read(resource_type or "", id) is not None):
             raise NotFound(f"{resource_type}/{id[:64]} is not known")
-        return self.store.history(resource_type, id, min(count or self.default_count, self.max_count), after)
+        try:
+            lower = None if since is None else date_range(since)[0]
+        except InvalidRequest as exc:
+            raise InvalidRequest(f"_since: {exc.diagnostics}", expression=("_since",)) from exc
+        size = min(count or self.default_count, self.max_count)
+        return self.store.history(resource_type, id, size, after, since=lower)
 
     def search(self, resource_type: str, pairs: Iterable[tuple[str, str]], *, strict: bool = False) -> SearchResult:
         request = parse_search(
@@ -87,6 +107,7 @@ class ResourceService:
             max_count=self.max_count,
             strict=strict,
             now=self.clock.now(),
+            base=self.base,
         )
         page = self.store.search(request.query)
         total = page.total
@@ -100,7 +121,9 @@ class ResourceService:
         found: dict[tuple[str, str], Stored] = {}
         for include in includes:
             if include.reverse:
-                refs = tuple(ReferenceValue(f"{s.resource_type}/{s.id}") for s in items)
+                # A resource may name this server's resources by their absolute URL: both forms are looked for.
+                forms = ("", f"{self.base}/") if self.base else ("",)
+                refs = tuple(ReferenceValue(f"{form}{s.resource_type}/{s.id}") for s in items for form in forms)
                 if refs:
                     query = Query(include.source, (Criterion(include.param, refs),), count=self.max_count)
                     for stored in self.store.search(query).items:
@@ -113,6 +136,8 @@ class ResourceService:
                 for path in param.paths:
                     for ref in walk(item.body, path):
                         target = ref.get("reference") if isinstance(ref, dict) else None
+                        if isinstance(target, str) and self.base and target.startswith(f"{self.base}/"):
+                            target = target[len(self.base) + 1 :]
                         if not isinstance(target, str) or target.count("/") != 1:
                             continue
                         rtype, _, rid = target.partition("/")
@@ -136,7 +161,8 @@ class ResourceService:
         prove the output passes the R4 structure check, so it is not run again (the enquiry's REVIEW Task)."""
         self._check(resource_type, body, None, structure=not structure_checked)
         if if_none_exist is not None:
-            existing = self._conditional_match(resource_type, if_none_exist)
+            criteria = parse_qsl(if_none_exist, keep_blank_values=True)
+            existing = self.conditional_target(resource_type, criteria, "create", where="If-None-Exist")
             if existing is not None:
                 return Written(existing, created=False)
         body = {**body, "id": uuid.uuid4().hex}
@@ -153,8 +179,72 @@ class ResourceService:
         stored = self._write("update", resource_type, body, expected=expected)
         return Written(stored, created=current is None)
 
-    def delete(self, resource_type: str, id: str) -> None:
+    def patched(
+        self, resource_type: str, id: str, apply: Callable[[dict[str, Any]], dict[str, Any]], if_match: int | None
+    ) -> tuple[dict[str, Any], int]:
+        """The current version with a patch applied, and the version it was applied to (R4 §3.1.0.6).
+
+        The caller updates with that version as its precondition, so a patch never lands on a version it did not
+        see; the result is then checked like any update."""
+        current = self.read(resource_type, id)
+        if if_match is not None and current.version != if_match:
+            raise PreconditionFailed(f"{resource_type}/{id} is not at version {if_match}", expression=("If-Match",))
+        return apply(current.body), current.version
+
+    def conditional_target(
+        self, resource_type: str, criteria: Sequence[tuple[str, str]], what: str, *, where: str = "criteria"
+    ) -> Stored | None:
+        """The one resource a conditional create, update, patch or delete names by its criteria (R4 §3.1.0.4.3,
+        §3.1.0.7.1): none, or 412 when they match several. Unknown parameters are refused, never ignored, and so
+        are criteria that select nothing (``_count=1``): either would match any resource."""
+        try:
+            request = parse_search(resource_type, criteria, max_count=self.max_count, strict=True, base=self.base)
+        except InvalidRequest as exc:
+            if where == "criteria":
+                raise
+            raise InvalidRequest(f"{where}: {exc.diagnostics}", expression=(where,)) from exc
+        if not request.query.criteria:
+            raise InvalidRequest(
+                f"A conditional {what} needs search criteria ({where}), e.g. identifier=system|value",
+                expression=(where,),
+            )
+        page = self.store.search(Query(resource_type, request.query.criteria, count=2))
+        if len(page.items) > 1:
+            raise PreconditionFailed(
+                f"The criteria of the conditional {what} match more than one {resource_type}", expression=(where,)
+            )
+        return page.items[0] if page.items else None
+
+    def conditional_id(
+        self, resource_type: str, criteria: Sequence[tuple[str, str]], body: dict[str, Any]
+    ) -> str | None:
+        """The id a conditional update writes to, or None to create (R4 §3.1.0.4.3): the one match, or the body's
+        own id when nothing matches and that id is free (update as create)."""
+        target = self.conditional_target(resource_type, criteria, "update")
+        body_id = body.get("id")
+        if target is not None:
+            if body_id is not None and body_id != target.id:
+                raise InvalidRequest(
+                    f"The body's id ({str(body_id)[:64]}) is not the id of the {resource_type} the criteria match",
+                    expression=("id",),
+                )
+            return target.id
+        if body_id is None:
+            return None
+        existing = self.store.read(resource_type, str(body_id)) if valid_id(str(body_id)) else None
+        if existing is not None and not existing.deleted:
+            raise InvalidRequest(
+                f"The body's id names {resource_type}/{str(body_id)[:64]}, which the criteria do not match",
+                expression=("id",),
+            )
+        return str(body_id)
+
+    def delete(self, resource_type: str, id: str, *, if_match: int | None = None) -> None:
         current = self.store.read(resource_type, id) if valid_id(id) else None
+        if if_match is not None and (current is None or current.deleted or current.version != if_match):
+            raise PreconditionFailed(
+                f"{resource_type}/{id[:64]} is not at version {if_match}", expression=("If-Match",)
+            )
         if current is None or current.deleted:
             return  # FHIR R4 §3.1.0.7: deleting what is absent or deleted succeeds
         try:
@@ -198,11 +288,3 @@ class ResourceService:
             check_structure(body)
         if self.conformance is not None:
             self.conformance(body)
-
-    def _conditional_match(self, resource_type: str, criteria: str) -> Stored | None:
-        pairs = parse_qsl(criteria, keep_blank_values=True)
-        request = parse_search(resource_type, pairs, max_count=self.max_count, strict=True)
-        page = self.store.search(Query(resource_type, request.query.criteria, count=2))
-        if len(page.items) > 1:
-            raise PreconditionFailed("If-None-Exist matches more than one resource", expression=("If-None-Exist",))
-        return page.items[0] if page.items else None

@@ -43,12 +43,26 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_unique)
 
 def loads(body: bytes) -> dict[str, Any]:
     """The JSON object of a request body, or ``InvalidRequest`` (400) saying what is wrong and where."""
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"The body is not valid JSON (at character {exc.pos})") from exc
+    document = _parse(body)
     if not isinstance(document, dict):
         raise InvalidRequest("The body must be a JSON object (a FHIR resource)")
+    _checked(body, document)
+    return document
+
+
+def loads_value(body: bytes) -> Any:
+    """Any JSON value of a request body (a JSON Patch is an array), with the same checks as ``loads``."""
+    return _checked(body, _parse(body))
+
+
+def _parse(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"The body is not valid JSON (at character {exc.pos})") from exc
+
+
+def _checked(body: bytes, document: Any) -> Any:
     _check_unique_keys(body)
     if _MAYBE_CONTROL.search(body):
         _check_no_control_characters(document)
@@ -80,8 +94,8 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
             yield from _strings(item, f"{path}[{index}]")
 
 
-def _check_no_control_characters(document: dict[str, Any]) -> None:
-    root = str(document.get("resourceType") or "$")
+def _check_no_control_characters(document: Any) -> None:
+    root = str(document.get("resourceType") or "$") if isinstance(document, dict) else "$"
     bad = [path for path, text in _strings(document, root[:64]) if _CONTROL.search(text)]
     if bad:
         issues = [

@@ -21,6 +21,10 @@ BIRTH_DATE_ACCURACY = "https://mais.example.org/fhir/StructureDefinition/mais-bi
 NHS_VERIFICATION = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus"
 NHS_VERIFICATION_SYSTEM = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland"
 NHS_VERIFIED_CODE = "01"
+# UK Core's later CodeSystem spells the status out; both mean the number was traced against the spine.
+UKCORE_VERIFICATION_SYSTEM = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus"
+UKCORE_VERIFIED_CODE = "number-present-and-verified"
+_VERIFIED_CODES = frozenset({NHS_VERIFIED_CODE, UKCORE_VERIFIED_CODE})
 _PREFERRED_USES = {"usual", "nickname"}
 _FORMER_USES = {"old", "maiden"}
 _GENDERS = {gender.value for gender in Gender}
@@ -42,7 +46,7 @@ def _nhs_number(resource: JSON) -> tuple[str | None, bool]:
         if not nhs_number_valid(value):
             continue
         verified = any(
-            coding.get("code") == NHS_VERIFIED_CODE
+            coding.get("code") in _VERIFIED_CODES
             for ext in _extensions(identifier, NHS_VERIFICATION)
             for coding in ext.get("valueCodeableConcept", {}).get("coding", ())
         )

@@ -1,10 +1,15 @@
 """Normalisation of the identifying fields before they are compared or blocked (DESIGN §3 "Matching"; issue 5 §6).
 
-Names: compatibility decomposition (NFKD) with combining marks dropped, case folded, apostrophes removed,
-hyphens and other punctuation turned into spaces, whitespace collapsed, and the Scottish/Irish "Mc" written
-"Mac" so that McDonald and MacDonald agree. Postcodes: upper case, the inward code (last three characters)
-separated by one space. Birth dates become the integer ``yyyymmdd`` so that day, month and year can be compared
-cheaply, and a postcode packs into one integer (base 37) so that a million of them cost no strings.
+Names: format characters (Unicode category Cf: zero-width space and joiners, the word joiner, the soft hyphen,
+direction marks) removed, so that an invisible character never splits or changes a name (issue 13 §1); then
+compatibility forms folded (NFKC: fullwidth letters and ligatures become plain ones), case folded, the combining
+marks dropped after decomposition (the comparison is accent-blind), the Latin letters with a stroke that Unicode
+does not decompose written plain (ł, ø, đ), apostrophes removed, hyphens, punctuation and every kind of space
+turned into one space, and the Scottish/Irish "Mc" written "Mac" so that McDonald and MacDonald agree. Letters
+of every script are kept: a name in Arabic or Chinese script is compared, not dropped. Postcodes: upper case,
+the inward code (last three characters) separated by one space. Birth dates become the integer ``yyyymmdd`` so
+that day, month and year can be compared cheaply, and a postcode packs into one integer (base 37) so that a
+million of them cost no strings.
 """
 
 from __future__ import annotations
@@ -14,7 +19,11 @@ import unicodedata
 from datetime import date
 
 _APOSTROPHES = re.compile(r"['\u2019\u2018`\u02bc]")
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_DROPPED = frozenset(("Cf", "Mn", "Me"))  # format characters, then (after NFKD) non-spacing and enclosing marks
+# Latin letters with a stroke or ligatures that have no decomposition (\u0131 is the dotless i).
+_STROKED = str.maketrans(
+    {"ł": "l", "ø": "o", "đ": "d", "ð": "d", "ħ": "h", "\u0131": "i", "ŧ": "t", "æ": "ae", "œ": "oe"}
+)
 _POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$")
 _POSTCODE_ALPHABET = " 0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _POSTCODE_DIGIT = {char: index for index, char in enumerate(_POSTCODE_ALPHABET)}
@@ -26,11 +35,17 @@ _SOUNDEX = {
 
 
 def normalise_name(value: str) -> str:
-    """One name as lower-case ASCII words separated by single spaces ("O'Brien-Núñez" -> "obrien nunez")."""
-    decomposed = unicodedata.normalize("NFKD", value)
-    stripped = "".join(char for char in decomposed if not unicodedata.combining(char))
-    words = _NON_ALNUM.sub(" ", _APOSTROPHES.sub("", stripped.casefold())).split()
-    return " ".join("mac" + word[2:] if word.startswith("mc") and len(word) > 3 else word for word in words)
+    """One name as lower-case words separated by single spaces ("O'Brien-Núñez" -> "obrien nunez")."""
+    visible = "".join(char for char in value if unicodedata.category(char) != "Cf")
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", visible).casefold())
+    stripped = "".join(char for char in decomposed if unicodedata.category(char) not in _DROPPED)
+    folded = unicodedata.normalize("NFKC", stripped).translate(_STROKED)
+    # A spacing mark (category Mc, as in Devanagari vowel signs) belongs to its word; anything else not a letter
+    # or digit separates words.
+    spaced = "".join(
+        char if char.isalnum() or unicodedata.category(char) == "Mc" else " " for char in _APOSTROPHES.sub("", folded)
+    )
+    return " ".join("mac" + word[2:] if word.startswith("mc") and len(word) > 3 else word for word in spaced.split())
 
 
 def name_tokens(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:

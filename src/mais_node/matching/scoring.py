@@ -14,16 +14,21 @@ score. Grades: probable from 0.75, possible from 0.50, certainly-not below. Rule
 
 - certain only when both NHS numbers are valid and equal, the node's record has it verified, both dates of birth
   are known, exact and equal, and the given names do not disagree;
-- given names that disagree (not equal, not nicknames, not a plausible typo) cap the grade at possible: this is
-  the twin rule, since twins share birth date, family name and postcode;
+- given names that disagree (not equal, not nicknames, not a plausible typo, not the same name written as one word
+  or two) cap the grade at possible: this is the twin rule, since twins share birth date, family name and postcode;
+- but equal NHS numbers, verified on either side, with equal dates of birth (or with the whole name agreeing) are
+  never below probable (issue 13 §1-2): a verified number is one person's, so the field that disagrees sends the
+  enquiry to review rather than answer "not known" about a person the node holds;
 - dates of birth that disagree outright cap the grade at possible;
 - NHS numbers that disagree cap the grade at possible, and at certainly-not when both are verified.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from functools import lru_cache
+from itertools import pairwise
 from typing import NamedTuple
 
 from rapidfuzz.distance import OSA, JaroWinkler
@@ -114,6 +119,22 @@ def family_pair(first: str, second: str) -> float:
     return 0.0
 
 
+def _joined(names: tuple[str, ...]) -> set[str]:
+    """Neighbouring given names written as one word ("san", "jay" -> "sanjay"; "mc", "kay" -> "mackay").
+
+    The names are normalised already, so joining them needs only what of ``normalise_name`` depends on the whole
+    word: the "Mc" rule, and recomposition where the join meets inside a syllable (Hangul jamo); ASCII names, the
+    hot path, do no Unicode work.
+    """
+    out = set()
+    for first, second in pairwise(names):
+        word = first + second
+        if not word.isascii():
+            word = unicodedata.normalize("NFC", word)
+        out.add("mac" + word[2:] if word.startswith("mc") and len(word) > 3 else word)
+    return out
+
+
 def _given(query: tuple[str, ...], candidate: tuple[str, ...]) -> tuple[float, bool, str]:
     if not query or not candidate:
         return NEUTRAL, True, "given name unknown"
@@ -125,6 +146,10 @@ def _given(query: tuple[str, ...], candidate: tuple[str, ...]) -> tuple[float, b
                 similarity *= FORMER_OR_SECONDARY
             if (agree, similarity) > (best[1], best[0]):
                 best = (similarity, agree, why)
+    # "San Jay" for "Sanjay", or the other way round: tried only when no name agrees, and only for equality (sets
+    # of a few words), so the common path costs nothing more; it counts as a second name would.
+    if not best[1] and (not _joined(query).isdisjoint(candidate) or not _joined(candidate).isdisjoint(query)):
+        return FORMER_OR_SECONDARY, True, "written as one word or two"
     return best
 
 
@@ -207,9 +232,10 @@ def could_be_possible(query: Profile, nhs: int, birth: int, estimated: bool, pos
     """Whether a candidate with these fields can grade above certainly-not, whatever its names.
 
     The bound is ``score``'s total with both name features at their maximum of 1, the other features as they are
-    and the NHS number rule applied; every step of ``score`` only lowers a total or caps a grade, and certain needs
-    agreeing NHS numbers, which lift any total to 0.5. Cheap: no names are compared and no profile is built, so the
-    index skips most of a block when the NHS numbers differ (the total is halved).
+    and the NHS number rule applied; every step of ``score`` only lowers a total or caps a grade, and both rules
+    that raise a grade (certain, and the floor at probable) need agreeing NHS numbers, which lift any total to 0.5.
+    Cheap: no names are compared and no profile is built, so the index skips most of a block when the NHS numbers
+    differ (the total is halved).
     """
     features = {
         "family": 1.0,
@@ -222,6 +248,17 @@ def could_be_possible(query: Profile, nhs: int, birth: int, estimated: bool, pos
     if query.nhs and nhs and query.nhs != nhs:
         total *= NHS_DIFFERS
     return total >= POSSIBLE - 1e-9
+
+
+def _floored(query: Profile, candidate: Profile, features: dict[str, float], given: bool) -> bool:
+    """The floor of issue 13 §1-2: equal NHS numbers, verified on either side, and one more identifier that agrees:
+    the date of birth, or the whole name (given and family, both known on both sides)."""
+    if not (features.get("nhs_number") == 1.0 and (candidate.nhs_verified or query.nhs_verified)):
+        return False
+    if features["birth_date"] == 1.0 and query.birth:
+        return True
+    named = bool(query.given and candidate.given and query.family and candidate.family)
+    return named and given and features["family"] >= SWAP_AGREES
 
 
 def score(query: Profile, candidate: Profile) -> Scored:
@@ -256,6 +293,9 @@ def score(query: Profile, candidate: Profile) -> Scored:
     if nhs_agree and candidate.nhs_verified and exact_birth and given_agree:
         grade = Grade.CERTAIN
         reasons.append("verified NHS number and date of birth agree")
+    elif not grade.at_least(Grade.PROBABLE) and _floored(query, candidate, features, given_agree):
+        grade = Grade.PROBABLE
+        reasons.append("verified NHS number and date of birth (or name) agree: at least probable")
     return Scored(round(total, 4), grade, features, tuple(reasons))
 
 

@@ -14,7 +14,7 @@ ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 ACTIVE = "active"
 VERIFIED = "verified"
 
-ClientStatus = Literal["active", "revoked"]
+ClientStatus = Literal["active", "suspended", "revoked"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,18 +40,27 @@ class Organisation:
     endpoints: tuple[str, ...] = ()  # Endpoint resource ids
     id: str | None = None
     version: int = 0
+    national_serial: int | None = None  # the national register's serial it comes from; None = registered here
+    suspended_here: bool = False  # this node's administrator suspended an entry the national register lists
+
+    @property
+    def source(self) -> str:
+        return "local" if self.national_serial is None else f"national serial {self.national_serial}"
 
     @property
     def may_connect(self) -> bool:
         """DESIGN §3: operationally and technically ACTIVE, and verified."""
         return (
-            self.operational_status == ACTIVE
+            not self.suspended_here
+            and self.operational_status == ACTIVE
             and self.technical_status == ACTIVE
             and self.verification_status == VERIFIED
         )
 
     def why_not(self) -> str | None:
         """The first reason the organisation may not connect, or None."""
+        if self.suspended_here:
+            return f"organisation {self.ods} is suspended at this node"
         if self.operational_status != ACTIVE:
             return f"organisation {self.ods} is operationally {self.operational_status}"
         if self.technical_status != ACTIVE:
@@ -75,10 +84,16 @@ class Client:
     name: str | None = None
     version: int = 1
     changed: str | None = field(default=None)
+    national_serial: int | None = None  # the national register's serial it comes from; None = registered here
+    suspended_here: bool = False  # this node's administrator suspended a system the national register lists
 
     @property
     def active(self) -> bool:
-        return self.status == "active"
+        return self.status == "active" and not self.suspended_here
+
+    @property
+    def source(self) -> str:
+        return "local" if self.national_serial is None else f"national serial {self.national_serial}"
 
     def document(self) -> dict[str, Any]:
         """The client as a JSON document (what the storage adapters keep)."""

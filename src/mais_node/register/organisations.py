@@ -21,6 +21,8 @@ from mais_node.fhir.service import ResourceService
 from mais_node.register.fhir_organisation import endpoint_resource, from_resource, to_resource
 from mais_node.register.model import ACTIVE, ODS_SYSTEM, VERIFIED, Organisation
 from mais_node.register.own import check_change
+from mais_node.register.ports import NationalDirectory
+from mais_node.register.urls import is_https_or_loopback
 
 _ODS = re.compile(r"^[A-Z0-9]{3,12}$")
 _STATUSES = {
@@ -49,18 +51,23 @@ class Organisations:
         node: Node,
         *,
         types: Collection[str] = (),
+        national: NationalDirectory | None = None,
     ) -> None:
         self.resources = resources
         self.clock = clock
         self.audit = audit
         self.node = node
         self.types = frozenset(types)
+        self.national = national
 
     def get(self, ods: str) -> Organisation | None:
         """``Organization?identifier={ODS_SYSTEM}|{ods}``, asked of the store directly (every enquiry asks it)."""
         criterion = Criterion("identifier", (TokenValue(ODS_SYSTEM, ods.upper()),))
         items = self.resources.store.search(Query("Organization", (criterion,), count=2, selective=0)).items
-        return from_resource(items[0].body, items[0].version) if items else None
+        if items:
+            return from_resource(items[0].body, items[0].version)
+        # Registered here wins; otherwise the national register, with this node's own suspension over it.
+        return self.national.organisation(ods) if self.national else None
 
     def require(self, ods: str) -> Organisation:
         found = self.get(ods)
@@ -75,7 +82,9 @@ class Organisations:
             result = self.resources.search("Organization", pairs)
             found += [o for s in result.page.items if (o := from_resource(s.body, s.version)) is not None]
             if result.page.next_after is None:
-                return sorted(found, key=lambda o: o.ods)
+                local = {o.ods for o in found}
+                national = self.national.organisations() if self.national else []
+                return sorted(found + [o for o in national if o.ods not in local], key=lambda o: o.ods)
             cursor = encode_cursor(result.page.next_after)
             pairs = [p for p in pairs if p[0] != "_cursor"] + [("_cursor", cursor)]
 
@@ -124,9 +133,48 @@ class Organisations:
         changed = replace(current, **fields)  # type: ignore[arg-type]
         if fields.get("verification_status") == VERIFIED and current.verification_status != VERIFIED:
             changed = replace(changed, verification_date=self.clock.now().date().isoformat())
-        if not console:
+        if current.national_serial is not None and fields.get("operational_status") == ACTIVE:
+            changed = replace(changed, suspended_here=False)  # activating a national entry lifts this node's suspension
+        if not console:  # a nationally listed own entry too: suspended here, it would lock the node out as well
             check_change(self.node.ods, current, changed)
+        if current.national_serial is not None:
+            return self._change_national(current, actor, fields)
         return self._save(current, changed, actor)
+
+    def _change_national(self, current: Organisation, actor: Actor, fields: dict[str, str | None]) -> Organisation:
+        """A nationally listed organisation: this node may only suspend it here and lift that (issue 14 item 4)."""
+        assert self.national is not None
+        reference = f"Organization/{current.ods}"
+        if fields == {"operational_status": "suspended"}:
+            self.national.suspend_here(reference, since=self.clock.now().isoformat())
+        elif fields.get("operational_status") == ACTIVE and set(fields) <= {"operational_status", "technical_status"}:
+            self.national.lift_here(reference)
+        else:
+            raise self._national_only(current)
+        changed = self.national.organisation(current.ods) or current
+        self._audit_here(actor, reference, current, changed.suspended_here)
+        return changed
+
+    @staticmethod
+    def _national_only(current: Organisation) -> InvalidRequest:
+        return InvalidRequest(
+            f"Organisation {current.ods} comes from the national register ({current.source}): "
+            "this node can only suspend it here or lift that suspension",
+            expression=("ods",),
+        )
+
+    def _audit_here(self, actor: Actor, reference: str, current: Organisation, suspended: bool) -> None:
+        event = balp.changed(
+            self.node,
+            self.clock.now(),
+            actor,
+            kind="register",
+            interaction="update",
+            target=reference,
+            before="suspended here" if current.suspended_here else current.source,
+            after="suspended here" if suspended else current.source,
+        )
+        self.audit.append(event)
 
     def suspend(self, ods: str, *, actor: Actor, console: bool = False) -> Organisation:
         return self.change(ods, actor=actor, console=console, operational_status="suspended")
@@ -139,10 +187,12 @@ class Organisations:
 
     def add_endpoint(self, ods: str, address: str, *, actor: Actor) -> Organisation:
         """Record where the organisation's node answers (a FHIR Endpoint referenced from the Organization)."""
-        if not address.startswith(("https://", "http://")):
-            raise InvalidRequest("An endpoint address must be an http(s) URL", expression=("address",))
+        # The national register refuses any other address, so the authority's own node refuses it first.
+        if not is_https_or_loopback(address):
+            raise InvalidRequest("An endpoint address must be an https URL with a host", expression=("address",))
         current = self.require(ods)
-        assert current.id is not None
+        if current.id is None:
+            raise self._national_only(current)
         endpoint = self.resources.create("Endpoint", endpoint_resource(current.id, current.ods, address)).stored
         self._audit(actor, "create", endpoint.id, None, endpoint.version, resource_type="Endpoint")
         return self._save(current, replace(current, endpoints=(*current.endpoints, endpoint.id)), actor)

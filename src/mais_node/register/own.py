@@ -56,7 +56,8 @@ def check_write(node_ods: str, holder: Organisation | None, id: str | None, body
         check_change(node_ods, holder, after)
     elif after is not None and after.ods == node_ods:
         raise Protected(
-            f"Organisation {node_ods} is already in the register (Organization/{holder.id}): a second entry with"
+            f"Organisation {node_ods} is already in the register"
+            f" ({f'Organization/{holder.id}' if holder.id else holder.source}): a second entry with"
             " this node's own ODS code would answer for it",
             expression=("identifier",),
         )

@@ -153,8 +153,18 @@ class MongoResourceStore:
             raise Unavailable("The resource store cannot be read") from exc
         return None if doc is None else _stored(doc)
 
-    def history(self, resource_type: str | None, id: str | None, count: int, after: tuple[str, ...] | None) -> Page:
+    def history(
+        self,
+        resource_type: str | None,
+        id: str | None,
+        count: int,
+        after: tuple[str, ...] | None,
+        *,
+        since: str | None = None,
+    ) -> Page:
         flt: Document = {}
+        if since is not None:
+            flt["lu"] = {"$gte": since}
         if resource_type is not None:
             flt["t"] = resource_type
         if id is not None:

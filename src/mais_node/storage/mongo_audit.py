@@ -22,7 +22,7 @@ from mais_node.audit.chain import GENESIS, record_from, seal, to_micros
 from mais_node.audit.checkpoint import Checkpoint
 from mais_node.audit.index import index_keys
 from mais_node.audit.port import AuditPage, AuditRecord, Event
-from mais_node.audit.query import AuditQuery, page_of
+from mais_node.audit.query import AuditQuery, count_pages, page_of
 from mais_node.clock import Clock, SystemClock
 from mais_node.errors import AuditUnavailable
 
@@ -118,6 +118,26 @@ class MongoAuditLog:
                 return page_of((_doc_record(doc) for doc in cursor), query)
             finally:
                 cursor.close()
+        except PyMongoError as exc:
+            raise AuditUnavailable("the audit trail cannot be read") from exc
+
+    def count(self, query: AuditQuery) -> int:
+        """From the ``_idx`` keys (or every record) in the date window when they are exactly the matches, else by
+        paging."""
+        exact = query.counted_by_index()
+        if exact is None:
+            return count_pages(self.search, query)
+        param, keys = exact
+        spec: dict[str, Any] = {"_idx": {"$in": [f"{param}={key}" for key in keys]}} if param else {}
+        window: dict[str, int] = {}
+        if query.since is not None:
+            window["$gte"] = to_micros(query.since)
+        if query.until is not None:
+            window["$lt"] = to_micros(query.until)
+        if window:
+            spec["recorded"] = window
+        try:
+            return int(self._log.count_documents(spec))
         except PyMongoError as exc:
             raise AuditUnavailable("the audit trail cannot be read") from exc
 

@@ -20,6 +20,7 @@ from pymongo.write_concern import WriteConcern
 from mais_node.auth.ports import KeyStatus, NodeKey
 from mais_node.errors import Unavailable, VersionConflict
 from mais_node.register.model import Client
+from mais_node.storage.mongo_network import MongoNetworkCollections
 
 Document = dict[str, Any]
 _DURABLE = WriteConcern(w="majority", j=True)
@@ -29,8 +30,8 @@ def _instant(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-class MongoRegisterStore:
-    """ClientStore, ReplayCache, RateCounter and NodeKeyStore on one MongoDB database."""
+class MongoRegisterStore(MongoNetworkCollections):
+    """ClientStore, ReplayCache, RateCounter, NodeKeyStore and the network's collections on one MongoDB database."""
 
     def __init__(self, db: Database[Document]) -> None:
         self.clients: Collection[Document] = db.get_collection("oauth_client", write_concern=_DURABLE)
@@ -43,6 +44,7 @@ class MongoRegisterStore:
             self.rates.create_index("expires", expireAfterSeconds=0)
         except PyMongoError as exc:
             raise Unavailable("The register collections cannot be prepared") from exc
+        self._prepare_network(db)
 
     # -- clients ------------------------------------------------------------------------------------------
     def put_client(self, client: Client, *, expected_version: int) -> None:

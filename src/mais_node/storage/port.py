@@ -65,8 +65,17 @@ class ResourceStore(Protocol):
         """The current (or the named) version, tombstones included; None if never written."""
         ...
 
-    def history(self, resource_type: str | None, id: str | None, count: int, after: tuple[str, ...] | None) -> Page:
-        """Versions newest first, of one resource, one type, or the whole store."""
+    def history(
+        self,
+        resource_type: str | None,
+        id: str | None,
+        count: int,
+        after: tuple[str, ...] | None,
+        *,
+        since: str | None = None,
+    ) -> Page:
+        """Versions newest first, of one resource, one type, or the whole store; ``since`` (normalised UTC text)
+        keeps those written at or after it (R4 history ``_since``)."""
         ...
 
     def latest_change(self, *resource_types: str) -> str:

@@ -206,9 +206,20 @@ class SqliteResourceStore:
             raise Unavailable("The resource store cannot be read") from exc
         return None if row is None else _row(row)
 
-    def history(self, resource_type: str | None, id: str | None, count: int, after: tuple[str, ...] | None) -> Page:
+    def history(
+        self,
+        resource_type: str | None,
+        id: str | None,
+        count: int,
+        after: tuple[str, ...] | None,
+        *,
+        since: str | None = None,
+    ) -> Page:
         where: list[str] = []
         args: list[Any] = []
+        if since is not None:
+            where.append("lu >= ?")
+            args.append(since)
         if resource_type is not None:
             where.append("rtype = ?")
             args.append(resource_type)

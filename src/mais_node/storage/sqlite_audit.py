@@ -22,7 +22,7 @@ from mais_node.audit.chain import GENESIS, record_from, seal, to_micros
 from mais_node.audit.checkpoint import Checkpoint
 from mais_node.audit.index import index_keys
 from mais_node.audit.port import AuditPage, AuditRecord, Event
-from mais_node.audit.query import AuditQuery, page_of
+from mais_node.audit.query import AuditQuery, count_pages, page_of
 from mais_node.clock import Clock, SystemClock
 from mais_node.errors import AuditUnavailable
 from mais_node.storage.sqlite_writers import write_lock
@@ -199,6 +199,30 @@ class SqliteAuditLog:
         try:
             with closing(self._stream(self._conn(), sql, args, own=False)) as candidates:
                 return page_of(candidates, query)
+        except sqlite3.Error as exc:
+            raise AuditUnavailable("the audit trail cannot be read") from exc
+
+    def count(self, query: AuditQuery) -> int:
+        """From the index rows (or the log's) in the date window when they are exactly the matches, else by paging."""
+        exact = query.counted_by_index()
+        if exact is None:
+            return count_pages(self.search, query)
+        param, keys = exact
+        where: list[str] = []
+        args: list[object] = []
+        if param:
+            where.append(f"param = ? AND value IN ({', '.join('?' * len(keys))})")
+            args.extend([param, *keys])
+        if query.since is not None:
+            where.append("recorded >= ?")
+            args.append(to_micros(query.since))
+        if query.until is not None:
+            where.append("recorded < ?")
+            args.append(to_micros(query.until))
+        sql = "SELECT COUNT(DISTINCT seq) FROM audit_index" if param else "SELECT COUNT(*) FROM audit_log"
+        sql += f" WHERE {' AND '.join(where)}" if where else ""
+        try:
+            return int(self._conn().execute(sql, args).fetchone()[0])
         except sqlite3.Error as exc:
             raise AuditUnavailable("the audit trail cannot be read") from exc
 

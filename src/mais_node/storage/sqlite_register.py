@@ -17,6 +17,7 @@ from mais_node.auth.ports import KeyStatus, NodeKey
 from mais_node.errors import Unavailable, VersionConflict
 from mais_node.register.model import Client
 from mais_node.storage.sqlite import SqliteDatabase
+from mais_node.storage.sqlite_network import SqliteNetworkTables
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS oauth_client (
@@ -36,8 +37,8 @@ CREATE TABLE IF NOT EXISTS node_key (
 """
 
 
-class SqliteRegisterStore:
-    """ClientStore, ReplayCache, RateCounter and NodeKeyStore on one SQLite file."""
+class SqliteRegisterStore(SqliteNetworkTables):
+    """ClientStore, ReplayCache, RateCounter and NodeKeyStore (and the network's tables) on one SQLite file."""
 
     def __init__(self, db: SqliteDatabase) -> None:
         self.db = db
@@ -45,6 +46,7 @@ class SqliteRegisterStore:
             db.connection().executescript(SCHEMA)
         except sqlite3.Error as exc:
             raise Unavailable("The register tables cannot be prepared") from exc
+        self._prepare_network()
 
     # -- clients ------------------------------------------------------------------------------------------
     def put_client(self, client: Client, *, expected_version: int) -> None:

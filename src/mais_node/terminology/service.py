@@ -13,6 +13,7 @@ from typing import Any
 
 from mais_node.clock import Clock, SystemClock
 from mais_node.errors import InvalidRequest, NotFound
+from mais_node.fhir.nearest import did_you_mean
 from mais_node.terminology.codesystem import CodeSystemVersion, current_version, version_key
 from mais_node.terminology.conceptmap import ConceptMapIndex
 from mais_node.terminology.expansion import expansion
@@ -30,6 +31,7 @@ from mais_node.terminology.model import (
 from mais_node.terminology.valueset import compose_members
 
 LEGISLATION = "legislation"
+LISTED = 20  # a vocabulary with more codes than this is not spelt out in a message: $expand lists it
 
 
 class TerminologyService:
@@ -105,7 +107,9 @@ class TerminologyService:
         verdict = verdicts.get((system, code)) if system else verdicts.get(code)
         if verdict is None:
             where = f"{url} (system {system})" if system else url
-            return ValidationResult(False, f"code '{code}' is not in {where}", system=system, code=code)
+            return ValidationResult(
+                False, f"code '{code}' is not in {where}{_in_use(verdicts, code)}", system=system, code=code
+            )
         if display is not None and verdict.result and display != verdict.display:
             return ValidationResult(
                 False,
@@ -233,6 +237,15 @@ def _verdict(concept: Concept | None, url: str, code: str) -> ValidationResult:
     if concept.abstract:
         return ValidationResult(False, f"code '{code}' is a grouping concept, not for use in data", **found)
     return ValidationResult(True, **found)
+
+
+def _in_use(verdicts: Mapping[Any, ValidationResult], code: str) -> str:
+    """The nearest code in use and, when they are few, all of them: what the sender of an unknown code needs."""
+    usable = sorted(key for key, verdict in verdicts.items() if isinstance(key, str) and verdict.result)
+    if not usable:
+        return ""
+    listed = f"; the codes in use are {', '.join(usable)}" if len(usable) <= LISTED else ""
+    return did_you_mean(code, usable) + listed
 
 
 def _current_resource(group: list[Mapping[str, Any]]) -> Mapping[str, Any]:

@@ -18,8 +18,9 @@ NativeEvaluator = Callable[[Any], bool | None]
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 
+NHS_NUMBER_FORMAT = "matches('^[0-9]{10}$')"
 NHS_NUMBER_MODULUS_11 = (
-    "matches('^[0-9]{10}$') and ((substring(0,1).toInteger() * 10 + substring(1,1).toInteger() * 9"
+    "matches('^[0-9]{10}$') implies ((substring(0,1).toInteger() * 10 + substring(1,1).toInteger() * 9"
     " + substring(2,1).toInteger() * 8 + substring(3,1).toInteger() * 7 + substring(4,1).toInteger() * 6"
     " + substring(5,1).toInteger() * 5 + substring(6,1).toInteger() * 4 + substring(7,1).toInteger() * 3"
     " + substring(8,1).toInteger() * 2 + substring(9,1).toInteger()) mod 11) = 0"
@@ -34,12 +35,20 @@ _TEN_DIGITS = re.compile("^[0-9]{10}$", re.DOTALL)
 _WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2, 1)
 
 
+def nhs_number_format(value: Any) -> bool | None:
+    """mais-nhs-2 on an NHS number string: ten ASCII digits and nothing else."""
+    if type(value) is not str:
+        return None
+    return _TEN_DIGITS.search(value) is not None
+
+
 def nhs_number_modulus_11(value: Any) -> bool | None:
-    """mais-nhs-1 on an NHS number string: ten ASCII digits whose weighted sum is a multiple of 11."""
+    """mais-nhs-1 on an NHS number string: when it is ten ASCII digits (mais-nhs-2 speaks of any other string),
+    their weighted sum is a multiple of 11."""
     if type(value) is not str:
         return None
     if _TEN_DIGITS.search(value) is None:
-        return False
+        return True
     return sum(int(digit) * weight for digit, weight in zip(value, _WEIGHTS, strict=False)) % 11 == 0
 
 
@@ -99,6 +108,7 @@ def _objects(value: Any) -> list[dict[str, Any]] | None:
 
 
 NATIVE: Mapping[str, NativeEvaluator] = {
+    NHS_NUMBER_FORMAT: nhs_number_format,
     NHS_NUMBER_MODULUS_11: nhs_number_modulus_11,
     PERSON_MINIMUM: person_minimum,
 }

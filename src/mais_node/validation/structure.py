@@ -10,7 +10,8 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from mais_node.errors import Issue
-from mais_node.fhir.models import misnamed_resources
+from mais_node.fhir.bindings import binding_issues
+from mais_node.fhir.models import misnamed_resources, value_message
 
 # pydantic error type → FHIR IssueType (the table fhirstarter keeps, reduced to what R4B models raise)
 ISSUE_CODES = {
@@ -23,7 +24,14 @@ ISSUE_CODES = {
 
 
 def check_structure(resource: Mapping[str, Any]) -> list[Issue]:
-    """Issues found by the R4B model of the resource's type (none when it parses)."""
+    """Issues found by the R4B model of the resource's type, and the codes R4's required bindings do not allow."""
+    issues = _model_issues(resource)
+    if not any(i.expression == ("resourceType",) for i in issues):
+        issues.extend(binding_issues(resource))
+    return issues
+
+
+def _model_issues(resource: Mapping[str, Any]) -> list[Issue]:
     kind = resource.get("resourceType")
     if not isinstance(kind, str):
         return [Issue("resourceType is missing", "required", "error", ("resourceType",))]
@@ -69,4 +77,4 @@ def _path(root: str, loc: tuple[int | str, ...]) -> str:
 def _message(error: Mapping[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown element"
-    return str(error["msg"]).removeprefix("Value error, ")
+    return value_message(str(error["msg"]))

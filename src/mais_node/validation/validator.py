@@ -38,15 +38,19 @@ class Validator:
         self._memo = InvariantMemo(memo_size) if memo_size > 0 else None
 
     def validate(self, resource: Mapping[str, Any], profile_url: str | None = None) -> list[Issue]:
-        """Every issue: base structure, then the named profile (or those in ``meta.profile``)."""
+        """Every issue: base structure, then the named profile, else those in ``meta.profile``, else the profile the
+        node declares for the type (``supportedProfile``), when it declares one."""
         issues = check_structure(resource) if self._structure else []
-        root = Node(resource, str(resource.get("resourceType", "Resource")))
+        kind = str(resource.get("resourceType", "Resource"))
+        root = Node(resource, kind)
         if profile_url is not None:
             profiles = [profile_url]
         else:
             meta = resource.get("meta")
             declared = meta.get("profile", []) if isinstance(meta, Mapping) else []
             profiles = [url for url in declared if isinstance(url, str)]
+            if not profiles:
+                profiles = self._declared(kind, issues)
         seen: set[tuple[str, str]] = set()
         for url in profiles:
             if url not in self._registry:
@@ -56,6 +60,18 @@ class Validator:
                 continue
             _Run(self, self._registry.plan(url), root, root, issues, seen).check()
         return issues
+
+    def _declared(self, kind: str, issues: list[Issue]) -> list[str]:
+        """The one profile declared for the type; with several (Parameters: the operation's input and output) a
+        resource cannot be meant for all of them, so the caller is told to name one."""
+        supported = self._registry.profiles_for(kind)
+        if len(supported) > 1:
+            names = ", ".join(supported)
+            issues.append(
+                Issue(f"checked against R4 only: name one of {names} as 'profile'", "informational", "information")
+            )
+            return []
+        return list(supported)
 
     def apply(self, url: str, node: Node, container: Node, issues: list[Issue], seen: set[tuple[str, str]]) -> None:
         """Validate a nested value (extension, contained or inline resource) against its profile."""

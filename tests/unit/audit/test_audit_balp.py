@@ -43,6 +43,16 @@ BUILDERS: dict[str, Callable[[], Event]] = {
     "rules_loaded": lambda: balp.rules_loaded(
         NODE, T0, Actor(), ruleset="national", version="3", accepted=False, reason="policy p9 does not validate"
     ),
+    "person_import": lambda: balp.person_import(
+        NODE,
+        T0,
+        Actor(client_id="cli:operator"),
+        source="export.json",
+        imported={"Patient": 2, "Organization": 1},
+        rejected=0,
+        nhs_verified=True,
+        marked=2,
+    ),
 }
 
 

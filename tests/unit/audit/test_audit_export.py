@@ -9,9 +9,11 @@ from datetime import timedelta
 
 import pytest
 
+from mais_node.audit import balp
+from mais_node.audit.actors import Subject
 from mais_node.audit.export import CSV_COLUMNS, export
 from mais_node.audit.memory import MemoryAuditLog
-from tests.unit.audit.audit_builders import T0, fill
+from tests.unit.audit.audit_builders import NODE, T0, actor, fill
 
 
 @pytest.fixture
@@ -43,11 +45,40 @@ def test_csv_has_the_auditor_columns_and_the_chain_hash(filled: MemoryAuditLog) 
         "action": "E",
         "outcome": "0",
         "agent_who": "u-1 client-A0 A0 X26",
+        "user": "Sam Worker",
         "patient": "9434765900",
+        "request_id": "enq-A0-9434765900",
+        "rules": "national.s47.is-known",
+        "reason": "PERMIT is-known",
         "policy": "https://dsa.test/SharingPolicy/7|2",
         "purpose": "THREAT s47-enquiry",
         "hash": first.hash,
     }
+
+
+def test_csv_names_the_request_rules_reasons_and_agreement_of_an_enquirys_decision(log: MemoryAuditLog) -> None:
+    """Issue 12 item 18: the columns an auditor filters by are filled from the records an enquiry writes."""
+    event = balp.decision(
+        NODE,
+        T0,
+        actor(),
+        enquiry_id="req-42",
+        item="is-open",
+        outcome="review",
+        rule_ids=["national:general:refer", "LA0001-NODE01-2026:clause:permit-1"],
+        reasons=["no agreement in force", "referred for review"],
+        policies=["urn:mais:sharing-policy:LA0001-NODE01-2026"],
+        subject=Subject("9434765919"),
+    )
+    log.append(event)
+    out = io.StringIO()
+    export(log.scan(), None, None, "csv", out)
+    (row,) = csv.DictReader(io.StringIO(out.getvalue()))
+    assert row["request_id"] == "req-42"
+    assert row["rules"] == "national:general:refer LA0001-NODE01-2026:clause:permit-1"
+    assert row["reason"] == "REVIEW is-open: no agreement in force; referred for review"
+    assert row["policy"] == "urn:mais:sharing-policy:LA0001-NODE01-2026"
+    assert row["user"] == "Sam Worker"
 
 
 def test_an_unknown_format_is_refused(filled: MemoryAuditLog) -> None:

@@ -8,17 +8,18 @@ import pytest
 
 from mais_node.audit import balp
 from mais_node.audit.memory import MemoryAuditLog
-from mais_node.audit.query import AuditQuery, parse_audit_query
+from mais_node.audit.query import AuditQuery, parse_audit_query, parse_audit_search
+from mais_node.audit.search import page as audit_page
 from mais_node.errors import InvalidRequest, UnknownSearchParameter
 from tests.unit.audit.audit_builders import NODE, T0, actor, decision_event, fill
 
 
 def search(log: MemoryAuditLog, **params: str) -> list[int]:
     """All matching seqs, following every page."""
-    pairs = [(k.replace("_dash_", "-"), v) for k, v in params.items()]
+    pairs = [(k.replace("_dash_", "-").replace("_colon_", ":"), v) for k, v in params.items()]
     query, seqs = parse_audit_query(pairs), []
     while True:
-        page = log.search(query)
+        page = audit_page(log, query)
         seqs += [r.seq for r in page.records]
         if page.next_cursor is None:
             return seqs
@@ -58,12 +59,13 @@ def test_two_date_parameters_narrow_the_window() -> None:
 @pytest.mark.parametrize(
     "pair",
     [
-        ("date", "ne2026"),
+        ("date", "xx2026"),
         ("date", "2026-13"),
         ("date", "yesterday"),
-        ("_count", "0"),
-        ("_count", "1001"),
+        ("_count", "-1"),
         ("_count", "ten"),
+        ("patient:contains", "943"),
+        ("outcome:missing", "maybe"),
         ("_sort", "seq"),
         ("_cursor", "!!"),
         ("patient", ","),
@@ -75,11 +77,53 @@ def test_bad_values_are_refused_naming_the_parameter(pair: tuple[str, str]) -> N
     assert refused.value.issues[0].expression == (pair[0],)
 
 
-def test_an_unknown_parameter_is_refused() -> None:
+def test_an_unknown_parameter_is_ignored_and_reported_or_refused_when_strict() -> None:
+    lenient = parse_audit_search([("subject", "x"), ("_include", "AuditEvent:agent"), ("outcome", "8")])
+    assert lenient.ignored == ["subject", "_include"]
+    assert lenient.used == [("outcome", "8")]
     with pytest.raises(UnknownSearchParameter):
-        parse_audit_query([("subject", "x")])
+        parse_audit_search([("subject", "x")], strict=True)
     with pytest.raises(UnknownSearchParameter):
-        parse_audit_query([("patient:missing", "true")])
+        parse_audit_query([("subject", "x")])  # in code a misspelt parameter is an error
+    with pytest.raises(UnknownSearchParameter, match="'_summary=true' is not supported on AuditEvent"):
+        parse_audit_search([("_summary", "true")], strict=True)
+
+
+def test_count_zero_asks_for_the_total_and_a_count_above_the_maximum_is_capped_and_said() -> None:
+    assert parse_audit_query([("_count", "0")]).count == 0
+    capped = parse_audit_search([("_count", "1001")])
+    assert capped.query.count == 1000
+    assert capped.notes == ["_count 1001 is above the maximum: pages hold at most 1000 records"]
+
+
+def test_ne_sa_eb_and_ap_dates(filled: MemoryAuditLog) -> None:
+    assert search(filled, date="ne2026-03-02") == [1, *range(3, 31)]
+    assert search(filled, date="sa2026-03-28") == [29, 30]
+    assert search(filled, date="eb2026-03-03") == [1, 2]
+    now = datetime(2026, 3, 31, tzinfo=UTC)  # 30 days after 1 March: 3 days either side
+    query = parse_audit_query([("date", "ap2026-03-01")], now=now)
+    assert (query.since, query.until) == (datetime(2026, 2, 26, tzinfo=UTC), datetime(2026, 3, 5, tzinfo=UTC))
+
+
+def test_not_missing_identifier_and_bare_ids(filled: MemoryAuditLog) -> None:
+    assert search(filled, subtype_colon_not="permit") == []
+    assert search(filled, subtype_colon_not="deny", _count="100") == list(range(1, 31))
+    assert search(filled, policy_colon_missing="false") == list(range(1, 31))
+    assert search(filled, policy_colon_missing="true") == []
+    assert search(filled, patient_colon_identifier="https://fhir.nhs.uk/Id/nhs-number|9434765901") == [
+        2,
+        7,
+        12,
+        17,
+        22,
+        27,
+    ]
+    assert search(filled, patient_colon_identifier="https://other|9434765901") == []
+    assert search(filled, _id="7,9") == [7, 9]
+    assert search(filled, agent_dash_name_colon_exact="Sam Worker", _count="100") == list(range(1, 31))
+    assert search(filled, agent_dash_name_colon_exact="sam worker") == []
+    assert search(filled, agent_dash_name_colon_contains="WORK", _count="100") == list(range(1, 31))
+    assert search(filled, policy_colon_below="https://dsa.test/SharingPolicy", _count="100") == list(range(1, 31))
 
 
 def test_format_parameters_are_ignored() -> None:

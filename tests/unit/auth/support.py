@@ -5,14 +5,16 @@ Test keys are generated at test time: no private key is committed.
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
+from joserfc.jws import JWSRegistry
 
 from mais_node.adapters.jose_keys import generate_private_jwk, public_jwks
 from mais_node.app import create_app
@@ -102,7 +104,7 @@ class Registered:
         } | claims
         head = {"alg": self.alg, "kid": self.private_jwk["kid"], "typ": "JWT"} | (header or {})
         head = {k: v for k, v in head.items() if v is not None}
-        return jwt.encode(head, {k: v for k, v in body.items() if v is not None}, self.key, algorithms=[head["alg"]])
+        return sign_raw(head, {k: v for k, v in body.items() if v is not None}, self.key)
 
     def form(self, now: float, scope: str = "system/Patient.rs", **claims: Any) -> dict[str, str]:
         return {
@@ -113,6 +115,18 @@ class Registered:
         }
 
 
+def sign_raw(header: dict[str, Any], claims: dict[str, Any], key: ECKey | RSAKey) -> str:
+    """A compact JWS signed over exactly this header, as any client library might send it: joserfc's own encoder
+    refuses header fields outside its registry, so the signing input is built here (RFC 7515 §5.1)."""
+
+    def segment(value: dict[str, Any]) -> bytes:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=")
+
+    signing_input = segment(header) + b"." + segment(claims)
+    signature = JWSRegistry.algorithms[header["alg"]].sign(signing_input, key)
+    return (signing_input + b"." + base64.urlsafe_b64encode(signature).rstrip(b"=")).decode()
+
+
 def make_world(
     tmp_path: Path,
     clock: Clock,
@@ -120,9 +134,10 @@ def make_world(
     store: str | None = None,
     rate: RateLimitPolicy | None = None,
     refused_limit: int = 60,
+    base: str = BASE,
 ) -> World:
     url = store or f"sqlite:///{tmp_path / 'node.db'}"
-    settings = Settings(store=url, base_url=BASE, node_org="NODE01", refused_limit=refused_limit)
+    settings = Settings(store=url, base_url=base, node_org="NODE01", refused_limit=refused_limit)
     services = build_services(settings, clock=clock)
     audit = MemoryAuditLog(clock)
     fetcher = FakeJwksFetcher()

@@ -148,3 +148,25 @@ def test_a_replayed_assertion_is_refused_by_another_worker_on_the_same_file(tmp_
 def test_a_client_document_round_trips() -> None:
     client = Client("c", "LA0001", ("mais/enquiry",), "2026-01-01", jwks_uri="https://x.example/jwks", name="CMS")
     assert Client.from_document(client.document()) == client
+
+
+def test_a_key_rotated_in_at_the_jwks_url_is_found_before_the_cached_copy_expires(
+    world: World, clock: FixedClock
+) -> None:
+    """A client that publishes a new key and signs with it at once (the SMART Bulk Data Tester makes a new key each
+    run) is not refused for the node's cached copy: an unknown kid fetches the URL again, at most once a minute."""
+    url = "https://partner.example/jwks"
+    client = _jwks_client(world, url)
+    assert world.auth.token_endpoint.handle(FORM, urlencode(client.form(epoch(clock))).encode()).status == 200
+    rotated = generate_private_jwk("ES384")
+    world.fetcher.documents[url] = FetchedJwks(public_jwks(rotated), max_age=120)
+    fresh = Registered(client.client, rotated, "ES384")
+    assert world.auth.token_endpoint.handle(FORM, urlencode(fresh.form(epoch(clock))).encode()).status == 200
+    assert world.fetcher.fetches == 2
+    junk = fresh.form(epoch(clock)) | {"client_assertion": fresh.assertion(epoch(clock), header={"kid": "nope"})}
+    for _ in range(3):
+        assert world.auth.token_endpoint.handle(FORM, urlencode(junk).encode()).status == 401
+    assert world.fetcher.fetches == 2  # the refetch a minute ago is recent: junk kids do not make the node fetch
+    assert "selects 0 keys" in world.refusals()[-1]
+    clock.advance(seconds=61)
+    assert world.auth.token_endpoint.handle(FORM, urlencode(fresh.form(epoch(clock))).encode()).status == 200

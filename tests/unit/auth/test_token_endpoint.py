@@ -16,7 +16,7 @@ from joserfc.jwk import ECKey, OctKey
 
 from mais_node.auth.token_endpoint import TokenResponse
 from mais_node.clock import FixedClock
-from tests.unit.auth.support import ADMIN, Registered, World, epoch
+from tests.unit.auth.support import ADMIN, TOKEN_URL, Registered, World, epoch, sign_raw
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -152,7 +152,7 @@ def test_each_attack_is_refused_with_its_error_and_audited(world: World, name: s
     assert reason in event["outcomeDesc"]
 
 
-@pytest.mark.parametrize("missing", ["grant_type", "scope", "client_assertion_type", "client_assertion"])
+@pytest.mark.parametrize("missing", ["grant_type", "client_assertion_type", "client_assertion"])
 def test_each_missing_parameter_is_an_invalid_request(world: World, missing: str) -> None:
     client = world.client()
     form = client.form(epoch(world.clock))
@@ -230,3 +230,224 @@ def test_a_refusal_names_the_claimed_client_in_the_audit_record(world: World) ->
     post(world, client.form(epoch(world.clock), exp=int(epoch(world.clock)) - 300))
     agents = world.audit.records[-1].event["agent"]
     assert any(client.client_id in json.dumps(agent) for agent in agents)
+
+
+# RFC 7515 §4: a header parameter the node does not know is ignored unless ``crit`` names it. The SMART Bulk Data
+# Tester signs {"alg", "typ", "kid", "kty"}; other clients add "x5t" or their own fields.
+@pytest.mark.parametrize(
+    "extra",
+    [{"kty": "EC"}, {"x-vendor": {"build": 7}}, {"x5t": "bm90LWEtdGh1bWJwcmludA"}, {"cty": "JWT", "typ": "jwt"}],
+    ids=["kty", "vendor-object", "x5t", "cty"],
+)
+def test_a_header_field_the_node_does_not_know_is_ignored(world: World, extra: dict[str, Any]) -> None:
+    client = world.client("ES384")
+    now = epoch(world.clock)
+    answer = post(world, client.form(now) | {"client_assertion": client.assertion(now, header=extra)})
+    assert answer.status == 200, answer.body
+
+
+def test_a_registered_jwk_in_the_header_is_accepted(world: World) -> None:
+    client = world.client("RS384")
+    assert client.client.jwks is not None
+    public = client.client.jwks["keys"][0]
+    now = epoch(world.clock)
+    answer = post(world, client.form(now) | {"client_assertion": client.assertion(now, header={"jwk": public})})
+    assert answer.status == 200, answer.body
+
+
+def test_a_registered_jku_is_accepted_and_only_it_is_fetched(world: World) -> None:
+    from mais_node.adapters.jose_keys import generate_private_jwk, public_jwks
+    from mais_node.auth.ports import FetchedJwks
+
+    url = "https://partner.example/jwks.json"
+    private = generate_private_jwk("ES384")
+    world.fetcher.documents[url] = FetchedJwks(public_jwks(private), max_age=0)
+    client = world.auth.clients.add("LA0001", ["system/Patient.rs"], jwks_uri=url, actor=ADMIN)
+    registered = Registered(client, private, "ES384")
+    now = epoch(world.clock)
+    answer = post(world, registered.form(now) | {"client_assertion": registered.assertion(now, header={"jku": url})})
+    assert answer.status == 200, answer.body
+
+
+def _evil_jwks(world: World) -> tuple[str, ECKey]:
+    """A JWKS URL an attacker controls, holding the attacker's key under the victim's kid: never to be fetched."""
+    from mais_node.auth.ports import FetchedJwks
+
+    evil = ECKey.generate_key("P-384", private=True)
+    url = "http://127.0.0.1:9/evil.json"
+    world.fetcher.documents[url] = FetchedJwks({"keys": [evil.as_dict(private=False)]}, max_age=0)
+    return url, evil
+
+
+def _signed_by(client: Registered, key: ECKey, now: float, header: dict[str, Any]) -> str:
+    claims = {"iss": client.client_id, "sub": client.client_id, "aud": TOKEN_URL, "exp": int(now) + 200}
+    claims |= {"jti": f"j-{len(header)}-{sorted(header)[0]}"}
+    head = {"alg": "ES384", "kid": client.private_jwk["kid"], "typ": "JWT"} | header
+    return sign_raw(head, claims, key)
+
+
+HEADER_REFUSALS: dict[str, tuple[Callable[[World, Registered, float], dict[str, Any]], str]] = {
+    "crit names a field the node does not understand": (
+        lambda w, c, now: {"crit": ["exp-extension"], "exp-extension": 1},
+        "'crit' names 'exp-extension'",
+    ),
+    "crit names a field that is absent": (lambda w, c, now: {"crit": ["gone"]}, "'crit' names 'gone'"),
+    "crit is empty": (lambda w, c, now: {"crit": []}, "'crit'"),
+    "b64 false (RFC 7797)": (lambda w, c, now: {"b64": False, "crit": ["b64"]}, "'crit' names 'b64'"),
+    "a jku other than the registered JWKS URL": (
+        lambda w, c, now: {"jku": "https://elsewhere.example/jwks.json"},
+        "'jku' is not the client's registered JWKS URL",
+    ),
+    "a jwk that is not the client's key": (
+        lambda w, c, now: {"jwk": ECKey.generate_key("P-384", private=True).as_dict(private=False)},
+        "'jwk' is not the client's registered key",
+    ),
+    "an x5u": (lambda w, c, now: {"x5u": "https://elsewhere.example/cert.pem"}, "'x5u'"),
+    "an x5c": (lambda w, c, now: {"x5c": ["MIIB"]}, "'x5c'"),
+    "a kid that is not a string": (lambda w, c, now: {"kid": 7}, "no 'kid'"),
+    "a typ that is not a string": (lambda w, c, now: {"typ": 7}, "the assertion header is not valid: 'typ'"),
+}
+
+
+@pytest.mark.parametrize("name", list(HEADER_REFUSALS))
+def test_a_header_problem_is_refused_as_a_header_problem_and_audited(world: World, name: str) -> None:
+    header, reason = HEADER_REFUSALS[name]
+    client = world.client("ES384")
+    now = epoch(world.clock)
+    assertion = client.assertion(now, header=header(world, client, now))
+    before = len(world.audit.records)
+    answer = post(world, client.form(now) | {"client_assertion": assertion})
+    assert (answer.status, answer.body["error"]) == (401, "invalid_client")
+    assert reason in answer.body["error_description"]
+    assert "signature" not in answer.body["error_description"]
+    assert [r.event["outcomeDesc"] for r in world.audit.records[before:]] == [
+        f"invalid_client: {answer.body['error_description']}"
+    ]
+
+
+def test_an_evil_jku_is_refused_before_anything_is_fetched(world: World) -> None:
+    """SMART Backend Services: a jku must be the client's registered JWKS URL; another is never fetched."""
+    client = world.client("ES384")
+    url, evil = _evil_jwks(world)
+    now = epoch(world.clock)
+    answer = post(world, client.form(now) | {"client_assertion": _signed_by(client, evil, now, {"jku": url})})
+    assert (answer.status, answer.body["error"]) == (401, "invalid_client")
+    assert "'jku' is not the client's registered JWKS URL" in answer.body["error_description"]
+    assert world.fetcher.fetches == 0
+
+
+def test_an_attackers_jwk_in_the_header_does_not_verify_its_own_signature(world: World) -> None:
+    client = world.client("ES384")
+    evil = ECKey.generate_key("P-384", private=True)
+    now = epoch(world.clock)
+    assertion = _signed_by(client, evil, now, {"jwk": evil.as_dict(private=False)})
+    answer = post(world, client.form(now) | {"client_assertion": assertion})
+    assert (answer.status, answer.body["error"]) == (401, "invalid_client")
+    assert "'jwk' is not the client's registered key" in answer.body["error_description"]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [{"alg": 'ES"384'}, {"crit": ['a"\\b§']}, {"alg": "\u00e9S384"}],
+    ids=["quote-in-alg", "quote-in-crit", "non-ascii-alg"],
+)
+def test_a_refusal_quoting_the_header_keeps_to_the_characters_rfc6749_allows(
+    world: World, header: dict[str, Any]
+) -> None:
+    """RFC 6749 §5.2: error_description is printable ASCII without '"' or '\\'; authlib raises on anything else."""
+    client = world.client("ES384")
+    now = epoch(world.clock)
+    head = {"alg": "ES384", "kid": client.private_jwk["kid"]} | header
+    claims = {"iss": client.client_id, "sub": client.client_id, "aud": TOKEN_URL, "exp": int(now) + 200, "jti": "q"}
+    signing_input = b64(head) + "." + b64(claims)
+    answer = post(world, client.form(now) | {"client_assertion": signing_input + ".c2ln"})
+    assert (answer.status, answer.body["error"]) == (401, "invalid_client")
+    description = answer.body["error_description"]
+    assert all(0x20 <= ord(ch) <= 0x7E and ch not in '"\\' for ch in description)
+
+
+@pytest.mark.parametrize("scope", [None, "", "  "], ids=["missing", "empty", "blank"])
+def test_no_scope_is_invalid_scope(world: World, scope: str | None) -> None:
+    """RFC 6749 §3.3 (no default scope here) and the SMART Bulk Data Tester's "Rejects empty scope"."""
+    client = world.client()
+    form = client.form(epoch(world.clock))
+    if scope is None:
+        del form["scope"]
+    else:
+        form["scope"] = scope
+    answer = post(world, form)
+    assert (answer.status, answer.body["error"]) == (400, "invalid_scope")
+    assert "at least one scope" in world.refusals()[-1]
+
+
+# SMART App Launch v2 §3.0.2.3: v1 scopes are read as the v2 scopes they mean, and granted back as understood.
+@pytest.mark.parametrize(
+    ("registered", "requested", "granted"),
+    [
+        ("system/*.cruds", "system/*.read", "system/*.rs"),
+        ("system/*.cruds", "system/Patient.read", "system/Patient.rs"),
+        ("system/*.cruds", "system/Patient.write", "system/Patient.cud"),
+        ("system/*.cruds", "system/Task.*", "system/Task.cruds"),
+        ("system/*.cruds", "system/*.*", "system/*.cruds"),
+        ("system/*.cruds", "system/Patient.read system/Task.rs", "system/Patient.rs system/Task.rs"),
+        ("system/Patient.rs system/Task.crs mais/enquiry", "system/*.read", "system/Patient.rs system/Task.rs"),
+        ("system/Patient.rs", "system/*.*", "system/Patient.rs"),
+        ("system/Patient.rs", "system/Patient.read mais/admin", "system/Patient.rs"),
+        ("system/*.cruds", "system/Patient.read system/Observation.rs", "system/Patient.rs"),
+        ("system/*.cruds", "launch/patient system/Patient.rs", "system/Patient.rs"),
+        ("system/*.rs mais/enquiry", "mais/enquiry system/AuditEvent.read", "mais/enquiry system/AuditEvent.rs"),
+    ],
+)
+def test_what_is_granted_is_what_the_registration_allows_of_what_was_asked(
+    world: World, registered: str, requested: str, granted: str
+) -> None:
+    client = world.client(scope=registered)
+    answer = post(world, client.form(epoch(world.clock), scope=requested))
+    assert answer.status == 200, answer.body
+    assert answer.body["scope"] == granted
+    caller = world.auth.bearer.authenticate(f"Bearer {answer.body['access_token']}")
+    assert caller.scopes == tuple(granted.split())
+    assert world.audit.records[-1].event["outcome"] == "0"
+
+
+@pytest.mark.parametrize(
+    ("requested", "reason"),
+    [
+        ("launch fhirUser", "'launch': not a SMART system scope"),
+        ("system/Observation.rs", "this node serves no Observation"),
+        ("system/UnknownResource.read", "this node serves no UnknownResource"),
+        ("system/Patient.unknownAction", "not a SMART system scope"),
+        ("system/Patient.xyz", "not a SMART system scope"),
+        ("system/Patient.sr", "not a SMART system scope"),
+        ("system/Patient.rs?a=b", "not a SMART system scope"),
+        ("patient/*.read", "not a SMART system scope"),
+        ("system/Patient.write", "the client is not registered for it"),
+    ],
+)
+def test_nothing_grantable_is_invalid_scope_naming_the_scope_and_why(world: World, requested: str, reason: str) -> None:
+    client = world.client(scope="system/Patient.rs")
+    answer = post(world, client.form(epoch(world.clock), scope=requested))
+    assert (answer.status, answer.body["error"]) == (400, "invalid_scope")
+    assert reason in answer.body["error_description"]
+    assert reason in world.refusals()[-1]
+
+
+def test_a_header_refusal_names_the_claimed_client_however_large_the_header(world: World) -> None:
+    client = world.client()
+    now = epoch(world.clock)
+    header = {"crit": ["x-trace"], "x-trace": "t" * 600}  # past joserfc's 512-byte header limit
+    post(world, client.form(now) | {"client_assertion": client.assertion(now, header=header)})
+    event = world.audit.records[-1].event
+    assert "'crit' names 'x-trace'" in event["outcomeDesc"]
+    assert any(client.client_id in json.dumps(agent) for agent in event["agent"])
+
+
+def test_a_client_id_parameter_must_name_the_client_of_the_assertion(world: World) -> None:
+    """RFC 7521 §4.2: client_id is optional, but when sent it must identify the client the assertion identifies."""
+    client = world.client()
+    other = world.client()
+    same = post(world, client.form(epoch(world.clock)) | {"client_id": client.client_id})
+    assert same.status == 200
+    answer = post(world, client.form(epoch(world.clock)) | {"client_id": other.client_id})
+    assert (answer.status, answer.body["error"]) == (401, "invalid_client")
+    assert "'client_id' is not the client the assertion names" in world.refusals()[-1]

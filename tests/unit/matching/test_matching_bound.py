@@ -84,3 +84,39 @@ def test_a_query_with_an_nhs_number_skips_the_strangers_born_the_same_day() -> N
     ]
     assert len(rows) == 41
     assert kept == [me.id]
+
+
+def test_the_bound_never_skips_a_candidate_the_verified_number_floor_lifts() -> None:
+    """Issue 13 §1: enquiries with a held verified NHS number and date of birth but other names and postcode."""
+    held = [replace(p, nhs_verified=True) for p in POPULATION if p.nhs_number and p.birth_date][:200]
+    index = PersonIndex(held)
+    lifted = 0
+    for person in held:
+        others = {"given": ("Zebedee",), "preferred": (), "family": "Quixote", "former_families": ()}
+        query = replace(person, id="Q", postcode="ZE3 9XP", nhs_verified=False, **others)  # type: ignore[arg-type]
+        profile = profile_of(query)
+        every = []
+        for row in index._block(profile):
+            person_id = index._ids[row]
+            assert person_id is not None
+            assert (
+                could_be_possible(
+                    profile,
+                    index._nhs[row],
+                    index._birth[row],
+                    bool(index._flags[row] & 2),
+                    index._postcode[row],
+                    index._flags[row] >> 2,
+                )
+                or score(profile, index._profile(row)).grade is Grade.CERTAINLY_NOT
+            )
+            scored = score(profile, index._profile(row))
+            if scored.grade is not Grade.CERTAINLY_NOT:
+                every.append(Candidate(person_id, scored.score, scored.grade, scored.features, scored.reasons))
+        every.sort(key=lambda c: (-c.grade.rank, -c.score, c.id))
+        found = index.match(query)
+        assert found == every[:5]
+        grades = {c.id: c.grade for c in found}
+        assert grades[person.id] is Grade.PROBABLE
+        lifted += "verified NHS number and date of birth (or name) agree: at least probable" in found[0].reasons
+    assert lifted > 150  # the floor, not the score, lifted most of them: the case above is exercised

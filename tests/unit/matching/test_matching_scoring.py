@@ -120,7 +120,13 @@ def test_twin_with_a_different_given_name_is_not_probable() -> None:
 
 
 def test_twin_with_the_siblings_nhs_number_is_not_certain() -> None:
-    assert compare(query(given=("Catherine",), nhs_number="9434765919"), MARGARET).grade is Grade.POSSIBLE
+    # Issue 13 §1: a verified NHS number and date of birth that agree are referred (probable), never "not known";
+    # without verification on either side the twin rule still caps the grade at possible.
+    verified = compare(query(given=("Catherine",), nhs_number="9434765919"), MARGARET)
+    assert verified.grade is Grade.PROBABLE
+    assert "verified NHS number and date of birth (or name) agree: at least probable" in verified.reasons
+    unverified = replace(MARGARET, nhs_verified=False)
+    assert compare(query(given=("Catherine",), nhs_number="9434765919"), unverified).grade is Grade.POSSIBLE
 
 
 def test_changed_surname_matches_through_former_names_on_either_side() -> None:
@@ -169,3 +175,11 @@ def test_short_names_differing_by_a_substituted_letter_disagree() -> None:
     tom = replace(MARGARET, given=("Tom",), gender=Gender.MALE)
     assert compare(query(given=("Tim",), gender=Gender.MALE), tom).grade is Grade.POSSIBLE
     assert compare(query(given=("Tomm",), gender=Gender.MALE), tom).grade is Grade.PROBABLE
+
+
+def test_a_verified_nhs_number_with_the_whole_name_agreeing_is_referred_whatever_the_birth_date() -> None:
+    # Issue 13 §2: the number and the name point at one person; a wrong date of birth is for a reviewer to see.
+    wrong_date = compare(query(nhs_number="9434765919", birth_date=date(1971, 9, 30)), MARGARET)
+    assert wrong_date.grade is Grade.PROBABLE
+    sibling_number = compare(query(nhs_number="9434765919", birth_date=date(1971, 9, 30), given=("Ann",)), MARGARET)
+    assert sibling_number.grade is Grade.POSSIBLE

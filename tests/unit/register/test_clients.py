@@ -78,3 +78,18 @@ def test_a_client_needs_a_registered_organisation_and_known_scopes(world: World)
     world.organisation("LA0001")
     with pytest.raises(InvalidRequest, match="scope"):
         world.auth.clients.add("LA0001", ["system/Patient.*"], jwks=_jwks(), actor=ADMIN)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1.partner.example/jwks",
+        "http://localhost.partner.example/jwks",
+        "http://localhost@partner.example/jwks",
+    ],
+)
+def test_a_plain_http_jwks_url_is_refused_unless_its_host_is_this_machine(world: World, url: str) -> None:
+    world.organisation("LA0001")
+    with pytest.raises(InvalidRequest, match="https"):
+        world.auth.clients.add("LA0001", ["mais/enquiry"], jwks_uri=url, actor=ADMIN)
+    assert world.auth.clients.add("LA0001", ["mais/enquiry"], jwks_uri="http://127.0.0.1:9/jwks", actor=ADMIN)

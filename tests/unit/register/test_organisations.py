@@ -86,6 +86,16 @@ def test_an_endpoint_is_a_fhir_endpoint_referenced_by_the_organisation(world: Wo
         world.auth.organisations.add_endpoint("LA0001", "ftp://x", actor=ADMIN)
 
 
+@pytest.mark.parametrize(
+    "address", ["https://", "http://", "https://la 0001.example/fhir", "http://la0001.example/fhir"]
+)
+def test_an_endpoint_address_is_an_https_url_with_a_host(world: World, address: str) -> None:
+    world.organisation("LA0001")
+    with pytest.raises(InvalidRequest, match="https"):
+        world.auth.organisations.add_endpoint("LA0001", address, actor=ADMIN)
+    assert world.auth.organisations.require("LA0001").endpoints == ()
+
+
 def test_the_register_lists_every_organisation(world: World) -> None:
     for code in ("LA0003", "LA0001", "LA0002"):
         world.organisation(code)

@@ -98,8 +98,10 @@ def test_draft_purpose_is_not_yet_usable(terminology: TerminologyService) -> Non
 
 def test_unknown_code_wrong_display_and_unknown_value_set(terminology: TerminologyService) -> None:
     assert terminology.validate_code(PURPOSE_SYSTEM, "curiosity").message == (
-        f"code 'curiosity' is not in {PURPOSE_SYSTEM}"
+        f"code 'curiosity' is not in {PURPOSE_SYSTEM}; the codes in use are already-open, general-safeguarding,"
+        " s17-child-in-need, s42-adult-safeguarding, s47-enquiry"
     )
+    assert "(did you mean 's47-enquiry'?)" in (terminology.validate_code(PURPOSE_SYSTEM, "s74-enquiry").message or "")
     wrong = terminology.validate_code(PURPOSE_SYSTEM, "s47-enquiry", display="Section 47")
     assert not wrong.result
     assert "display 'Section 47'" in (wrong.message or "")

@@ -94,8 +94,17 @@ def test_every_issue_of_a_doubly_broken_task_is_listed(validator: Validator) -> 
 def test_meta_profile_is_used_when_no_profile_is_named(validator: Validator) -> None:
     person = example("mais-person-invalid-check-digit")
     assert [i.code for i in validator.validate(person)] == ["invariant"]
+
+
+def test_without_a_profile_the_one_declared_for_the_type_is_used(validator: Validator) -> None:
+    """Issue 12 item 7: a Patient with a bad check digit and no meta.profile does not "conform"."""
+    person = example("mais-person-invalid-check-digit")
     del person["meta"]
-    assert validator.validate(person) == []
+    assert [i.code for i in validator.validate(person)] == ["invariant"]
+    parameters = {"resourceType": "Parameters", "parameter": [{"name": "x", "valueString": "y"}]}
+    (told,) = validator.validate(parameters)
+    assert told.severity == "information"
+    assert "name one of" in told.diagnostics
 
 
 def test_unknown_profiles(validator: Validator) -> None:

@@ -3,54 +3,61 @@ checkpoints. Only tokens with ``system/AuditEvent.rs`` get in; every search is i
 
 from __future__ import annotations
 
+from email.utils import format_datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import JSONResponse, Response
 
-from mais_node.api.deps import ServicesDep
+from mais_node.api.deps import ServicesDep, prefers_strict
 from mais_node.api.media import check_accept, fhir_response
 from mais_node.api.security import require_scope
 from mais_node.audit import balp
+from mais_node.audit import search as trail_search
 from mais_node.audit.actors import Actor
-from mais_node.audit.query import parse_audit_query
+from mais_node.audit.port import AuditRecord
+from mais_node.audit.query import parse_audit_search
 from mais_node.auth.bearer import Caller
 from mais_node.errors import MethodNotAllowed, NotFound
-from mais_node.fhir.search.parse import is_small_int
 
 router = APIRouter(dependencies=[Depends(check_accept)])
 AUDITOR = "system/AuditEvent.rs"
-AuditorDep = Annotated[Caller, Depends(require_scope(AUDITOR, "system/*.cruds"))]
+AuditorDep = Annotated[Caller, Depends(require_scope(AUDITOR))]
 
 
 @router.get("/fhir/AuditEvent")
 async def search(request: Request, services: ServicesDep, caller: AuditorDep) -> Response:
-    pairs = [(k, v) for k, v in request.query_params.multi_items() if k != "_format"]
-    page = services.audit.search(parse_audit_query(pairs))
+    pairs = request.query_params.multi_items()
+    asked = parse_audit_search(pairs, strict=prefers_strict(request), now=services.clock.now())
     base = f"{services.settings.fhir_base}/AuditEvent"
-    own = [(k, v) for k, v in pairs if k != "_cursor"]
-    links = [{"relation": "self", "url": f"{base}?{urlencode(pairs)}"}]
-    if page.next_cursor:
-        links.append({"relation": "next", "url": f"{base}?{urlencode([*own, ('_cursor', page.next_cursor)])}"})
-    entries = [
-        {"fullUrl": f"{base}/{record.seq}", "resource": record.event, "search": {"mode": "match"}}
-        for record in page.records
-    ]
+    bundle, returned = trail_search.searchset(services.audit, asked, base)
     actor = Actor(org_ods=caller.org_ods, client_id=caller.client_id)
+    query = urlencode([(k, v) for k, v in pairs if k != "_format"])
     services.checkpointer.append(
-        balp.audit_searched(services.node, services.clock.now(), actor, query=urlencode(pairs), returned=len(entries))
+        balp.audit_searched(services.node, services.clock.now(), actor, query=query, returned=returned)
     )
-    return fhir_response({"resourceType": "Bundle", "type": "searchset", "link": links, "entry": entries})
+    return fhir_response(bundle)
+
+
+def _served(record: AuditRecord | None, seq: str) -> Response:
+    if record is None:
+        raise NotFound(f"AuditEvent/{seq[:20]} is not known")
+    resource = trail_search.as_resource(record)
+    headers = {"ETag": f'W/"{trail_search.VERSION}"', "Last-Modified": format_datetime(record.recorded, usegmt=True)}
+    return fhir_response(resource, headers=headers)
 
 
 @router.get("/fhir/AuditEvent/{seq}")
 async def read(seq: str, services: ServicesDep, caller: AuditorDep) -> Response:
-    if is_small_int(seq):
-        record = next(iter(services.audit.scan(int(seq))), None)
-        if record is not None and record.seq == int(seq):
-            return fhir_response(record.event)
-    raise NotFound(f"AuditEvent/{seq[:20]} is not known")
+    return _served(trail_search.read(services.audit, seq), seq)
+
+
+@router.get("/fhir/AuditEvent/{seq}/_history/{version}")
+async def vread(seq: str, version: str, services: ServicesDep, caller: AuditorDep) -> Response:
+    """An AuditEvent has one version, "1": the trail is append-only."""
+    record = trail_search.read(services.audit, seq) if version == trail_search.VERSION else None
+    return _served(record, f"{seq[:20]}/_history/{version[:20]}")
 
 
 @router.get("/audit/checkpoint")

@@ -84,8 +84,10 @@ def _org(org: Organisation) -> dict[str, Any]:
         "technical_status": org.technical_status,
         "verification_status": org.verification_status,
         "verification_date": org.verification_date,
-        "resource": f"Organization/{org.id}",
+        "resource": f"Organization/{org.id}" if org.id else None,
         "version": org.version,
+        "source": org.source,  # "local" or "national serial N" (issue 14)
+        "suspended_here": org.suspended_here,
     }
 
 

@@ -29,22 +29,25 @@ router = APIRouter(prefix="/fhir", dependencies=[Depends(check_accept)])
 # POST /fhir/Task is the enquiry's Task form: included before the generic create of api/routes/rest.py.
 task_router = APIRouter(prefix="/fhir", dependencies=[Depends(check_accept)])
 
-EnquirerDep = Annotated[Caller, Depends(require_scope(ENQUIRY, "system/Task.crs", "system/*.cruds"))]
+EnquirerDep = Annotated[Caller, Depends(require_scope(ENQUIRY, "system/Task.crs"))]
 ReviewerDep = Annotated[Caller, Depends(require_scope(REVIEWER))]
 
 
-def _asker(caller: Caller) -> Asker:
-    return Asker(caller.org_ods, caller.client_id)
+def _asker(caller: Caller, request: Request) -> Asker:
+    return Asker(caller.org_ods, caller.client_id, request.client.host if request.client else None)
 
 
 def _task_location(services: Services, stored_id: str, version: int) -> dict[str, str]:
-    return {"Location": f"{services.settings.fhir_base}/Task/{stored_id}/_history/{version}", "ETag": f'W/"{version}"'}
+    """``Location`` names the version created (R4 create); ``Content-Location`` the Task itself, the address to poll:
+    it shows the IG officer's decision once taken, where the version created stays on-hold for ever."""
+    task = f"{services.settings.fhir_base}/Task/{stored_id}"
+    return {"Location": f"{task}/_history/{version}", "Content-Location": task, "ETag": f'W/"{version}"'}
 
 
-async def _answer(services: Services, enquiry: Enquiry, caller: Caller, keeper: TaskKeeper) -> Answer | None:
+async def _answer(services: Services, enquiry: Enquiry, asker: Asker, keeper: TaskKeeper) -> Answer | None:
     """The enquiry answered, its Task kept before its records are written (None: refused by the rules)."""
     try:
-        return await services.enquiries.answer(enquiry, _asker(caller), keep=keeper)
+        return await services.enquiries.answer(enquiry, asker, keep=keeper)
     except NotPermitted:
         return None
     except AuditUnavailable:
@@ -56,7 +59,10 @@ async def _answer(services: Services, enquiry: Enquiry, caller: Caller, keeper: 
 async def person_info_query(request: Request, services: ServicesDep, caller: EnquirerDep) -> Response:
     check_content_type(request)
     raw = await request.body()
-    enquiry = services.enquiries.read(raw, lambda: from_parameters(parse_json(raw), raw), _asker(caller))
+    subject_issues = services.enquiries.gates.subject_issues
+    enquiry = services.enquiries.read(
+        raw, lambda: from_parameters(parse_json(raw), raw, subject_issues=subject_issues), _asker(caller, request)
+    )
 
     def referral(decision: Decision, answer: Answer | None) -> dict[str, Any] | None:
         """The Task that waits for an IG officer's decision (DESIGN §3: REVIEW answers "referred")."""
@@ -68,7 +74,7 @@ async def person_info_query(request: Request, services: ServicesDep, caller: Enq
     # Task passes the R4 structure check, so it is not paid for again (~0.3 ms per referral).
     keeper = TaskKeeper(services.resources, referral, structure_checked=True)
     try:
-        answer = await services.enquiries.answer(enquiry, _asker(caller), keep=keeper)
+        answer = await services.enquiries.answer(enquiry, _asker(caller, request), keep=keeper)
     except AuditUnavailable:
         keeper.withdraw()
         raise
@@ -88,15 +94,15 @@ async def task_enquiry(request: Request, services: ServicesDep, caller: Enquirer
         body.update(parse_json(raw))
         if body.get("resourceType") != "Task":
             raise InvalidRequest("The body must be a Task", expression=("resourceType",))
-        return from_task(body, raw)
+        return from_task(body, raw, task_issues=services.enquiries.gates.task_issues)
 
-    enquiry = services.enquiries.read(raw, parse, _asker(caller))
+    enquiry = services.enquiries.read(raw, parse, _asker(caller, request))
 
     def answered(decision: Decision, answer: Answer | None) -> dict[str, Any]:
         return answer_task(body, decision, answer, services.settings.node_org, caller.org_ods)
 
     keeper = TaskKeeper(services.resources, answered)
-    await _answer(services, enquiry, caller, keeper)
+    await _answer(services, enquiry, _asker(caller, request), keeper)
     stored = keeper.stored
     assert stored is not None  # every decision is kept on the Task
     return raw_response(stored.json, 201, _task_location(services, stored.id, stored.version))
@@ -109,7 +115,10 @@ async def what_if(request: Request, services: ServicesDep, caller: ReviewerDep) 
     The body is the ``$person-info-query`` Parameters; its ``requester`` names the organisation to decide for."""
     check_content_type(request)
     raw = await request.body()
-    enquiry = services.enquiries.read(raw, lambda: from_parameters(parse_json(raw), raw), _asker(caller))
+    subject_issues = services.enquiries.gates.subject_issues
+    enquiry = services.enquiries.read(
+        raw, lambda: from_parameters(parse_json(raw), raw, subject_issues=subject_issues), _asker(caller, request)
+    )
     # "What if organisation X asked this?": the requester parameter names X (the reviewer's own by default).
     decided = services.enquiries.what_if(enquiry, Asker(enquiry.requester_ods or caller.org_ods, caller.client_id))
     parameters: list[dict[str, Any]] = [{"name": "outcome", "valueCode": decided.decision.outcome.value.lower()}]

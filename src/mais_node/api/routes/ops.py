@@ -26,9 +26,12 @@ async def readyz(services: ServicesDep) -> Response:
         services.store.ping()
     except Unavailable:
         return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
+    ready: dict[str, object] = {"status": "ready", "store": "ok", "audit": "ok"}
+    if services.network is not None:  # the national register in force (issue 14): a node keeps serving on it
+        ready["register"] = services.network.readiness(services.clock.now())
     if not services.readiness.ready():
-        return JSONResponse({"status": "unavailable", "store": "ok", "audit": "cannot take a record"}, status_code=503)
-    return JSONResponse({"status": "ready", "store": "ok", "audit": "ok"})
+        return JSONResponse(ready | {"status": "unavailable", "audit": "cannot take a record"}, status_code=503)
+    return JSONResponse(ready)
 
 
 @router.get("/metrics", include_in_schema=False)

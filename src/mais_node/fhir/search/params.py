@@ -20,10 +20,18 @@ class SearchParam:
     paths: tuple[str, ...]
     description: str
     targets: tuple[str, ...] = ()
+    # The code system of a ``code`` element (R4: a required binding to one system), which a token search may name
+    # as ``system|code`` although the stored element holds the bare code.
+    system: str | None = None
 
 
-def _p(name: str, type_: ParamType, *paths: str, doc: str, targets: tuple[str, ...] = ()) -> SearchParam:
-    return SearchParam(name, type_, paths, doc, targets)
+def _p(
+    name: str, type_: ParamType, *paths: str, doc: str, targets: tuple[str, ...] = (), system: str | None = None
+) -> SearchParam:
+    return SearchParam(name, type_, paths, doc, targets, system)
+
+
+_HL7 = "http://hl7.org/fhir"
 
 
 # Parameters every type has (R4 §3.1.1.4.1). Values come from the resource's own id and meta.
@@ -41,7 +49,7 @@ DECLARED: Mapping[str, tuple[SearchParam, ...]] = {
         _p("family", "string", "name.family", doc="Family name"),
         _p("given", "string", "name.given", doc="Given name"),
         _p("birthdate", "date", "birthDate", doc="Date of birth"),
-        _p("gender", "token", "gender", doc="Stated gender"),
+        _p("gender", "token", "gender", doc="Stated gender", system=f"{_HL7}/administrative-gender"),
         _p("address", "string", "address", doc="Any part of any address"),
         _p("address-postalcode", "string", "address.postalCode", doc="Postcode"),
         _p("active", "token", "active", doc="Whether the record is in active use"),
@@ -63,7 +71,13 @@ DECLARED: Mapping[str, tuple[SearchParam, ...]] = {
             doc="The organisation holding the involvement",
             targets=("Organization",),
         ),
-        _p("status", "token", "status", doc="planned | waitlist | active | onhold | finished | cancelled"),
+        _p(
+            "status",
+            "token",
+            "status",
+            doc="planned | waitlist | active | onhold | finished | cancelled",
+            system=f"{_HL7}/episode-of-care-status",
+        ),
         _p("type", "token", "type", doc="Type of involvement"),
         _p("date", "date", "period", doc="The period of the episode"),
     ),
@@ -85,7 +99,13 @@ DECLARED: Mapping[str, tuple[SearchParam, ...]] = {
         _p("identifier", "token", _IDENTIFIER, doc="Endpoint identifier"),
         _p("name", "string", "name", doc="Endpoint name"),
         _p("organization", "reference", "managingOrganization", doc="Owner", targets=("Organization",)),
-        _p("status", "token", "status", doc="active | suspended | error | off | entered-in-error"),
+        _p(
+            "status",
+            "token",
+            "status",
+            doc="active | suspended | error | off | entered-in-error",
+            system=f"{_HL7}/endpoint-status",
+        ),
         _p("connection-type", "token", "connectionType", doc="Protocol of the endpoint"),
     ),
     "CodeSystem": (
@@ -93,7 +113,7 @@ DECLARED: Mapping[str, tuple[SearchParam, ...]] = {
         _p("version", "token", "version", doc="Business version"),
         _p("name", "string", "name", doc="Computer-friendly name"),
         _p("title", "string", "title", doc="Human-friendly title"),
-        _p("status", "token", "status", doc="draft | active | retired"),
+        _p("status", "token", "status", doc="draft | active | retired", system=f"{_HL7}/publication-status"),
         _p("code", "token", "concept.code", doc="A code defined in the system"),
     ),
     "ValueSet": (
@@ -101,16 +121,22 @@ DECLARED: Mapping[str, tuple[SearchParam, ...]] = {
         _p("version", "token", "version", doc="Business version"),
         _p("name", "string", "name", doc="Computer-friendly name"),
         _p("title", "string", "title", doc="Human-friendly title"),
-        _p("status", "token", "status", doc="draft | active | retired"),
+        _p("status", "token", "status", doc="draft | active | retired", system=f"{_HL7}/publication-status"),
     ),
     "Contract": (
         _p("identifier", "token", _IDENTIFIER, doc="The sharing policy's identifier"),
-        _p("status", "token", "status", doc="executed (in force) | terminated (retired)"),
+        _p(
+            "status",
+            "token",
+            "status",
+            doc="executed (in force) | terminated (retired)",
+            system=f"{_HL7}/contract-status",
+        ),
         _p("title", "string", "title", doc="Title of the agreement"),
     ),
     "Task": (
         _p("identifier", "token", _IDENTIFIER, doc="Request identifier"),
-        _p("status", "token", "status", doc="Task status"),
+        _p("status", "token", "status", doc="Task status", system=f"{_HL7}/task-status"),
         _p("business-status", "token", "businessStatus", doc="The enquiry outcome"),
         _p("code", "token", "code", doc="Request type"),
         _p("reason-code", "token", "reasonCode", doc="Asserted purpose"),

@@ -80,26 +80,39 @@ def _approximately(lo: str, hi: str, now: datetime) -> tuple[str, str]:
     return low, high
 
 
-def _value(param: SearchParam, modifier: str, raw: str, now: datetime) -> Value:
+def _values(param: SearchParam, modifier: str, raw: str, now: datetime, base: str) -> tuple[Value, ...]:
+    """The stored values one search value matches (a reference to this server matches two forms)."""
     if param.type == "string":
         match = {"": "starts", "exact": "exact", "contains": "contains"}[modifier]
-        return StringValue(raw if match == "exact" else normalise(raw), match)  # type: ignore[arg-type]
+        return (StringValue(raw if match == "exact" else normalise(raw), match),)  # type: ignore[arg-type]
     if param.type == "token":
         if "|" in raw:
             system, _, code = raw.partition("|")
-            return TokenValue(system, code or None)
-        return TokenValue(None, raw)
+            # A code element is stored bare: its implicit system names it as well as no system does.
+            return (TokenValue("" if system and system == param.system else system, code or None),)
+        return (TokenValue(None, raw),)
     if param.type == "date":
         prefix = raw[:2] if raw[:2] in _PREFIXES and raw[2:3].isdigit() else "eq"
         lo, hi = date_range(raw[2:] if raw[:2] == prefix else raw)
         if prefix == "ap":
             lo, hi = _approximately(lo, hi, now)
-        return DateValue(cast(Prefix, prefix), lo, hi)
+        return (DateValue(cast(Prefix, prefix), lo, hi),)
     if param.type == "reference":
-        if modifier and "/" not in raw:
-            return ReferenceValue(f"{modifier}/{raw}")
-        return ReferenceValue(raw)
-    return UriValue(raw)
+        return _references(modifier, raw, base)
+    return (UriValue(raw),)
+
+
+def _references(modifier: str, raw: str, base: str) -> tuple[Value, ...]:
+    """R4 §3.1.1.4.5: ``Type/id``, a bare id, or an absolute URL; one to this server is the same as its relative
+    form, so both forms are looked for (resources may hold either)."""
+    if modifier and "/" not in raw:
+        raw = f"{modifier}/{raw}"
+    own = f"{base}/" if base else None
+    if own and raw.startswith(own) and raw[len(own) :].count("/") == 1:
+        return (ReferenceValue(raw[len(own) :]), ReferenceValue(raw))
+    if own and raw.count("/") == 1 and "://" not in raw:
+        return (ReferenceValue(raw), ReferenceValue(own + raw))
+    return (ReferenceValue(raw),)
 
 
 _MODIFIERS = {
@@ -111,7 +124,7 @@ _MODIFIERS = {
 }
 
 
-def _criterion(param: SearchParam, modifier: str, raw: str, now: datetime) -> Criterion:
+def _criterion(param: SearchParam, modifier: str, raw: str, now: datetime, base: str) -> Criterion:
     allowed = _MODIFIERS[param.type] | (set(param.targets) if param.type == "reference" else set())
     if modifier not in allowed:
         raise InvalidRequest(
@@ -121,7 +134,7 @@ def _criterion(param: SearchParam, modifier: str, raw: str, now: datetime) -> Cr
         if raw not in ("true", "false"):
             raise InvalidRequest(f"'{param.name}:missing' takes true or false", expression=(param.name,))
         return Criterion(param.name, missing=raw == "true")
-    values = tuple(_value(param, modifier, part, now) for part in _split(raw) if part != "")
+    values = tuple(v for part in _split(raw) if part != "" for v in _values(param, modifier, part, now, base))
     if not values:
         raise InvalidRequest(f"Search parameter '{param.name}' has no value", expression=(param.name,))
     return Criterion(param.name, values, negate=modifier == "not")
@@ -132,14 +145,35 @@ def is_small_int(text: str) -> bool:
     return 0 < len(text) <= 18 and text.isascii() and text.isdigit()
 
 
-def count_value(name: str, raw: str, maximum: int) -> int:
-    """A non-negative integer parameter no larger than ``maximum`` (``_count``), else 400 naming it."""
+def count_value(name: str, raw: str) -> int:
+    """A non-negative integer parameter (``_count``), else 400 naming it."""
     if not is_small_int(raw):
         raise InvalidRequest(f"{name} must be a non-negative integer", expression=(name,))
-    value = int(raw)
-    if value > maximum:
-        raise InvalidRequest(f"{name} must not exceed {maximum}", expression=(name,))
-    return value
+    return int(raw)
+
+
+def page_size(raw: str, maximum: int) -> tuple[int, str | None]:
+    """``_count`` held to the server's maximum: R4 §3.1.1.5.4 lets a server return fewer than asked, and the
+    warning saying so goes in the Bundle (a 400 would break a client that asks for 500 per page)."""
+    asked = count_value("_count", raw)
+    if asked <= maximum:
+        return asked, None
+    return maximum, (
+        f"_count={asked} is more than this server's maximum page size of {maximum}: pages hold {maximum} "
+        "resources; follow the next link for the rest"
+    )
+
+
+SUMMARY_VALUES = ("true", "text", "data", "count", "false")
+
+
+def summary_value(raw: str) -> str:
+    """``_summary`` (R4 §3.1.1.5.8): one of true, text, data, count, false; else 400 naming it."""
+    if raw not in SUMMARY_VALUES:
+        raise InvalidRequest(
+            f"_summary must be one of {', '.join(SUMMARY_VALUES)}, not '{raw[:20]}'", expression=("_summary",)
+        )
+    return raw
 
 
 def _too_costly(what: str, limit: int, name: str) -> InvalidRequest:
@@ -187,8 +221,12 @@ def parse_search(
     max_count: int = 200,
     strict: bool = False,
     now: datetime | None = None,
+    base: str = "",
 ) -> SearchRequest:
-    """Turn the query-string pairs of ``GET [base]/[type]?…`` into a ``SearchRequest``."""
+    """Turn the query-string pairs of ``GET [base]/[type]?…`` into a ``SearchRequest``.
+
+    ``base`` is this server's FHIR base URL, so that a reference given as an absolute URL to it is found.
+    """
     params = params_for(resource_type)
     criteria: list[Criterion] = []
     request = SearchRequest(Query(resource_type, count=default_count))
@@ -197,23 +235,26 @@ def parse_search(
         name, _, modifier = key.partition(":")
         if name in _RESULT_PARAMS:
             if name == "_count":
-                count = count_value("_count", raw, max_count)
-            elif name == "_sort":
+                count, warning = page_size(raw, max_count)
+                if warning:
+                    request.warnings.append(warning)
+                request.used.append((key, str(count)))
+                continue
+            if name == "_sort":
                 sort = _sort(resource_type, raw)
             elif name == "_total":
                 if raw not in ("none", "accurate", "estimate"):
                     raise InvalidRequest("_total must be none, estimate or accurate", expression=("_total",))
                 total = raw != "none"
             elif name == "_summary":
-                if raw != "count":
-                    request.ignored.append(f"_summary={raw[:20]}")
-                request.summary_count = raw == "count"
+                request.summary = summary_value(raw)
             elif name == "_elements":
                 request.elements = tuple(e for e in raw.split(",") if e)
             elif name in ("_include", "_revinclude"):
                 request.includes.append(_include(raw, name == "_revinclude"))
             elif name == "_cursor":
                 after = decode_cursor(raw)
+            request.used.append((key, raw))
             continue
         param = params.get(name)
         if param is None:
@@ -223,10 +264,13 @@ def parse_search(
                 )
             request.ignored.append(name[:60])
             continue
-        criteria.append(_criterion(param, modifier, raw, now or datetime.now(UTC)))
+        criteria.append(_criterion(param, modifier, raw, now or datetime.now(UTC), base))
+        request.used.append((key, raw))
     _check_cost(criteria, sort, request)
     if request.summary_count:
-        count, total = 0, True
+        count = 0
+    # A page of none is asked for its total (fhirpy's count() sends _count=0): R4 §3.1.1.5.4.
+    total = total or count == 0
     if sort[-1].param != "_id":
         sort = (*sort, SortKey("_id"))
     request.query = Query(resource_type, tuple(criteria), sort, count, after, total)

@@ -104,5 +104,13 @@ class SearchRequest:
     query: Query
     includes: list[Include] = field(default_factory=list)
     elements: tuple[str, ...] = ()
-    summary_count: bool = False
+    summary: str | None = None
     ignored: list[str] = field(default_factory=list)
+    # What the server tells the client about its request beyond the ignored parameters (a page size held down).
+    warnings: list[str] = field(default_factory=list)
+    # The parameters as the search used them, for the self link (R4 §3.1.1.5.2: ignored ones are left out).
+    used: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def summary_count(self) -> bool:
+        return self.summary == "count"

@@ -37,10 +37,11 @@ def _settings(store: str | None) -> Settings:
     return node_settings(store)
 
 
-def _services(store: str | None):  # type: ignore[no-untyped-def]
+def _services(store: str | None, *, read_only: bool = False):  # type: ignore[no-untyped-def]
+    """The node's services; ``read_only`` for a command that only reads (it writes nothing, issue 13 item 8)."""
     from mais_node.wiring import build_services
 
-    return build_services(_settings(store))
+    return build_services(_settings(store), read_only=read_only)
 
 
 @policy_app.command("check")
@@ -49,7 +50,7 @@ def policy_check(store: StoreOpt = None, rules: RulesOpt = None) -> None:
     from mais_node.adapters.cedar import CedarPolicyEngine
     from mais_node.policy import compile_sharing_policies, load_rule_set
 
-    services = _services(store)
+    services = _services(store, read_only=True)
     try:
         held = services.rules.agreements.held()
         rule_set = load_rule_set(
@@ -84,7 +85,7 @@ def policy_test(
     from mais_node.policy import compile_sharing_policies, load_rule_set, read_sharing_policy
     from mais_node.policy.cases import all_passed, load_cases, render_table, run_cases
 
-    services = _services(store)
+    services = _services(store, read_only=True)
     try:
         folder = agreements or services.settings.rules_dir.parent / "sharing-policies"
         files = [read_sharing_policy(path) for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
@@ -148,7 +149,7 @@ def sharing_list(store: StoreOpt = None) -> None:
     """Every sharing policy held, its version, status and dates."""
     from mais_node.policy import current_versions
 
-    services = _services(store)
+    services = _services(store, read_only=True)
     try:
         held = services.rules.agreements.held()
         current = {p.key for p in current_versions(held)}
@@ -195,7 +196,7 @@ def audit_verify(
     from mais_node.audit.checkpoint import Checkpoint
     from mais_node.audit.verify import verify
 
-    services = _services(store)
+    services = _services(store, read_only=True)
     try:
         cp = Checkpoint.from_json(read_json(checkpoint, "a signed checkpoint")) if checkpoint else None
         cp = cp or services.checkpoints.latest_checkpoint()
@@ -223,7 +224,7 @@ def audit_export(
     # Times given without an offset are UTC, as the trail records them.
     since = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
     until = until.replace(tzinfo=UTC) if until and until.tzinfo is None else until
-    services = _services(store)
+    services = _services(store, read_only=True)
     try:
         if str(out) == "-":
             count = export(services.audit.scan(), since, until, fmt, sys.stdout)  # type: ignore[arg-type]

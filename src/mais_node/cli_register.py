@@ -38,8 +38,9 @@ def operator() -> Actor:
 
 
 @contextmanager
-def register(store: str | None) -> Iterator[AuthServices]:
-    services = build_services(node_settings(store))
+def register(store: str | None, *, read_only: bool = False) -> Iterator[AuthServices]:
+    """The register on the store; ``read_only``: for a command that only reads (it writes nothing, issue 13 item 8)."""
+    services = build_services(node_settings(store), read_only=read_only)
     try:
         yield services.auth
     except MaisError as exc:
@@ -47,6 +48,16 @@ def register(store: str | None) -> Iterator[AuthServices]:
         raise typer.Exit(1) from exc
     finally:
         services.close()
+
+
+def _own_warning(auth: AuthServices, ods: str, what: str) -> None:
+    """The console may do what the API refuses (register/own.py); the operator is told what it does."""
+    if ods.strip().upper() == auth.node.ods:
+        typer.echo(
+            f"warning: {auth.node.ods} is this node's own organisation: {what}"
+            f" until an operator here runs mais org activate {auth.node.ods}",
+            err=True,
+        )
 
 
 def _org_line(org: Organisation) -> str:
@@ -100,16 +111,17 @@ def org_add(
 @org_app.command("list")
 def org_list(store: StoreOpt = None) -> None:
     """List the register."""
-    with register(store) as auth:
+    with register(store, read_only=True) as auth:
         for org in auth.organisations.list():
             typer.echo(_org_line(org))
 
 
 @org_app.command("suspend")
 def org_suspend(ods: OdsArg, store: StoreOpt = None) -> None:
-    """Suspend an organisation: its tokens stop working within seconds."""
+    """Suspend an organisation: its tokens stop working within seconds (the node's own only here, not over HTTP)."""
     with register(store) as auth:
-        typer.echo(_org_line(auth.organisations.suspend(ods, actor=operator())))
+        typer.echo(_org_line(auth.organisations.suspend(ods, actor=operator(), console=True)))
+        _own_warning(auth, ods, "none of its own systems can get a token or use one")
 
 
 @org_app.command("activate")
@@ -147,16 +159,16 @@ def client_list(
     store: StoreOpt = None,
 ) -> None:
     """List registered systems."""
-    with register(store) as auth:
+    with register(store, read_only=True) as auth:
         for client in auth.clients.list(org):
             typer.echo(_client_line(client))
 
 
 @client_app.command("revoke")
 def client_revoke(client_id: Annotated[str, typer.Argument(help="The client id")], store: StoreOpt = None) -> None:
-    """Revoke a system: no new tokens, and its tokens stop working within seconds."""
+    """Revoke a system: no new tokens, and its tokens stop working within seconds (the node's own only here)."""
     with register(store) as auth:
-        typer.echo(_client_line(auth.clients.revoke(client_id, actor=operator())))
+        typer.echo(_client_line(auth.clients.revoke(client_id, actor=operator(), console=True)))
 
 
 @client_app.command("reinstate")

@@ -498,3 +498,33 @@ def test_a_national_organisation_is_changed_only_by_suspension_here(network: Net
     with pytest.raises(InvalidRequest, match="comes from the national register"):
         organisations.change("LA0001", actor=ADMIN_ACTOR, verification_status="rejected")
     assert organisations.require("LA0001").endpoints == ("ep-LA0001",)
+
+
+def test_the_nodes_own_organisation_listed_nationally_stays_out_of_the_apis_reach(network: Network) -> None:
+    """Issue 13 item 7 on a node whose own entry comes from the national register: suspending it here, or revoking
+    one of its nationally listed systems, over the API would lock the node out as a local entry's change would."""
+    network.publish(
+        network.authority.signed(
+            network.authority.content(1, [an_organisation("NODE01")], [a_system("own-cms", "NODE01", network.key)])
+        )
+    )
+    assert network.importer.sync().applied
+    node = network.node
+    organisations = node.services.auth.organisations
+    local = organisations.require("NODE01")
+    assert local.id is not None
+    node.services.resources.delete("Organization", local.id)  # as the console may: the national entry answers now
+    assert organisations.require("NODE01").national_serial == 1
+    admin = node.as_("system/*.cruds mais/admin")
+    suspend = node.http.post("/auth/register/organisations/NODE01/suspend", headers=admin)
+    assert suspend.status_code == 409, suspend.text
+    assert "mais org suspend NODE01" in suspend.json()["issue"][0]["diagnostics"]
+    revoke = node.http.post("/auth/register/clients/own-cms/revoke", headers=admin)
+    assert revoke.status_code == 409, revoke.text
+    assert "mais client revoke own-cms" in revoke.json()["issue"][0]["diagnostics"]
+    assert organisations.require("NODE01").may_connect
+    assert not node.services.auth.clients.get("own-cms").suspended_here  # type: ignore[union-attr]
+    assert node.http.get("/fhir/Organization", headers=admin).status_code == 200
+    # The operator at the console still can, and can lift it again.
+    assert organisations.suspend("NODE01", actor=ADMIN_ACTOR, console=True).suspended_here
+    assert not organisations.activate("NODE01", actor=ADMIN_ACTOR).suspended_here

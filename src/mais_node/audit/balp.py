@@ -174,6 +174,14 @@ def enquiry_refused(node: Node, at: datetime, actor: Actor, *, enquiry_id: str, 
     return _event(node, at, actor, type_=type_, subtype=subtype, outcome="8", outcome_desc=reason, entity=entity)
 
 
+def enquiry_failed(node: Node, at: datetime, actor: Actor, *, enquiry_id: str, reason: str) -> Event:
+    """An enquiry (or a review of one) decided, whose answer could not be stored: nothing left the node (503)."""
+    subtype = [Coding(RESTFUL, "operation"), node.code("enquiry-failed")]
+    type_ = Coding(AUDIT_EVENT_TYPE, "rest")
+    entity = [_enquiry(node, enquiry_id)]
+    return _event(node, at, actor, type_=type_, subtype=subtype, outcome="8", outcome_desc=reason, entity=entity)
+
+
 def decision(
     node: Node,
     at: datetime,

@@ -51,7 +51,9 @@ class Checkpointer:
             thread.join()
 
     def _run(self) -> None:
-        while True:
+        # Checked at the top of every turn: a stop that lands between the wait and the clear below has its wake-up
+        # cleared, and a thread that then waited again would never end (a hang seen at a test's teardown).
+        while not self._stop.is_set():
             self._wrote.wait()
             if self._stop.wait(self._delay):
                 return

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from mais_node import __version__
 from mais_node.api import errors
 from mais_node.api.middleware import EdgeMiddleware, Metrics
-from mais_node.api.routes import audit, auth, enquiry, network, ops, rest, terminology
+from mais_node.api.routes import audit, auth, enquiry, network, ops, rest, single_view, terminology
 from mais_node.audit.query import AUDIT_SEARCH_PARAMS
 from mais_node.config import Settings, get_settings
 from mais_node.fhir.capability import OPERATIONS, capability_statement
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         app.include_router(router)
     app.include_router(ops.router)
     app.include_router(network.router)
+    app.include_router(single_view.router)
     network.install_metrics(metrics.registry, node)
     app.include_router(rest.fallback)
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)

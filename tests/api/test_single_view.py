@@ -314,3 +314,11 @@ def test_the_view_conforms_to_its_profile(requester: tuple[Node, FakePeers]) -> 
     view = post(node, ask(), node.as_(SCOPE)).json()
     issues = node.services.validator().validate(view, PROFILE)
     assert [i for i in issues if i.severity in ("error", "fatal")] == []
+
+
+def test_a_view_continues_the_practitioners_systems_trace(requester: tuple[Node, FakePeers]) -> None:
+    node, peers = requester
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    view = post(node, ask(), node.as_(SCOPE), traceparent=f"00-{trace_id}-00f067aa0ba902b7-01").json()
+    assert next(i["value"] for i in view["identifier"] if i["system"] == TRACE_SYSTEM) == trace_id
+    assert {c.traceparent.split("-")[1] for c in peers.calls} == {trace_id}

@@ -12,6 +12,7 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mais_node.audit.trace import TRACE_ID, trace_id_of
 from mais_node.errors import Issue
 from mais_node.fhir.outcome import operation_outcome
 
@@ -73,6 +74,14 @@ class EdgeMiddleware:
         started = time.perf_counter()
         request_id = _request_id(scope)
         scope.setdefault("state", {})["request_id"] = request_id
+        traceparent = (_header(scope, b"traceparent") or b"").decode("latin-1")
+        traced = TRACE_ID.set(trace_id_of(traceparent))  # named in every audit record written for the request
+        try:
+            await self._serve(scope, receive, send, started, request_id)
+        finally:
+            TRACE_ID.reset(traced)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, started: float, request_id: str) -> None:
         status = 500
         response_started = False
 

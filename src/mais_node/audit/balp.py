@@ -40,6 +40,7 @@ from mais_node.audit.actors import (
 )
 from mais_node.audit.chain import format_instant
 from mais_node.audit.port import Event
+from mais_node.audit.trace import TRACE_ID
 
 
 def _agents(node: Node, actor: Actor, policies: Sequence[str]) -> list[Json]:
@@ -101,6 +102,9 @@ def _event(
     observer = {"identifier": {"system": ODS, "value": node.ods}, "display": node.name}
     event["agent"] = _agents(node, actor, policies)
     event["source"] = {"site": node.site, "observer": observer, "type": [Coding(SOURCE_TYPE, "4").json()]}
+    traced = TRACE_ID.get()
+    if traced is not None and not any(e.get("what") == node.identifier("trace-id", traced) for e in entity):
+        entity = [*entity, _trace(node, traced)]  # the request's W3C trace: every record of it carries the id
     if entity:
         event["entity"] = list(entity)
     return event

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from mais_node.audit import balp
 from mais_node.audit.actors import Actor, Node, Subject
 from mais_node.audit.port import AuditSink, Event
+from mais_node.audit.trace import TRACE_ID
 from mais_node.clock import Clock
 from mais_node.errors import InvalidRequest, MaisError
 from mais_node.network.breakers import is_failure
@@ -109,7 +110,7 @@ class SingleViews:
         now = self.clock.now()
         view = View(
             id=uuid.uuid4().hex,
-            trace=Trace.new(),
+            trace=Trace(incoming) if (incoming := TRACE_ID.get()) else Trace.new(),  # continue the caller's trace
             purpose=question.purpose,
             subject=question.subject,
             items=list(question.items),

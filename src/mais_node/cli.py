@@ -12,6 +12,7 @@ from mais_node.cli_governance import audit_app, policy_app, sharing_app, termino
 from mais_node.cli_network import authority_app, check_register_settings, register_app
 from mais_node.cli_register import client_app, keys_app, operator, org_app
 from mais_node.cli_review import review_app
+from mais_node.cli_single_view import single_view
 from mais_node.config import Settings
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ app.add_typer(client_app, name="client")
 app.add_typer(review_app, name="review")
 app.add_typer(authority_app, name="authority")
 app.add_typer(register_app, name="register")
+app.command("single-view")(single_view)
 
 StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///PATH or mongodb://… (default MAIS_STORE)")]
 

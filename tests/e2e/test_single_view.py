@@ -334,3 +334,18 @@ def test_a_single_view_across_a_network_of_real_nodes(tmp_path: Path) -> None:
         assert (
             httpx.get(location, headers=read | {"If-None-Match": latest.headers["etag"]}, timeout=10).status_code == 304
         )
+
+        # The practitioner's command line: the same question, one line per partner, the pending ones named.
+        key_file = tmp_path / "practitioner.jwk.json"
+        key_file.write_bytes(orjson.dumps(practitioner_key))
+        command = [sys.executable, "-m", "mais_node", "single-view", "--server", nodes["LA0001"]]
+        command += ["--client-id", practitioner_id, "--key", str(key_file), "--reason", "s47-enquiry"]
+        command += ["--nhs-number", CHILD, "--family", "Rogers", "--given", "Chantelle", "--birth-date", "2015-03-02"]
+        printed = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        assert printed.returncode == 0, printed.stderr
+        lines = {line.split()[0]: line.split()[1] for line in printed.stdout.splitlines() if line[:1].isupper()}
+        assert lines["POL001"] == "KNOWN"
+        assert lines["GP0001"] == "NOT_KNOWN"
+        assert lines["CAM001"] == "TIMED_OUT"
+        assert "pending: LA0002" in printed.stdout
+        print(printed.stdout)

@@ -19,6 +19,7 @@ from mais_node.config import Settings, get_settings
 from mais_node.fhir.capability import OPERATIONS, capability_statement
 from mais_node.fhir.search.params import DECLARED
 from mais_node.wiring import Services, build_services, start, start_sync
+from mais_node.wiring_single_view import close_single_views
 
 log = logging.getLogger("mais_node")
 
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         _freeze_startup_objects()
         log.info("mais-node %s serving %s on %s", __version__, settings.fhir_base, settings.store.split("?")[0])
         yield
+        await close_single_views(node)
         if poller is not None:
             poller.stop()
         if own:

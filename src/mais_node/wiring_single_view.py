@@ -54,3 +54,10 @@ def single_views(services: Services) -> SingleViews:
     )
     services.extras[EXTRA] = built
     return built
+
+
+async def close_single_views(services: Services) -> None:
+    """At shutdown: stop the follow-ups and close the HTTP client, if the single view was ever used."""
+    built: SingleViews | None = services.extras.pop(EXTRA, None)
+    if built is not None:
+        await built.aclose()

@@ -62,8 +62,8 @@ def on_hold() -> Exchange:
     return Exchange(Stage.FOLLOW, 200, FHIR, orjson.dumps({"resourceType": "Task", "status": "on-hold"}))
 
 
-@pytest.fixture
-def requester(tmp_path: Path) -> Iterator[tuple[Node, FakePeers]]:
+def make_requester(tmp_path: Path) -> Iterator[tuple[Node, FakePeers]]:
+    """A node whose partners are the in-memory Peers: the register's network of test_targets, each scripted."""
     for node in make_node(tmp_path):
         peers = FakePeers(
             queries={
@@ -91,6 +91,11 @@ def requester(tmp_path: Path) -> Iterator[tuple[Node, FakePeers]]:
             follow_first=0.05,
         )
         yield node, peers
+
+
+@pytest.fixture
+def requester(tmp_path: Path) -> Iterator[tuple[Node, FakePeers]]:
+    yield from make_requester(tmp_path)
 
 
 def ask(*extra: dict[str, Any]) -> dict[str, Any]:
@@ -322,3 +327,14 @@ def test_a_view_continues_the_practitioners_systems_trace(requester: tuple[Node,
     view = post(node, ask(), node.as_(SCOPE), traceparent=f"00-{trace_id}-00f067aa0ba902b7-01").json()
     assert next(i["value"] for i in view["identifier"] if i["system"] == TRACE_SYSTEM) == trace_id
     assert {c.traceparent.split("-")[1] for c in peers.calls} == {trace_id}
+
+
+def test_stopping_the_node_ends_the_follow_ups_and_closes_the_peers(tmp_path: Path) -> None:
+    fixture = make_requester(tmp_path)
+    node, peers = next(fixture)
+    post(node, ask(), node.as_(SCOPE))  # LA0002's row is referred: a follow-up is under way
+    views: SingleViews = node.services.extras[EXTRA]
+    assert views._background
+    next(fixture, None)  # the node stops
+    assert not views._background
+    assert peers.closed

@@ -68,3 +68,7 @@ class Peers(Protocol):
     async def follow(self, partner: Partner, task: str, *, deadline: Deadline, trace: Trace) -> Exchange:
         """GET the partner's enquiry Task at ``task`` (an absolute URL under its base); the exchange it ended with."""
         ...
+
+    async def aclose(self) -> None:
+        """Release the connections (the node is stopping)."""
+        ...

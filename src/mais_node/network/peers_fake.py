@@ -38,6 +38,7 @@ class FakePeers:
     calls: list[Call] = field(default_factory=list)
     in_flight: int = 0
     most_in_flight: int = 0
+    closed: bool = False
 
     async def ask(self, partner: Partner, parameters: dict[str, Any], *, deadline: Deadline, trace: Trace) -> Exchange:
         self.calls.append(Call(Stage.QUERY, partner.ods, partner.base, trace.traceparent()))
@@ -51,6 +52,9 @@ class FakePeers:
         answers = self.tasks.get(task) or [Scripted(Exchange(Stage.FOLLOW, 404))]
         scripted = answers.pop(0) if len(answers) > 1 else answers[0]
         return await self._answer(scripted, deadline)
+
+    async def aclose(self) -> None:
+        self.closed = True
 
     async def _answer(self, scripted: Scripted, deadline: Deadline) -> Exchange:
         self.in_flight += 1

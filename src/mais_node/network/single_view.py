@@ -203,6 +203,13 @@ class SingleViews:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    async def aclose(self) -> None:
+        """The node is stopping: follow-ups end (their views stay in-progress, rows as last stored), peers close."""
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*list(self._background), return_exceptions=True)
+        await self.fan_out.peers.aclose()
+
     async def settle(self) -> None:
         """Wait for every background follow-up (tests, and a clean shutdown)."""
         while self._background:

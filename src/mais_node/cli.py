@@ -149,8 +149,20 @@ def demo(
     store: StoreOpt = None,
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
     people: Annotated[int, typer.Option(help="Synthetic people in the person index")] = 10_000,
+    network: Annotated[
+        bool, typer.Option("--network", help="A register authority and a network of nodes from --port on (issue 15)")
+    ] = False,
 ) -> None:
     """Seed a demo node (register, systems and keys under var/demo/, rules, people) and serve it on 127.0.0.1."""
+    if network:
+        from mais_node.demo_network import run
+
+        try:
+            run(Path("var/demo-network"), port, typer.echo)
+        except (RuntimeError, OSError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        return
     from mais_node.demo import commands, seed
     from mais_node.wiring import build_services
 

@@ -7,6 +7,7 @@ followed, a body size limit, one retry on a connection error and none on an answ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -33,6 +34,7 @@ ASK = enquiry_parameters(
     ["is-known", "is-open", "contact"],
     [],
 )
+PARTNERS = 400
 TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-01$")
 PARTNER = Partner("POL001", "Police", "https://pol001.example/fhir")
 
@@ -358,3 +360,36 @@ def test_a_partner_too_slow_is_cut_off_at_the_deadline(behaviour: Behaviour) -> 
     assert exchange.failure is Failure.TIMEOUT
     assert verdict(exchange).state is RowState.TIMED_OUT
     assert 0.9 <= took <= 1.5
+
+
+@pytest.mark.slow
+def test_a_first_fan_out_to_many_partners_is_not_slowed_by_their_number() -> None:
+    """Many partners first asked at once: a pool (and a CA bundle load) per client kept it linear; one shared pool
+    had httpcore match each request against every connection (4-6 s for 200 on the build machine, bench)."""
+
+    async def answers(writer: asyncio.StreamWriter) -> None:
+        body = orjson.dumps({"resourceType": "Parameters", "parameter": [{"name": "match", "valueBoolean": False}]})
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/fhir+json\r\n"
+            + f"content-length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        await writer.drain()
+
+    async def scenario() -> tuple[list[Any], float]:
+        async with contextlib.AsyncExitStack() as stack:
+            partners = [await stack.enter_async_context(hostile(answers)) for _ in range(PARTNERS)]
+            peers = HttpPeers(IDENTITY)
+            try:
+                started = time.monotonic()
+                exchanges = await asyncio.gather(
+                    *(peers.ask(p, ASK, deadline=Deadline.after(20), trace=Trace.new()) for p in partners)
+                )
+                return list(exchanges), time.monotonic() - started
+            finally:
+                await peers.aclose()
+
+    exchanges, took = run(scenario())
+    assert {verdict(e).state for e in exchanges} == {RowState.NOT_KNOWN}
+    print(f"\n{PARTNERS} partners asked for the first time in {took:.2f} s")
+    assert took < 4.0

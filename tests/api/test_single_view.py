@@ -338,3 +338,38 @@ def test_stopping_the_node_ends_the_follow_ups_and_closes_the_peers(tmp_path: Pa
     next(fixture, None)  # the node stops
     assert not views._background
     assert peers.closed
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        {"name": "reason", "valueCoding": {"code": "curiosity"}},
+        {"name": "reason", "valueUri": "https://www.legislation.gov.uk/ukpga/2099/1/section/1"},
+    ],
+)
+def test_a_purpose_that_is_not_agreed_is_refused_and_asks_no_one(
+    requester: tuple[Node, FakePeers], reason: dict[str, Any]
+) -> None:
+    node, peers = requester
+    body = ask()
+    body["parameter"] = [reason if p["name"] == "reason" else p for p in body["parameter"]]
+    answer = post(node, body, node.as_(SCOPE))
+    assert answer.status_code == 422, answer.text
+    issue = answer.json()["issue"][0]
+    assert issue["code"] == "code-invalid"
+    assert issue["expression"] == ["reason"]
+    assert peers.calls == []
+
+
+def test_a_refused_single_view_is_audited(requester: tuple[Node, FakePeers]) -> None:
+    node, _ = requester
+    answer = post(node, ask({"name": "area", "valueString": "E08000035"}), node.as_(SCOPE))
+    assert answer.status_code == 400
+    bundle = node.http.get("/fhir/AuditEvent?_count=200", headers=node.as_("system/AuditEvent.rs")).json()
+    refused = [
+        e["resource"]
+        for e in bundle.get("entry", [])
+        if "enquiry-refused" in {c["code"] for c in e["resource"].get("subtype", [])}
+    ]
+    assert len(refused) == 1
+    assert "'area' is not supported yet" in refused[0]["outcomeDesc"]

@@ -6,7 +6,7 @@ under ``Prefer: respond-async``; either way the view's own URL is in ``Content-L
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
@@ -19,7 +19,6 @@ from mais_node.auth.bearer import Caller
 from mais_node.auth.scopes import SINGLE_VIEW
 from mais_node.enquiry.model import Asker, Enquiry
 from mais_node.enquiry.parse import from_parameters
-from mais_node.errors import InvalidRequest
 from mais_node.network.single_view import Stored, question_from, split
 from mais_node.terminology import PURPOSE_SYSTEM
 from mais_node.wiring import Services
@@ -34,28 +33,24 @@ def _headers(services: Services, stored: Stored) -> dict[str, str]:
     return {"Content-Location": view, "Location": f"{view}/_history/{stored.version}", "ETag": f'W/"{stored.version}"'}
 
 
-def _purpose(services: Services, enquiry: Enquiry) -> str:
-    if enquiry.purpose:
-        return enquiry.purpose
-    found = services.vocabularies().purpose_for_legislation(enquiry.reason_uri or "")
-    if found is None:
-        raise InvalidRequest("The reason names no asserted purpose this node knows", expression=("reason",))
-    return found.code
-
-
 @router.post("/Patient/$single-view")
 async def single_view(request: Request, services: ServicesDep, caller: ViewerDep) -> Response:
     check_content_type(request)
     raw = await request.body()
-    document = parse_json(raw)
     asker = Asker(caller.org_ods, caller.client_id)
-    forwarded, targets = split(document)
-    subject_issues = services.enquiries.gates.subject_issues
-    enquiry = services.enquiries.read(
-        raw, lambda: from_parameters(forwarded, raw, subject_issues=subject_issues), asker
-    )
-    purpose = _purpose(services, enquiry)
-    question = question_from(forwarded, targets, purpose=purpose, items=enquiry.items, raw=raw)
+    gates = services.enquiries.gates
+    read: dict[str, Any] = {}
+
+    def parse() -> Enquiry:
+        """Everything that can refuse the question, inside the enquiry reader: each refusal is audited there."""
+        read["forwarded"], read["targets"] = split(parse_json(raw))
+        enquiry = from_parameters(read["forwarded"], raw, subject_issues=gates.subject_issues)
+        read["purpose"] = gates.purpose(enquiry)
+        return enquiry
+
+    enquiry = services.enquiries.read(raw, parse, asker)
+    purpose: str = read["purpose"]
+    question = question_from(read["forwarded"], read["targets"], purpose=purpose, items=enquiry.items, raw=raw)
     actor = Actor(
         org_ods=caller.org_ods,
         client_id=caller.client_id,

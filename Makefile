@@ -3,16 +3,20 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CONSOLE_ASSETS := src/mais_node/console/static/govuk/govuk-frontend.min.css
 
-.PHONY: run test lint types contracts unit bench clean
+.PHONY: run test lint types contracts unit bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
-	$(BIN)/mais demo
+# `make run PORT=8081` serves the demo on another port; DEMO_ARGS passes more options (e.g. --people 2000).
+PORT ?= 8080
+DEMO_ARGS ?=
+run: $(STAMP) $(CONSOLE_ASSETS)
+	$(BIN)/mais demo --port $(PORT) $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -24,13 +28,26 @@ types: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
-# Test-only: an independent FHIR validator from npm. Without Node.js the test that uses it is skipped, saying why.
+# From npm: GOV.UK Frontend for the console; test-only, an independent FHIR validator and axe-core. Without Node.js
+# the tests that use them are skipped, saying why.
 node_modules/.installed: package.json
 	if ! command -v npm >/dev/null; then echo "npm not found: the independent-validator test will be skipped"; \
 	elif npm install --no-audit --no-fund --silent; then touch $@; \
 	else echo "npm install failed: the independent-validator test will be skipped"; fi
 
-unit: $(STAMP) node_modules/.installed
+# The console's GOV.UK Frontend files, copied from npm's node_modules into the package (docs/decisions.md).
+$(CONSOLE_ASSETS): $(STAMP) node_modules/.installed
+	if [ -f node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.css ]; then $(BIN)/python -m mais_node.console.assets; \
+	else echo "GOV.UK Frontend is not installed (no npm): the console will be unstyled"; fi
+
+# The console's browser tests drive Debian's Chromium (never a downloaded browser); without it they are skipped.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium \
+		|| echo "chromium could not be installed: the console's browser tests will be skipped"; \
+	else echo "chromium is missing and installing it needs root: the console's browser tests will be skipped"; fi
+
+unit: $(STAMP) node_modules/.installed $(CONSOLE_ASSETS) browser
 	$(BIN)/pytest --cov --cov-report=term
 
 test: lint types contracts unit

@@ -25,7 +25,13 @@ from typing import IO, Any
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 # The node's per-client rate limit (600 a minute by default) would answer 429 to a benchmark: lifted, never off.
-NODE_ENV = {"MAIS_RATE_LIMIT_REQUESTS": "1000000000", "MAIS_LOG_LEVEL": "WARNING"}
+# Every load generator connects from 127.0.0.1, as a proxy's clients would: the per-address connection cap (64)
+# would refuse wrk's 64-connection step, so it is lifted too (the slow-loris stage sets its default back).
+NODE_ENV = {
+    "MAIS_RATE_LIMIT_REQUESTS": "1000000000",
+    "MAIS_LOG_LEVEL": "WARNING",
+    "MAIS_MAX_CONNECTIONS_PER_ADDRESS": "1000",
+}
 
 
 @dataclass(frozen=True)

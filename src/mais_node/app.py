@@ -11,12 +11,14 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 
 from mais_node import __version__
-from mais_node.api import errors
+from mais_node.api import errors, openapi
+from mais_node.api.methods import Methods
 from mais_node.api.middleware import EdgeMiddleware, Metrics
 from mais_node.api.routes import audit, auth, enquiry, network, ops, rest, single_view, terminology
 from mais_node.audit.query import AUDIT_SEARCH_PARAMS
 from mais_node.config import Settings, get_settings
-from mais_node.fhir.capability import OPERATIONS, capability_statement
+from mais_node.console import web as console
+from mais_node.fhir.capability import OPERATIONS, UNSTORED, capability_statement
 from mais_node.fhir.search.params import DECLARED
 from mais_node.wiring import Services, build_services, start, start_sync
 from mais_node.wiring_single_view import close_single_views
@@ -77,19 +79,36 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         settings.fhir_base,
         software_date=datetime.now(UTC).date().isoformat(),
         operations=OPERATIONS,
-        profiles={rtype: node.profiles.profiles_for(rtype) for rtype in (*DECLARED, "AuditEvent", "Parameters")},
+        profiles={rtype: node.profiles.profiles_for(rtype) for rtype in (*DECLARED, "AuditEvent", *UNSTORED)},
         audit_params=AUDIT_SEARCH_PARAMS,
         token_url=node.auth.token_url,
     )
     errors.install(app)
+    openapi.install(app)
     # The enquiry's POST /fhir/Task comes before the generic create; the generic routes match only stored types
     # and FHIR ids (api/paths.py), so "$operation" paths and AuditEvent fall through to their own routers.
-    for router in (enquiry.task_router, rest.router, enquiry.router, terminology.router, audit.router, auth.router):
+    routers = (
+        enquiry.task_router,
+        rest.router,
+        enquiry.router,
+        terminology.router,
+        audit.router,
+        auth.router,
+        ops.router,
+        network.router,
+        single_view.router,
+        rest.fallback,
+    )
+    for router in routers:
         app.include_router(router)
-    app.include_router(ops.router)
-    app.include_router(network.router)
-    app.include_router(single_view.router)
+    app.state.methods = Methods(routers)  # the Allow header of every 405 (api/methods.py)
     network.install_metrics(metrics.registry, node)
-    app.include_router(rest.fallback)
-    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    console.install(app, node)
+    app.add_middleware(
+        EdgeMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=metrics,
+        body_timeout=settings.body_timeout_seconds,
+        trusted_proxies=settings.trusted_proxy_networks,
+    )
     return app

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import orjson
 import typer
 
+from mais_node.cli_common import StoreOpt, node_settings, read_json
 from mais_node.config import Settings
 
 if TYPE_CHECKING:
@@ -27,20 +28,20 @@ sharing_app = typer.Typer(
 audit_app = typer.Typer(help="The audit trail: verify it is unaltered, export it.", no_args_is_help=True)
 terminology_app = typer.Typer(help="The agreed vocabularies.", no_args_is_help=True)
 
-StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///PATH or mongodb://… (default MAIS_STORE)")]
 RulesOpt = Annotated[
     Path | None, typer.Option("--rules", help="Rules directory (default: the national rules in the package)")
 ]
 
 
 def _settings(store: str | None) -> Settings:
-    return Settings(store=store) if store else Settings()
+    return node_settings(store)
 
 
-def _services(store: str | None):  # type: ignore[no-untyped-def]
+def _services(store: str | None, *, read_only: bool = False):  # type: ignore[no-untyped-def]
+    """The node's services; ``read_only`` for a command that only reads (it writes nothing, issue 13 item 8)."""
     from mais_node.wiring import build_services
 
-    return build_services(_settings(store))
+    return build_services(_settings(store), read_only=read_only)
 
 
 @policy_app.command("check")
@@ -49,7 +50,7 @@ def policy_check(store: StoreOpt = None, rules: RulesOpt = None) -> None:
     from mais_node.adapters.cedar import CedarPolicyEngine
     from mais_node.policy import compile_sharing_policies, load_rule_set
 
-    services = _services(store)
+    services = _services(store, read_only=True)
     try:
         held = services.rules.agreements.held()
         rule_set = load_rule_set(
@@ -84,7 +85,7 @@ def policy_test(
     from mais_node.policy import compile_sharing_policies, load_rule_set, read_sharing_policy
     from mais_node.policy.cases import all_passed, load_cases, render_table, run_cases
 
-    services = _services(store)
+    services = _services(store, read_only=True)
     try:
         folder = agreements or services.settings.rules_dir.parent / "sharing-policies"
         files = [read_sharing_policy(path) for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
@@ -112,14 +113,11 @@ def sharing_add(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False
     from mais_node.enquiry.records import check_sharing_policy, to_contract
     from mais_node.errors import NotConformant
 
+    document = read_json(file, "a MAIS SharingPolicy document")
     services = _services(store)
     try:
-        document = orjson.loads(file.read_bytes())
         policy = check_sharing_policy(document, node_ods=services.settings.node_org, terminology=_terminology(services))
         written = services.resources.update("Contract", policy.identifier, to_contract(document, policy))
-    except orjson.JSONDecodeError:
-        typer.echo(f"error: {file.name} is not JSON: give a MAIS SharingPolicy document", err=True)
-        raise typer.Exit(1) from None
     except NotConformant as exc:
         for issue in exc.issues:
             typer.echo(f"error: {file.name}: {issue.diagnostics}", err=True)
@@ -151,7 +149,7 @@ def sharing_list(store: StoreOpt = None) -> None:
     """Every sharing policy held, its version, status and dates."""
     from mais_node.policy import current_versions
 
-    services = _services(store)
+    services = _services(store, read_only=True)
     try:
         held = services.rules.agreements.held()
         current = {p.key for p in current_versions(held)}
@@ -198,9 +196,9 @@ def audit_verify(
     from mais_node.audit.checkpoint import Checkpoint
     from mais_node.audit.verify import verify
 
-    services = _services(store)
+    services = _services(store, read_only=True)
     try:
-        cp = Checkpoint.from_json(orjson.loads(checkpoint.read_bytes())) if checkpoint else None
+        cp = Checkpoint.from_json(read_json(checkpoint, "a signed checkpoint")) if checkpoint else None
         cp = cp or services.checkpoints.latest_checkpoint()
         report = verify(services.audit.scan(), cp, KeyRingSigner(services.auth.keyring) if cp else None)
     finally:
@@ -226,7 +224,7 @@ def audit_export(
     # Times given without an offset are UTC, as the trail records them.
     since = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
     until = until.replace(tzinfo=UTC) if until and until.tzinfo is None else until
-    services = _services(store)
+    services = _services(store, read_only=True)
     try:
         if str(out) == "-":
             count = export(services.audit.scan(), since, until, fmt, sys.stdout)  # type: ignore[arg-type]
@@ -240,7 +238,8 @@ def audit_export(
 
 @terminology_app.command("load")
 def terminology_load(store: StoreOpt = None) -> None:
-    """Load the vocabularies of terminology/ into the store (idempotent by url and version)."""
+    """Load the vocabularies of MAIS_TERMINOLOGY_DIR (default: the package's own) into the store (idempotent by url and
+    version)."""
     services = _services(store)
     try:
         loaded, held = services.vocabularies.load_files()

@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
 
+from mais_node.cli_common import StoreOpt, node_settings
 from mais_node.cli_register import operator
 from mais_node.config import Settings
 from mais_node.errors import MaisError
@@ -23,14 +24,13 @@ authority_app = typer.Typer(
 )
 register_app = typer.Typer(help="This node's copy of the national register.", no_args_is_help=True)
 
-StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///PATH or mongodb://… (default MAIS_STORE)")]
-
 
 @contextmanager
-def _node(**overrides: object) -> Iterator[Services]:
-    values = {k: v for k, v in overrides.items() if v is not None}
+def _node(store: str | None, **overrides: Any) -> Iterator[Services]:
+    """The services of an existing store: like every command but serve, demo and init, these refuse a missing one
+    (an authority's or a new node's store is made by ``mais init``) rather than creating it empty."""
     try:
-        services = build_services(Settings(**values))  # type: ignore[arg-type]
+        services = build_services(node_settings(store, **overrides))
     except MaisError as exc:
         typer.echo(f"error: {exc.diagnostics}", err=True)
         raise typer.Exit(1) from exc
@@ -94,11 +94,7 @@ def authority_publish(
     from mais_node.adapters.jose_keys import read_private_jwk
     from mais_node.network.publish import parse_duration, publish
 
-    try:
-        private = read_private_jwk(key)
-    except (ValueError, OSError) as exc:
-        typer.echo(f"error: {key} is not a private JWK; make one with 'mais authority keys --out DIR'", err=True)
-        raise typer.Exit(1) from exc
+    private = read_private_jwk(key, made_by="mais authority keys")  # refused in one line, naming the fix
     with _node(store=store) as services:
         auth = services.auth
         assert services.network is not None

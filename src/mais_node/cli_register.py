@@ -17,7 +17,7 @@ import typer
 
 from mais_node.audit.actors import Actor
 from mais_node.auth.services import AuthServices
-from mais_node.config import Settings
+from mais_node.cli_common import StoreOpt, node_settings, read_json
 from mais_node.errors import MaisError
 from mais_node.register.model import Client, Organisation
 from mais_node.wiring import build_services
@@ -26,7 +26,6 @@ keys_app = typer.Typer(help="Key pairs for a partner's system (private JWK and p
 org_app = typer.Typer(help="The organisations register.", no_args_is_help=True)
 client_app = typer.Typer(help="Systems (OAuth clients) of registered organisations.", no_args_is_help=True)
 
-StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///PATH or mongodb://… (default MAIS_STORE)")]
 OdsArg = Annotated[str, typer.Argument(help="ODS code of the organisation")]
 
 
@@ -39,9 +38,9 @@ def operator() -> Actor:
 
 
 @contextmanager
-def register(store: str | None) -> Iterator[AuthServices]:
-    settings = Settings(store=store) if store else Settings()
-    services = build_services(settings)
+def register(store: str | None, *, read_only: bool = False) -> Iterator[AuthServices]:
+    """The register on the store; ``read_only``: for a command that only reads (it writes nothing, issue 13 item 8)."""
+    services = build_services(node_settings(store), read_only=read_only)
     try:
         yield services.auth
     except MaisError as exc:
@@ -49,6 +48,16 @@ def register(store: str | None) -> Iterator[AuthServices]:
         raise typer.Exit(1) from exc
     finally:
         services.close()
+
+
+def _own_warning(auth: AuthServices, ods: str, what: str) -> None:
+    """The console may do what the API refuses (register/own.py); the operator is told what it does."""
+    if ods.strip().upper() == auth.node.ods:
+        typer.echo(
+            f"warning: {auth.node.ods} is this node's own organisation: {what}"
+            f" until an operator here runs mais org activate {auth.node.ods}",
+            err=True,
+        )
 
 
 def _org_line(org: Organisation) -> str:
@@ -102,16 +111,17 @@ def org_add(
 @org_app.command("list")
 def org_list(store: StoreOpt = None) -> None:
     """List the register."""
-    with register(store) as auth:
+    with register(store, read_only=True) as auth:
         for org in auth.organisations.list():
             typer.echo(_org_line(org))
 
 
 @org_app.command("suspend")
 def org_suspend(ods: OdsArg, store: StoreOpt = None) -> None:
-    """Suspend an organisation: its tokens stop working within seconds."""
+    """Suspend an organisation: its tokens stop working within seconds (the node's own only here, not over HTTP)."""
     with register(store) as auth:
-        typer.echo(_org_line(auth.organisations.suspend(ods, actor=operator())))
+        typer.echo(_org_line(auth.organisations.suspend(ods, actor=operator(), console=True)))
+        _own_warning(auth, ods, "none of its own systems can get a token or use one")
 
 
 @org_app.command("activate")
@@ -137,7 +147,7 @@ def client_add(
     store: StoreOpt = None,
 ) -> None:
     """Register a system of an organisation; prints its client id."""
-    document = orjson.loads(jwks.read_bytes()) if jwks else None
+    document = read_json(jwks, "the system's public JWKS (jwks.json)") if jwks else None
     with register(store) as auth:
         client = auth.clients.add(org, scope.split(), jwks=document, jwks_uri=jwks_uri, actor=operator())
         typer.echo(client.client_id)
@@ -149,16 +159,16 @@ def client_list(
     store: StoreOpt = None,
 ) -> None:
     """List registered systems."""
-    with register(store) as auth:
+    with register(store, read_only=True) as auth:
         for client in auth.clients.list(org):
             typer.echo(_client_line(client))
 
 
 @client_app.command("revoke")
 def client_revoke(client_id: Annotated[str, typer.Argument(help="The client id")], store: StoreOpt = None) -> None:
-    """Revoke a system: no new tokens, and its tokens stop working within seconds."""
+    """Revoke a system: no new tokens, and its tokens stop working within seconds (the node's own only here)."""
     with register(store) as auth:
-        typer.echo(_client_line(auth.clients.revoke(client_id, actor=operator())))
+        typer.echo(_client_line(auth.clients.revoke(client_id, actor=operator(), console=True)))
 
 
 @client_app.command("reinstate")

@@ -16,6 +16,8 @@ import httpx
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
+from mais_node.errors import InvalidRequest, MaisError, NotAuthenticated, NotFound, RateLimited, Unavailable
+
 NHS = "https://fhir.nhs.uk/Id/nhs-number"
 PURPOSE_SYSTEM = "https://mais.example.org/fhir/CodeSystem/request-asserted-purpose"
 SDS_USER = "https://fhir.nhs.uk/Id/sds-user-id"
@@ -102,20 +104,34 @@ def enquiry_parameters(
     return {"resourceType": "Parameters", "parameter": parameters}
 
 
+def node_url(server: str) -> str:
+    """The node's base URL from what a person typed: its FHIR base (``…/fhir``) is taken as the node it names."""
+    url = server.strip().rstrip("/")
+    parsed = httpx.URL(url) if url.startswith(("http://", "https://")) else None
+    if parsed is None or not parsed.host:
+        raise InvalidRequest(
+            f"--server {server!r} is not the node's URL: give its base URL, e.g. http://127.0.0.1:8080",
+            expression=("server",),
+        )
+    return url.removesuffix("/fhir")
+
+
 class EnquiryClient:
     def __init__(
         self, server: str, client_id: str, private_jwk: dict[str, Any], *, http: httpx.Client | None = None
     ) -> None:
-        self.server = server.rstrip("/")
+        self.server = node_url(server)
         self.client_id = client_id
         self.private_jwk = private_jwk
+        self._own_http = http is None
         self.http = http or httpx.Client(timeout=30)
 
     def token(self, scope: str = "mais/enquiry") -> str:
-        discovery = self.http.get(f"{self.server}/fhir/.well-known/smart-configuration")
-        discovery.raise_for_status()
-        token_url = discovery.json()["token_endpoint"]
-        response = self.http.post(
+        discovery_url = f"{self.server}/fhir/.well-known/smart-configuration"
+        discovery = self._send("GET", discovery_url)
+        token_url = _token_endpoint(discovery)
+        response = self._send(
+            "POST",
             token_url,
             data={
                 "grant_type": "client_credentials",
@@ -125,16 +141,72 @@ class EnquiryClient:
             },
         )
         if response.status_code != 200:
-            raise RuntimeError(f"token refused ({response.status_code}): {response.text[:300]}")
+            raise _token_refused(response, self.client_id)
         return str(response.json()["access_token"])
 
     def enquire(self, parameters: dict[str, Any]) -> httpx.Response:
         token = self.token()
-        return self.http.post(
+        return self._send(
+            "POST",
             f"{self.server}/fhir/Patient/$person-info-query",
             json=parameters,
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"},
         )
+
+    def close(self) -> None:
+        if self._own_http:
+            self.http.close()
+
+    def __enter__(self) -> EnquiryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One exchange; a node that cannot be reached is an error naming it, not httpx's exception."""
+        try:
+            return self.http.request(method, url, **kwargs)
+        except httpx.TransportError as exc:
+            problem = f"cannot reach {self.server} ({exc})"
+            raise Unavailable(f"{problem}: is the node running there? (check --server)") from exc
+
+
+def _token_endpoint(discovery: httpx.Response) -> str:
+    """SMART discovery (``/fhir/.well-known/smart-configuration``) names the token endpoint."""
+    where = f"no SMART configuration at {discovery.request.url}"
+    hint = "--server is the node's base URL, e.g. http://127.0.0.1:8080"
+    if discovery.status_code != 200:
+        raise NotFound(f"{where} ({discovery.status_code}): {hint}")
+    try:
+        return str(discovery.json()["token_endpoint"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise NotFound(f"{where} (the answer names no token_endpoint): {hint}") from exc
+
+
+def _token_refused(response: httpx.Response, client_id: str) -> MaisError:
+    """The token endpoint's OAuth error (RFC 6749 §5.2) as one sentence and what to check."""
+    try:
+        body = response.json()
+        error, description = str(body.get("error", "")), str(body.get("error_description", ""))
+    except (ValueError, AttributeError):
+        error, description = "", response.text[:200]
+    if response.status_code == 429:
+        wait = response.headers.get("retry-after", "")
+        retry_after = int(wait) if wait.isdigit() else 60
+        return RateLimited(
+            f"the node refused a token: too many requests; try again in {retry_after} s", retry_after=retry_after
+        )
+    if error == "invalid_client" and "unknown client" in description:
+        advice = "check --client-id (the id `mais client add` printed for this system)"
+    elif error == "invalid_client":
+        advice = "check that --key is the private key of the JWKS registered for --client-id"
+    elif error == "invalid_scope":
+        advice = "ask only for scopes the system is registered with (`mais client list` shows them)"
+    else:
+        advice = "the node's operator can see why in its audit trail"
+    said = f"{description} ({error})" if error else f"{response.status_code} {description}".strip()
+    return NotAuthenticated(f"the node refused a token for client {client_id}: {said}; {advice}")
 
 
 class Undecided(RuntimeError):
@@ -203,7 +275,10 @@ def summary(response: httpx.Response) -> str:
     """One line a person at the requesting system can read: the outcome and what was released."""
     if response.status_code == 202:
         return f"REFERRED for review: poll {task_url(response)}"
-    body = response.json()
+    try:
+        body = response.json()
+    except ValueError:
+        return f"REFUSED ({response.status_code}): {response.text[:200]}"
     if response.status_code != 200:
         issues = "; ".join(i.get("diagnostics", "") for i in body.get("issue", []))
         return f"{'DENIED' if response.status_code == 403 else 'REFUSED'} ({response.status_code}): {issues}"

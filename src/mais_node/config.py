@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The national defaults (rules, vocabularies, profiles) ship inside the package, so an installed node starts.
@@ -48,6 +49,28 @@ class Settings(BaseSettings):
     single_view_seconds: float = Field(20.0, description="The live deadline of a single view")
     single_view_collection_seconds: float = Field(900.0, description="Referred rows are followed this long")
     identity_client_id: str = Field("", description="This node's client id in the register (found there when empty)")
+    trusted_proxies: str = Field(
+        "", description="Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is believed"
+    )
+    header_timeout_seconds: float = Field(10.0, gt=0, description="Time to receive a request's headers (408 past)")
+    body_timeout_seconds: float = Field(30.0, gt=0, description="Time to receive a request's body (408 past)")
+    keep_alive_seconds: int = Field(5, gt=0, description="An idle keep-alive connection is closed after this")
+    max_connections: int = Field(1000, gt=0, description="Connections one worker holds (503 beyond)")
+    max_connections_per_address: int = Field(64, gt=0, description="Connections one address holds (503 beyond)")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        for item in value.split(","):
+            if item.strip():
+                ipaddress.ip_network(item.strip(), strict=False)  # a ValueError names the bad entry
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The reverse proxies in front of the node; none by default, so X-Forwarded-For is never believed."""
+        items = (item.strip() for item in self.trusted_proxies.split(","))
+        return tuple(ipaddress.ip_network(item, strict=False) for item in items if item)
 
     @property
     def public_base(self) -> str:

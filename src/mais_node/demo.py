@@ -11,6 +11,7 @@ import contextlib
 import json
 import random
 import shlex
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,7 +55,7 @@ def _client(services: Services, directory: Path, name: str, ods: str, scopes: li
     if record.exists():
         saved = json.loads(record.read_text())
         return DemoClient(name, saved["client_id"], Path(saved["key"]), record)
-    private, public, _ = write_key_pair(directory / name)
+    private, public, _ = write_key_pair(directory / name, replace=True)  # no record of it: a stale half-run
     client = services.auth.clients.add(ods, scopes, actor=actor, jwks=orjson.loads(public.read_bytes()), name=name)
     record.write_text(json.dumps({"client_id": client.client_id, "key": str(private)}))
     return DemoClient(name, client.client_id, private, record)
@@ -128,7 +129,7 @@ def commands(services: Services, clients: dict[str, DemoClient], server: str) ->
     reviewer's and the auditor's key files are for, one command each."""
     subject = _permit_subject(services)
     la, police = clients["la"], clients["police"]
-    base = ".venv/bin/mais enquire --server " + server
+    base = f"{program()} enquire --server " + server
     as_la = f"{base} --client-id {la.client_id} --key {la.key}"
     family, given = shlex.quote(str(subject.family)), shlex.quote(str(subject.given))
     person = f"--family {family} --given {given} --birth-date {subject.birth_date}"
@@ -142,9 +143,9 @@ def commands(services: Services, clients: dict[str, DemoClient], server: str) ->
 def role_commands(clients: dict[str, DemoClient], server: str, nhs_number: str) -> list[tuple[str, str]]:
     """What the IG officer's and the auditor's key files are for, and one command each that uses them."""
     reviewer, auditor = clients["reviewer"], clients["auditor"]
-    review = f".venv/bin/mais review list --server {server} --key-file {reviewer.record}"
+    review = f"{program()} review list --server {server} --key-file {reviewer.record}"
     token = (
-        f".venv/bin/mais token --server {server} --client-id {auditor.client_id} --key {auditor.key}"
+        f"{program()} token --server {server} --client-id {auditor.client_id} --key {auditor.key}"
         " --scope system/AuditEvent.rs"
     )
     audit = f'curl -s -H "Authorization: Bearer $({token})" "{server}/fhir/AuditEvent?patient={nhs_number}&_count=20"'
@@ -160,6 +161,12 @@ def role_commands(clients: dict[str, DemoClient], server: str, nhs_number: str) 
             audit,
         ),
     ]
+
+
+def program() -> str:
+    """How the person running the demo typed ``mais`` (``.venv/bin/mais`` from a checkout, ``mais`` installed)."""
+    typed = sys.argv[0] if sys.argv else ""
+    return typed if Path(typed).name == "mais" else "mais"
 
 
 def _permit_subject(services: Services) -> Subject:

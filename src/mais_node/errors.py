@@ -13,6 +13,7 @@ Every refusal the node makes is one of these. Each class carries its FHIR ``Issu
     │   └── Gone                deleted (410)
     ├── MethodNotAllowed        interaction not offered (405)
     ├── VersionConflict         concurrent write lost the race (409)
+    │   └── Protected           a change the node never makes over the API (409)
     ├── PreconditionFailed      If-Match named a stale version (412)
     ├── PayloadTooLarge         body over the limit (413)
     ├── UnsupportedMediaType    not FHIR JSON (415)
@@ -119,3 +120,9 @@ class Unavailable(MaisError):
 
 class AuditUnavailable(Unavailable):
     """The audit record could not be written durably: the node fails closed."""
+
+
+class Protected(VersionConflict):
+    """A change the node refuses whatever the caller's scopes, because of what it would do (409 business-rule)."""
+
+    code = "business-rule"

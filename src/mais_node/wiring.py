@@ -20,6 +20,7 @@ from mais_node.audit.actors import Node
 from mais_node.audit.checkpoint import Checkpointer
 from mais_node.audit.group import GroupCommit
 from mais_node.audit.port import AuditLog, AuditSink, CheckpointStore
+from mais_node.audit.readiness import TrailReadiness
 from mais_node.auth.keyring import NodeKeyRing
 from mais_node.auth.services import AuthServices, RegisterStore, build_auth
 from mais_node.clock import Clock, SystemClock
@@ -29,7 +30,7 @@ from mais_node.enquiry.persons import IndexedPersons
 from mais_node.enquiry.records import ContractAgreements, EpisodeInvolvements, RegisterDirectory
 from mais_node.enquiry.rules import RuleBook
 from mais_node.enquiry.service import EnquiryService
-from mais_node.errors import InvalidRequest
+from mais_node.errors import InvalidRequest, NotFound
 from mais_node.fhir.service import ResourceService
 from mais_node.network.national import NationalRegister
 from mais_node.network.poller import Poller
@@ -61,6 +62,7 @@ class Services:
     node: Node
     auth: AuthServices
     checkpointer: Checkpointer
+    readiness: TrailReadiness
     closers: list[Callable[[], None]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
     network: Network | None = None
@@ -80,12 +82,18 @@ def _validator(profiles: ProfileRegistry, terminology: Any) -> Validator:
     return Validator(profiles, terminology)
 
 
-def open_store(url: str, *, mongo_database: Any = None) -> tuple[ResourceStore, Any, Callable[[], None]]:
-    """The resource store and audit log for ``sqlite:///PATH`` or ``mongodb://…`` (or an open pymongo database)."""
+def open_store(
+    url: str, *, mongo_database: Any = None, read_only: bool = False
+) -> tuple[ResourceStore, Any, Callable[[], None]]:
+    """The resource store and audit log for ``sqlite:///PATH`` or ``mongodb://…`` (or an open pymongo database);
+    ``read_only``: an SQLite file that is not there is not made (a mistyped path would read as an empty node)."""
     if mongo_database is None and (url.startswith("sqlite:///") or url == ":memory:"):
         from mais_node.storage.sqlite import SqliteDatabase, SqliteResourceStore
         from mais_node.storage.sqlite_audit import SqliteAuditLog
 
+        path = url.removeprefix("sqlite:///")
+        if read_only and url != ":memory:" and not Path(path).is_file():
+            raise NotFound(f"There is no store at {path[:200]}: give the --store of an existing node")
         db = SqliteDatabase(url)
         audit = SqliteAuditLog(db.path)
 
@@ -124,10 +132,13 @@ def open_register_store(store: ResourceStore) -> NodeStore:
     raise InvalidRequest(f"No register adapter for {type(store).__name__}")
 
 
-def build_services(settings: Settings, *, clock: Clock | None = None, mongo_database: Any = None) -> Services:
+def build_services(
+    settings: Settings, *, clock: Clock | None = None, mongo_database: Any = None, read_only: bool = False
+) -> Services:
+    """The node's services; ``read_only`` for a command that only reads: nothing is written on its behalf."""
     from mais_node.adapters.cedar import CedarPolicyEngine
 
-    store, audit, close_store = open_store(settings.store, mongo_database=mongo_database)
+    store, audit, close_store = open_store(settings.store, mongo_database=mongo_database, read_only=read_only)
     clock = clock or SystemClock()
     resources = ResourceService(
         store,
@@ -143,7 +154,10 @@ def build_services(settings: Settings, *, clock: Clock | None = None, mongo_data
     # Every writer appends through the checkpointer: every Nth record gets a checkpoint signed by the node's key.
     register_store = open_register_store(store)
     signer = KeyRingSigner(NodeKeyRing(register_store, clock))
-    checkpointer = Checkpointer(audit, audit, signer, clock, every=settings.checkpoint_every)
+    readiness = TrailReadiness(audit)
+    checkpointer = Checkpointer(
+        audit, audit, signer, clock, every=settings.checkpoint_every, on_failure=readiness.append_failed
+    )
     rules = RuleBook(
         CedarPolicyEngine(),
         settings.rules_dir,
@@ -165,9 +179,10 @@ def build_services(settings: Settings, *, clock: Clock | None = None, mongo_data
         jwks_fetcher=http,
         register_store=register_store,
         closers=[http.close],
+        read_only=read_only,
         national=national,
     )
-    network = build_network(settings, national, register_store, checkpointer, clock, node)
+    network = build_network(settings, national, register_store, checkpointer, clock, node, read_only=read_only)
 
     def validator() -> Validator:
         return _validator(profiles, vocabularies())
@@ -208,6 +223,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, mongo_data
         node=node,
         auth=auth,
         checkpointer=checkpointer,
+        readiness=readiness,
         closers=[*auth.closers, *network.closers, close_store, grouped.close],
         network=network,
     )
@@ -234,10 +250,13 @@ def build_network(
     audit: AuditSink,
     clock: Clock,
     node: Node,
+    *,
+    read_only: bool = False,
 ) -> Network:
-    """The national register's reader, and its import when ``MAIS_REGISTER_URL`` and ``MAIS_REGISTER_TRUST`` say so."""
+    """The national register's reader, and its import when ``MAIS_REGISTER_URL`` and ``MAIS_REGISTER_TRUST`` say so
+    (never for a command that only reads: an import writes the register and its audit records)."""
     network = Network(national, store, interval=settings.register_sync_seconds)
-    if not settings.register_url:
+    if not settings.register_url or read_only:
         return network
     trust = register_trust(settings)
     source: RegisterSource

@@ -135,6 +135,86 @@ def test_each_change_is_audited_with_both_states_and_the_serial_applied(network:
     assert [e["outcome"] for e in imports] == ["0", "0"]
 
 
+def test_a_one_change_serial_reads_again_only_the_entry_that_changed(
+    network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The entries a serial repeats are taken as the last serial read them (network/entries.py); checked once."""
+    from mais_node.network import bundle
+
+    read: list[str] = []
+    for name in ("_organisation", "_endpoint", "_system"):
+        original = getattr(bundle, name)
+
+        def counted(*args: Any, _original: Any = original, _name: str = name) -> Any:
+            read.append(_name)
+            return _original(*args)
+
+        monkeypatch.setattr(bundle, name, counted)
+    network.importer.sync()
+    assert sorted(read) == ["_endpoint", "_organisation", "_system"]
+    read.clear()
+    second = first_register(network.authority, network.key, serial=2)
+    second.systems["cms-1"] = replace(second.systems["cms-1"], status="suspended")
+    network.publish(network.authority.signed(second))
+    result = network.importer.sync()
+    assert [(c.target, c.action) for c in result.changes] == [("Device/cms-1", "suspended")]
+    assert read == ["_system"]
+    assert network.token().status_code == 401
+
+
+def test_an_entry_read_before_is_still_checked_against_the_others(network: Network) -> None:
+    """A system whose entry is unchanged is refused when its organisation leaves the register."""
+    network.importer.sync()
+    content = first_register(network.authority, network.key, serial=2)
+    document = network.authority.unsigned(content)
+    document["entry"] = [e for e in document["entry"] if e["resource"]["resourceType"] == "Device"]
+    network.publish(orjson.dumps(network.authority.sign(document)))
+    with pytest.raises(ImportRefused, match="its organisation is not in the register"):
+        network.importer.sync()
+    assert network.serial() == 1
+    assert network.token().status_code == 200
+
+
+def test_a_national_system_keeps_the_time_of_the_first_serial_that_listed_it(network: Network) -> None:
+    """Not the issue time of each serial: a serial rewrites only what changed (the system's state is per entry)."""
+    first = first_register(network.authority, network.key)
+    network.publish(network.authority.signed(first))
+    network.importer.sync()
+    later = network.authority.content(
+        2,
+        [an_organisation("LA0001")],
+        [a_system("cms-1", "LA0001", network.key, status="suspended")],
+        issued=datetime.now(UTC) + timedelta(minutes=5),
+    )
+    network.publish(network.authority.signed(later))
+    network.importer.sync()
+    assert network.node.services.auth.clients.get("cms-1").created == first.issued  # type: ignore[union-attr]
+
+
+def test_the_cycle_collector_is_paused_while_a_document_is_read_and_resumed_after(
+    network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from mais_node.network import bundle
+
+    seen: list[bool] = []
+    original = bundle.parse
+
+    def parse(*args: Any) -> Any:
+        seen.append(gc.isenabled())
+        return original(*args)
+
+    monkeypatch.setattr(bundle, "parse", parse)
+    assert gc.isenabled()
+    network.importer.sync()
+    network.publish(b"<html>gateway error</html>")
+    with pytest.raises(ImportRefused):
+        network.importer.sync()
+    assert seen == [False]
+    assert gc.isenabled()  # resumed after an import and after a refusal
+
+
 def test_an_unchanged_register_is_not_applied_again(network: Network) -> None:
     network.importer.sync()
     again = network.importer.sync()
@@ -418,3 +498,33 @@ def test_a_national_organisation_is_changed_only_by_suspension_here(network: Net
     with pytest.raises(InvalidRequest, match="comes from the national register"):
         organisations.change("LA0001", actor=ADMIN_ACTOR, verification_status="rejected")
     assert organisations.require("LA0001").endpoints == ("ep-LA0001",)
+
+
+def test_the_nodes_own_organisation_listed_nationally_stays_out_of_the_apis_reach(network: Network) -> None:
+    """Issue 13 item 7 on a node whose own entry comes from the national register: suspending it here, or revoking
+    one of its nationally listed systems, over the API would lock the node out as a local entry's change would."""
+    network.publish(
+        network.authority.signed(
+            network.authority.content(1, [an_organisation("NODE01")], [a_system("own-cms", "NODE01", network.key)])
+        )
+    )
+    assert network.importer.sync().applied
+    node = network.node
+    organisations = node.services.auth.organisations
+    local = organisations.require("NODE01")
+    assert local.id is not None
+    node.services.resources.delete("Organization", local.id)  # as the console may: the national entry answers now
+    assert organisations.require("NODE01").national_serial == 1
+    admin = node.as_("system/*.cruds mais/admin")
+    suspend = node.http.post("/auth/register/organisations/NODE01/suspend", headers=admin)
+    assert suspend.status_code == 409, suspend.text
+    assert "mais org suspend NODE01" in suspend.json()["issue"][0]["diagnostics"]
+    revoke = node.http.post("/auth/register/clients/own-cms/revoke", headers=admin)
+    assert revoke.status_code == 409, revoke.text
+    assert "mais client revoke own-cms" in revoke.json()["issue"][0]["diagnostics"]
+    assert organisations.require("NODE01").may_connect
+    assert not node.services.auth.clients.get("own-cms").suspended_here  # type: ignore[union-attr]
+    assert node.http.get("/fhir/Organization", headers=admin).status_code == 200
+    # The operator at the console still can, and can lift it again.
+    assert organisations.suspend("NODE01", actor=ADMIN_ACTOR, console=True).suspended_here
+    assert not organisations.activate("NODE01", actor=ADMIN_ACTOR).suspended_here

@@ -13,9 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from mais_node.cli import app
-from mais_node.config import DEFAULTS
+from mais_node.config import DEFAULTS, Settings
 from mais_node.enquiry.records import to_contract
 from mais_node.policy import parse_sharing_policy
+from mais_node.wiring import build_services
 from tests.api.conftest import Node
 from tests.api.test_enquiry import FHIR, enquire, parameters, world  # noqa: F401 (world is a fixture)
 from tests.builders import ODS
@@ -121,6 +122,7 @@ def test_sharing_policy_add_refuses_a_clause_it_cannot_interpret(
     tmp_path: Path, document: dict[str, Any], wanted: str
 ) -> None:
     store = f"sqlite:///{tmp_path / 'cli.db'}"
+    build_services(Settings(store=store)).close()  # a node's store: the commands refuse one that does not exist
     path = tmp_path / "agreement.json"
     path.write_bytes(orjson.dumps(document))
     result = CliRunner().invoke(app, ["sharing-policy", "add", str(path), "--store", store])

@@ -604,7 +604,7 @@ def statement(node: Node) -> dict[str, dict[str, Any]]:
 def test_metadata_lists_the_profiles_of_the_stored_types_and_the_operations(node: Node) -> None:
     resources = statement(node)
     stored = {url: rtype for url, rtype in published_profiles().items() if rtype in resources}
-    assert set(stored.values()) == {"Task", "Patient", "Organization", "AuditEvent", "Parameters"}
+    assert set(stored.values()) == {"Task", "Patient", "Organization", "AuditEvent", "Parameters", "Bundle", "Device"}
     for url, rtype in stored.items():
         assert url in resources[rtype].get("supportedProfile", []), (rtype, url)
     for rtype, name in [

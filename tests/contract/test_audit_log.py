@@ -100,6 +100,7 @@ def _mongo(db: Any, collection_class: type, monkeypatch: pytest.MonkeyPatch) -> 
 
         monkeypatch.setattr(collection_class, "insert_one", refuse)
         monkeypatch.setattr(collection_class, "find_one", refuse)
+        monkeypatch.setattr(collection_class, "replace_one", refuse)
 
     return Harness(
         MongoAuditLog(db),
@@ -308,6 +309,21 @@ def test_append_fails_closed_when_the_store_fails(store: Harness) -> None:
         store.log.append(event())
     assert refused.value.code == "transient"
     assert isinstance(refused.value.__cause__, (sqlite3.Error, pymongo.errors.PyMongoError))
+
+
+def test_the_readiness_probe_leaves_the_chain_alone_and_fails_when_a_record_could_not_be_written(
+    store: Harness,
+) -> None:
+    """Issue 13 item 10: ``probe`` writes beside the chain (never into it) and fails where an append would."""
+    store.log.append(event())
+    tail = store.log.last()
+    for _ in range(3):
+        store.log.probe()
+    assert store.log.last() == tail
+    assert len(list(store.log.scan())) == 1
+    store.break_store()
+    with pytest.raises(AuditUnavailable):
+        store.log.probe()
 
 
 def test_a_mongo_writer_that_loses_the_race_for_a_seq_chains_after_the_winner(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,16 +4,18 @@ on every adapter; the replay cache and the counters are shared by every worker u
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from mais_node.auth.ports import NodeKey
 from mais_node.auth.services import RegisterStore
 from mais_node.errors import VersionConflict
-from mais_node.network.ports import AppliedRegister, NetworkStore, Published
+from mais_node.network.ports import AppliedRegister, NetworkStore, Published, RegisterChanges
 from mais_node.register.model import Client
 from mais_node.storage.sqlite import SqliteDatabase
 from mais_node.storage.sqlite_register import SqliteRegisterStore
@@ -94,22 +96,53 @@ def test_two_workers_on_one_sqlite_file_share_the_replay_cache_and_counters(tmp_
 
 
 # -- the network's records (DESIGN §11): the applied national register, local suspensions, the published register --
-def applied(serial: int) -> AppliedRegister:
-    return AppliedRegister(serial, b'{"serial": %d}' % serial, b"signed %d" % serial, "2026-12-01T00:00:00+00:00")
+def changes(serial: int, **entries: bytes | None) -> RegisterChanges:
+    """Serial ``serial``'s write: ``Device_c1=b"..."`` is the entry ``Device/c1`` (None: removed)."""
+    written = {ref.replace("_", "/", 1): state for ref, state in entries.items()}
+    return RegisterChanges(serial, b'{"serial": %d}' % serial, written, f"digest-{serial}", "2026-12-01T00:00:00+00:00")
 
 
 def test_the_national_register_is_replaced_only_over_the_serial_it_was_compared_with(register_store: Any) -> None:
     store: NetworkStore = register_store
     assert store.national() is None
     assert store.national_serial() is None
-    store.put_national(applied(1), expected_serial=None)
+    store.put_national(changes(1, Device_c1=b"one"), expected_serial=None)
     with pytest.raises(VersionConflict):
-        store.put_national(applied(2), expected_serial=None)  # a second worker's first import lost the race
-    store.put_national(applied(3), expected_serial=1)
+        store.put_national(changes(2, Device_c1=b"lost"), expected_serial=None)  # a second worker's first import
+    store.put_national(changes(3, Device_c1=b"three"), expected_serial=1)
     with pytest.raises(VersionConflict):
-        store.put_national(applied(4), expected_serial=1)
-    assert store.national() == applied(3)
+        store.put_national(changes(4, Device_c1=b"stale", Device_c2=b"stale"), expected_serial=1)
+    assert store.national() == AppliedRegister(
+        3, b'{"serial": 3}', {"Device/c1": b"three"}, "digest-3", "2026-12-01T00:00:00+00:00"
+    )
     assert store.national_serial() == 3
+
+
+def test_a_serial_writes_only_its_changes_over_the_entries_kept(register_store: Any) -> None:
+    store: NetworkStore = register_store
+    first = {"Organization_LA0001": b"org", "Endpoint_ep-1": b"ep", "Device_c1": b"c1", "Device_c2": b"c2"}
+    store.put_national(changes(1, **first), expected_serial=None)
+    store.put_national(changes(2, Device_c1=b"c1 suspended", Device_c2=None, Device_c3=b"c3"), expected_serial=1)
+    applied = store.national()
+    assert applied is not None
+    assert (applied.serial, applied.header, applied.digest) == (2, b'{"serial": 2}', "digest-2")
+    assert applied.entries == {
+        "Organization/LA0001": b"org",
+        "Endpoint/ep-1": b"ep",
+        "Device/c1": b"c1 suspended",
+        "Device/c3": b"c3",
+    }
+
+
+def test_a_write_that_loses_the_race_changes_no_entry(register_store: Any) -> None:
+    store: NetworkStore = register_store
+    store.put_national(changes(1, Device_c1=b"one", Device_c2=b"two"), expected_serial=None)
+    store.put_national(changes(2, Device_c1=b"won"), expected_serial=1)
+    with pytest.raises(VersionConflict):
+        store.put_national(changes(2, Device_c1=b"lost", Device_c2=None, Device_c9=b"lost"), expected_serial=1)
+    applied = store.national()
+    assert applied is not None
+    assert applied.entries == {"Device/c1": b"won", "Device/c2": b"two"}
 
 
 def test_local_suspensions_are_set_kept_and_lifted(register_store: Any) -> None:
@@ -136,3 +169,90 @@ def test_the_published_register_only_moves_forward(register_store: Any) -> None:
     store.put_published(Published(5, '"5"', b"five"))
     assert store.published() == Published(5, '"5"', b"five")
     assert store.published_serial() == 5
+
+
+def _whole_register() -> tuple[bytes, bytes]:
+    """A register as it was kept before entries were kept one by one: the whole state and the signed document."""
+    from tests.registers import Authority, a_system, an_organisation
+
+    authority = Authority()
+    content = authority.content(7, [an_organisation("LA0001")], [a_system("c1")])
+    return orjson.dumps(content.state()), orjson.dumps(authority.signed(content))
+
+
+def _check_converted(store: NetworkStore, document: bytes) -> None:
+    applied = store.national()
+    assert applied is not None
+    assert applied.serial == 7  # no rollback across the change of form
+    assert sorted(applied.entries) == ["Device/c1", "Endpoint/ep-LA0001", "Organization/LA0001"]
+    assert applied.digest == hashlib.sha256(document).hexdigest()
+    store.put_national(changes(8, Device_c1=None), expected_serial=7)
+    after = store.national()
+    assert after is not None
+    assert sorted(after.entries) == ["Endpoint/ep-LA0001", "Organization/LA0001"]
+
+
+def test_a_register_kept_whole_on_sqlite_is_converted_at_start(tmp_path: Path) -> None:
+    import sqlite3
+
+    state, document = _whole_register()
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE national_register (id INTEGER PRIMARY KEY CHECK (id = 1), serial INTEGER NOT NULL, "
+            "applied TEXT NOT NULL, state BLOB NOT NULL, document BLOB NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO national_register VALUES (1, 7, '2026-12-01T00:00:00+00:00', ?, ?)", (state, document)
+        )
+    conn.close()
+    db = SqliteDatabase(f"sqlite:///{path}")
+    try:
+        _check_converted(SqliteRegisterStore(db), document)
+    finally:
+        db.close()
+
+
+def test_a_register_kept_whole_on_mongodb_is_read_and_converted_by_the_next_import() -> None:
+    import mongomock
+
+    from mais_node.storage.mongo_register import MongoRegisterStore
+
+    state, document = _whole_register()
+    database = mongomock.MongoClient().get_database("mais")
+    legacy = {"_id": "applied", "serial": 7, "applied": "2026-12-01T00:00:00+00:00", "state": state}
+    database.get_collection("national_register").insert_one(legacy | {"document": document})
+    _check_converted(MongoRegisterStore(database), document)
+
+
+def test_an_entry_back_to_an_earlier_state_is_written_again(register_store: Any) -> None:
+    store: NetworkStore = register_store
+    store.put_national(changes(1, Device_c1=b"one"), expected_serial=None)
+    store.put_national(changes(2, Device_c1=b"two"), expected_serial=1)
+    store.put_national(changes(3, Device_c1=b"one"), expected_serial=2)  # a state MongoDB already holds by its hash
+    applied = store.national()
+    assert applied is not None
+    assert applied.entries == {"Device/c1": b"one"}
+
+
+def test_on_mongodb_a_loser_whose_states_are_written_leaves_the_winners_register() -> None:
+    """Two workers race past the serial check; the second's states are written, its pointer is not."""
+    import mongomock
+
+    from mais_node.storage.mongo_register import MongoRegisterStore
+
+    store = MongoRegisterStore(mongomock.MongoClient().get_database("mais"))
+    store.put_national(changes(1, Device_c1=b"one", Device_c2=b"two"), expected_serial=None)
+    write_states = store._put_entries
+
+    def winner_first(states: dict[str, bytes]) -> None:
+        write_states(states)
+        store._put_entries = write_states  # type: ignore[method-assign]
+        store.put_national(changes(2, Device_c1=b"won"), expected_serial=1)
+
+    store._put_entries = winner_first  # type: ignore[method-assign]
+    with pytest.raises(VersionConflict):
+        store.put_national(changes(2, Device_c1=b"lost", Device_c2=None, Device_c9=b"lost"), expected_serial=1)
+    applied = store.national()
+    assert applied is not None
+    assert (applied.serial, applied.entries) == (2, {"Device/c1": b"won", "Device/c2": b"two"})

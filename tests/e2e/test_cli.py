@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mais_node.cli import app
-from mais_node.config import DEFAULTS
+from mais_node.config import DEFAULTS, Settings
+from mais_node.wiring import build_services
 from tests.builders import episode, patient
 
 runner = CliRunner()
@@ -20,7 +21,10 @@ runner = CliRunner()
 
 @pytest.fixture
 def store(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'cli.db'}"
+    """A node's store as ``mais serve`` leaves it: the commands refuse one that does not exist."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    build_services(Settings(store=url)).close()
+    return url
 
 
 def mais(*args: str) -> tuple[int, str]:

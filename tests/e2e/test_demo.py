@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -201,8 +203,82 @@ def test_the_demo_says_what_the_reviewer_and_auditor_files_are_for_and_their_com
     assert out.startswith("REFERRED for review: poll http://127.0.0.1:")
     assert "PERMITTED after review: match=True" in out
 
-    line = roles["auditor.json"][1].replace(".venv/bin/mais", f"{sys.executable} -m mais_node")
+    line = re.sub(r"\$\(\S+ token ", f"$({sys.executable} -m mais_node token ", roles["auditor.json"][1])
     searched = subprocess.run(["bash", "-c", line], cwd=workdir, capture_output=True, text=True, timeout=60)
     bundle = json.loads(searched.stdout)
     assert bundle["resourceType"] == "Bundle"
     assert any(e["search"]["mode"] == "match" for e in bundle["entry"])
+
+
+def read_until(process: subprocess.Popen[str], wanted: str, limit: int = 200, within: float = 30) -> list[str]:
+    """The demo's output lines up to and including the first that holds ``wanted``; the demo is stopped if that
+    line has not come ``within`` seconds, so a demo that never prints it fails the test instead of hanging it."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    watchdog = threading.Timer(within, process.kill)
+    watchdog.start()
+    try:
+        while len(lines) < limit:
+            line = process.stdout.readline()
+            assert line, f"the demo's output ended before {wanted!r}: {''.join(lines)}"
+            lines.append(line)
+            if wanted in line:
+                return lines
+    finally:
+        watchdog.cancel()
+    raise AssertionError(f"no {wanted!r} in the demo's first {limit} lines: {''.join(lines)}")
+
+
+@pytest.mark.slow
+def test_the_demo_names_its_store_in_one_line_to_paste_and_logs_each_request(
+    demo: tuple[int, Path, subprocess.Popen[str]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    port, _, process = demo
+    printed = read_until(process, "export MAIS_STORE=")
+    assert "first run only" in printed[0]
+    assert "a minute or so" not in "".join(printed)
+    paste = printed[-1].strip()
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    listed = subprocess.run(
+        ["bash", "-c", f"{paste} && {shlex.quote(sys.executable)} -m mais_node client list"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "MAIS_STORE"},
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "LA0001" in listed.stdout
+    assert not (elsewhere / "var").exists()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/fhir/metadata", timeout=10) as response:
+        assert response.status == 200
+    assert "GET /fhir/metadata 200" in read_until(process, "/fhir/metadata")[-1]
+
+
+@pytest.mark.slow
+def test_a_restarted_demo_says_it_is_already_seeded(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'demo.db'}"
+    for run in ("first", "again"):
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mais_node", "demo", "--port", str(port), "--people", "100", "--store", store],
+            cwd=tmp_path,
+            env={**os.environ, "MAIS_BASE_URL": f"http://127.0.0.1:{port}"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            wait_ready(port, process)
+            head = "".join(read_until(process, "mais-node demo at"))
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=15)
+            if process.stdout is not None:
+                process.stdout.close()
+        if run == "first":
+            assert "100 synthetic people, first run only" in head
+            assert "seeded in" in head
+        else:
+            assert "synthetic people" not in head
+            assert f"already seeded: {store}" in head

@@ -31,7 +31,10 @@ TEAM = {
 
 @pytest.fixture
 def store(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'people.db'}"
+    """A node's store as ``mais serve`` leaves it: the commands refuse one that does not exist."""
+    url = f"sqlite:///{tmp_path / 'people.db'}"
+    build_services(Settings(store=url)).close()
+    return url
 
 
 def mais(*args: str) -> tuple[int, str]:

@@ -18,8 +18,10 @@ import mais_node.client
 from mais_node.adapters.jose_keys import write_key_pair
 from mais_node.audit.query import parse_audit_query
 from mais_node.cli import app
+from mais_node.config import Settings
 from mais_node.review_client import ReviewClient, load_credentials
 from mais_node.storage.sqlite_audit import SqliteAuditLog
+from mais_node.wiring import build_services
 from tests.api.conftest import ADMIN_ACTOR, Node, make_node
 from tests.api.test_enquiry import KNOWN, PURPOSE, enquire, parameters, seed_world, subject
 
@@ -34,7 +36,9 @@ def node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Node]:
     running = next(made)
     seed_world(running)
     monkeypatch.setattr(mais_node.client.httpx, "Client", lambda **_: running.http)
+    monkeypatch.setattr(running.http, "close", lambda: None)  # a command closing "its" client leaves the node's open
     yield running
+    monkeypatch.undo()
     next(made, None)  # closes the node
 
 
@@ -189,6 +193,7 @@ def test_the_requesters_own_record_names_the_person_asked_about_and_the_user(nod
     """MAIS asks the requester to keep its own record: its auditor finds it by NHS number and sees who asked."""
     la = key_file(node, tmp_path, "la", "LA0001", ["mais/enquiry", "system/Task.crs"])
     own = tmp_path / "requester.db"
+    build_services(Settings(store=f"sqlite:///{own}")).close()  # the requester's own store, as its node keeps it
     args = enquire_args(node, la, "--nhs-number", KNOWN["nhs"], "--user-name", "Sam Worker", "--user-id", "5551")
     args[args.index("general-safeguarding")] = "s47-enquiry"
     code, out, err = mais(*args, "--store", f"sqlite:///{own}")
@@ -212,7 +217,8 @@ def test_review_says_when_the_key_file_or_the_node_cannot_be_reached(tmp_path: P
     key.write_text(json.dumps({"client_id": "c", "key": str(private)}))
     code, _, err = mais("review", "list", "--server", "http://127.0.0.1:9", "--key-file", str(key))
     assert code == 1
-    assert err.strip() == "mais review: the node at the --server address did not answer (ConnectError): is it running?"
+    assert err.strip().startswith("error: cannot reach http://127.0.0.1:9 (")
+    assert err.strip().endswith("is the node running there? (check --server)")
 
 
 def test_enquire_wait_reports_a_denial_after_review_and_exits_1(

@@ -12,6 +12,8 @@ from typing import Any, Literal
 import orjson
 from joserfc.jwk import ECKey, RSAKey
 
+from mais_node.errors import InvalidRequest, VersionConflict
+
 Algorithm = Literal["ES384", "RS384"]
 
 
@@ -28,9 +30,17 @@ def public_jwks(private_jwk: dict[str, Any]) -> dict[str, Any]:
     return {"keys": [key.as_dict(private=False) | extras]}
 
 
-def write_key_pair(directory: Path, alg: Algorithm = "ES384") -> tuple[Path, Path, str]:
-    """Write ``private-<kid>.jwk.json`` (0600) and ``jwks.json``; the paths and the kid."""
+def write_key_pair(directory: Path, alg: Algorithm = "ES384", *, replace: bool = False) -> tuple[Path, Path, str]:
+    """Write ``private-<kid>.jwk.json`` (0600) and ``jwks.json``; the paths and the kid.
+
+    A directory that already holds a key pair is refused unless ``replace``: a new ``jwks.json`` written over the
+    registered one would leave the private key in use without its public half, silently.
+    """
     directory.mkdir(parents=True, exist_ok=True)
+    if not replace and (directory / "jwks.json").exists():
+        raise VersionConflict(
+            f"{directory} already holds a key pair (jwks.json): choose another --out, an empty directory"
+        )
     private = generate_private_jwk(alg)
     kid = str(private["kid"])
     private_path = directory / f"private-{kid[:16]}.jwk.json"
@@ -43,8 +53,20 @@ def write_key_pair(directory: Path, alg: Algorithm = "ES384") -> tuple[Path, Pat
     return private_path, public_path, kid
 
 
-def read_private_jwk(path: Path) -> dict[str, Any]:
-    document = orjson.loads(path.read_bytes())
-    if not isinstance(document, dict) or "d" not in document:
-        raise ValueError(f"{path} holds no private JWK")
+def read_private_jwk(path: Path, made_by: str = "mais keys generate") -> dict[str, Any]:
+    """The private JWK in ``path``; a file that holds anything else is refused, saying what it holds instead and
+    which command (``made_by``) writes the right one."""
+    wanted = f"pass the private-<kid>.jwk.json file that `{made_by}` wrote"
+    try:
+        document = orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise InvalidRequest(f"cannot read the key file {path} ({exc.strerror}): {wanted}") from exc
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the key file {path} is not JSON: {wanted}") from exc
+    if isinstance(document, dict) and "keys" in document:
+        raise InvalidRequest(f"the key file {path} is a JWK Set (the public keys the node registers): {wanted}")
+    if not isinstance(document, dict) or document.get("kty") not in ("EC", "RSA"):
+        raise InvalidRequest(f"the key file {path} holds no EC or RSA JWK: {wanted}")
+    if "d" not in document:
+        raise InvalidRequest(f"the key file {path} holds a public key, not the private one: {wanted}")
     return document

@@ -18,6 +18,7 @@ from mais_node.auth.scopes import ADMIN, OPERATOR, REVIEWER, TERMINOLOGY_MANAGER
 from mais_node.enquiry.records import check_contract
 from mais_node.enquiry.respond import REQUESTER_TAG
 from mais_node.errors import NotFound
+from mais_node.register.own import check_write
 from mais_node.terminology.editing import check_edit
 from mais_node.wiring import Services
 
@@ -47,6 +48,9 @@ def guard_write(
     before = None if current is None or current.deleted else current
     if rtype == "CodeSystem":
         check_edit(before.body if before else None, body)
+    if rtype == "Organization":
+        node_ods = services.settings.node_org
+        check_write(node_ods, services.auth.organisations.get(node_ods), id, body)
     if rtype == "Contract" and body is not None:
         check_contract(body, node_ods=services.settings.node_org, terminology=services.vocabularies())
     return before.version if before else None

@@ -1,7 +1,9 @@
-"""ASGI middleware: request id, body size limit and metrics, in one pass with no per-request task switches."""
+"""ASGI middleware: request id, the caller's address, body size and time limits and metrics, in one pass with no
+per-request task switches."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -10,13 +12,16 @@ from typing import Any
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mais_node.api.proxies import Network, believed_client
 from mais_node.audit.trace import TRACE_ID, trace_id_of
 from mais_node.errors import Issue
 from mais_node.fhir.outcome import operation_outcome
 
 log = logging.getLogger("mais_node.access")
+edge_log = logging.getLogger("mais_node.edge")  # what happened to a request, beside the per-request access line
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")  # matched whole (fullmatch)
 _MAX_LABEL_SETS = 4096
 
@@ -61,11 +66,29 @@ class _TooLarge(Exception):
     pass
 
 
+class _TooSlow(Exception):
+    pass
+
+
+# Not an HTTP status the node sends: the metrics' and log's word (nginx's) for a caller gone before the answer.
+DISCONNECTED = 499
+
+
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        metrics: Metrics,
+        body_timeout: float = 30.0,
+        trusted_proxies: tuple[Network, ...] = (),
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
+        self.body_timeout = body_timeout
+        self.trusted_proxies = trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -74,6 +97,8 @@ class EdgeMiddleware:
         started = time.perf_counter()
         request_id = _request_id(scope)
         scope.setdefault("state", {})["request_id"] = request_id
+        if self.trusted_proxies:
+            scope["client"] = believed_client(scope, self.trusted_proxies)
         traceparent = (_header(scope, b"traceparent") or b"").decode("latin-1")
         traced = TRACE_ID.set(trace_id_of(traceparent))  # named in every audit record written for the request
         try:
@@ -98,14 +123,24 @@ class EdgeMiddleware:
             status = await self._too_large(send_with_id)
         else:
             received = 0
+            complete = False
+            # The whole body within one deadline from the start, so a trickle of a byte a second is cut too.
+            deadline = asyncio.get_running_loop().time() + self.body_timeout
 
             async def limited_receive() -> Message:
-                nonlocal received
-                message = await receive()
+                nonlocal received, complete
+                if complete:  # after the body the app may wait on receive() for the disconnect: no deadline then
+                    return await receive()
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        message = await receive()
+                except TimeoutError:
+                    raise _TooSlow from None
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > self.max_body_bytes:
                         raise _TooLarge
+                    complete = not message.get("more_body", False)
                 return message
 
             try:
@@ -114,6 +149,20 @@ class EdgeMiddleware:
                 if response_started:
                     raise
                 status = await self._too_large(send_with_id)
+            except _TooSlow:
+                if response_started:
+                    raise
+                status = await self._too_slow(send_with_id)
+            except ClientDisconnect:
+                # The caller went away mid-body: nothing to answer, nothing broken; one line, not two tracebacks.
+                status = DISCONNECTED
+                edge_log.info(
+                    "%s %s: the client disconnected before its body was complete (request %s)",
+                    scope["method"],
+                    scope["path"],
+                    request_id,
+                    extra={"request_id": request_id},
+                )
         route = _route(scope)
         elapsed = time.perf_counter() - started
         self.metrics.observe(scope["method"], route, str(status), elapsed)
@@ -128,22 +177,29 @@ class EdgeMiddleware:
             )
 
     async def _too_large(self, send: Send) -> int:
-        body = orjson.dumps(
-            operation_outcome([Issue(f"The request body exceeds {self.max_body_bytes} bytes", "too-costly")])
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/fhir+json; charset=utf-8"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-        return 413
+        return await _refuse(send, 413, f"The request body exceeds {self.max_body_bytes} bytes", "too-costly")
+
+    async def _too_slow(self, send: Send) -> int:
+        return await _refuse(send, 408, f"The request body was not received within {self.body_timeout:g} s", "timeout")
+
+
+async def _refuse(send: Send, status: int, message: str, code: str) -> int:
+    """An OperationOutcome answered before the app could answer, closing the connection (the rest of the body is
+    not read)."""
+    body = orjson.dumps(operation_outcome([Issue(message, code)]))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/fhir+json; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+    return status
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

@@ -52,10 +52,11 @@ def _agents(node: Node, actor: Actor, policies: Sequence[str]) -> list[Json]:
             | ({"name": actor.user_name} if actor.user_name else {})
             | ({"role": [{"coding": [actor.user_role.json()]}]} if actor.user_role else {})
         )
-    if actor.client_id:
+    # The source agent carries the network address too when no client could be named (a refused token).
+    if actor.client_id or actor.address:
         agents.append(
             {"type": {"coding": [Coding(DCM, "110153", "Source Role ID").json()]}}
-            | {"who": node.identifier("client-id", actor.client_id)}
+            | ({"who": node.identifier("client-id", actor.client_id)} if actor.client_id else {})
             | ({"network": {"address": actor.address, "type": "2"}} if actor.address else {})
         )
     if actor.org_ods:
@@ -172,6 +173,14 @@ def enquiry_received(
 def enquiry_refused(node: Node, at: datetime, actor: Actor, *, enquiry_id: str, reason: str) -> Event:
     """An enquiry stopped by a hard gate (register, well-formedness) before the rules: nothing was disclosed."""
     subtype = [Coding(RESTFUL, "operation"), node.code("enquiry-refused")]
+    type_ = Coding(AUDIT_EVENT_TYPE, "rest")
+    entity = [_enquiry(node, enquiry_id)]
+    return _event(node, at, actor, type_=type_, subtype=subtype, outcome="8", outcome_desc=reason, entity=entity)
+
+
+def enquiry_failed(node: Node, at: datetime, actor: Actor, *, enquiry_id: str, reason: str) -> Event:
+    """An enquiry (or a review of one) decided, whose answer could not be stored: nothing left the node (503)."""
+    subtype = [Coding(RESTFUL, "operation"), node.code("enquiry-failed")]
     type_ = Coding(AUDIT_EVENT_TYPE, "rest")
     entity = [_enquiry(node, enquiry_id)]
     return _event(node, at, actor, type_=type_, subtype=subtype, outcome="8", outcome_desc=reason, entity=entity)
@@ -391,6 +400,26 @@ def person_import(
     entity = {"what": {"display": source[:200]}, "role": Coding(OBJECT_ROLE, "20").json(), "detail": detail}
     subtype = [node.code("person-import"), node.code("nhs-verified" if nhs_verified else "nhs-as-recorded")]
     return _event(node, at, actor, type_=Coding(DCM, "110107", "Import"), subtype=subtype, entity=[entity])
+
+
+def console_sign_in(
+    node: Node, at: datetime, person: Actor, *, kind: Literal["login", "logout"], outcome: str, reason: str
+) -> Event:
+    """A person signing in to the console or out of it (DICOM 110114 User Authentication; 110122 / 110123);
+    ``outcome`` 0 success, 4 refused (a wrong detail, a locked account)."""
+    subtype = [Coding(DCM, "110122", "Login") if kind == "login" else Coding(DCM, "110123", "Logout")]
+    type_ = Coding(DCM, "110114", "User Authentication")
+    return _event(node, at, person, type_=type_, subtype=subtype, outcome=outcome, outcome_desc=reason)
+
+
+def console_action(
+    node: Node, at: datetime, person: Actor, *, action: str, target: str, outcome: str = "0", detail: str = ""
+) -> Event:
+    """Something a signed-in person did in the console (a page of personal data read, a decision, an export)."""
+    entity: Json = {"what": {"reference": target}} | ({"detail": _detail(text=detail)} if detail else {})
+    subtype = [node.code("console"), node.code(action)]
+    type_ = Coding(AUDIT_EVENT_TYPE, "rest")
+    return _event(node, at, person, type_=type_, subtype=subtype, outcome=outcome, entity=[entity])
 
 
 def _trace(node: Node, trace_id: str) -> Json:

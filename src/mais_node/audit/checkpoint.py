@@ -9,7 +9,7 @@ demand.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -75,17 +75,36 @@ def check_signature(checkpoint: Checkpoint, signer: Signer) -> str | None:
 class Checkpointer:
     """Appends through the log, signing a checkpoint every ``every`` records; ``checkpoint()`` on demand."""
 
-    def __init__(self, log: AuditLog, store: CheckpointStore, signer: Signer, clock: Clock, every: int = 1000):
+    def __init__(
+        self,
+        log: AuditLog,
+        store: CheckpointStore,
+        signer: Signer,
+        clock: Clock,
+        every: int = 1000,
+        *,
+        on_failure: Callable[[], None] | None = None,
+    ):
+        """``on_failure``: told when an append fails (readiness probes again, audit/readiness.py)."""
         self._log, self._store, self._signer, self._clock, self._every = log, store, signer, clock, every
+        self._on_failure = on_failure
 
     def append(self, event: Event) -> AuditRecord:
-        record = self._log.append(event)
+        record = self._appended(lambda: [self._log.append(event)])[0]
         if record.seq % self._every == 0:
             self._store.put_checkpoint(sign_checkpoint(record, self._signer, self._clock.now()))
         return record
 
+    def _appended(self, write: Callable[[], list[AuditRecord]]) -> list[AuditRecord]:
+        try:
+            return write()
+        except Exception:  # whatever the cause, the trail did not take the record
+            if self._on_failure is not None:
+                self._on_failure()
+            raise
+
     def append_many(self, events: Sequence[Event]) -> list[AuditRecord]:
-        records = self._log.append_many(events)
+        records = self._appended(lambda: self._log.append_many(events))
         if records and records[-1].seq // self._every > (records[0].seq - 1) // self._every:
             self._store.put_checkpoint(sign_checkpoint(records[-1], self._signer, self._clock.now()))
         return records

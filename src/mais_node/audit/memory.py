@@ -60,6 +60,10 @@ class MemoryAuditLog:
     def last(self) -> AuditRecord | None:
         return self.records[-1] if self.records else None
 
+    def probe(self) -> None:
+        if self.failing:
+            raise AuditUnavailable("the audit trail cannot be written")
+
     def put_checkpoint(self, checkpoint: Checkpoint) -> None:
         if self.failing:
             raise AuditUnavailable("the audit trail cannot be written")

@@ -75,6 +75,10 @@ class AuditLog(Protocol):
         """The tail of the chain, or None when the log is empty."""
         ...
 
+    def probe(self) -> None:
+        """Write a record-sized row beside the chain, as durably as a record; AuditUnavailable when it cannot."""
+        ...
+
 
 class CheckpointStore(Protocol):
     def put_checkpoint(self, checkpoint: Checkpoint) -> None:

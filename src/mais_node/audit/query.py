@@ -282,7 +282,10 @@ def _criterion(key: str, raw: str) -> Criterion:
     if kind == "string":
         if modifier == "exact":
             return Criterion(bucket, tuple(parts), "exact")
-        return Criterion(bucket, tuple(normalise(p) for p in parts), "contains" if modifier == "contains" else "starts")
+        # A value that folds to nothing (punctuation, invisible characters) is kept as given: it matches nothing,
+        # where the empty fold would be a prefix of every record.
+        texts = tuple(normalise(p) or p for p in parts)
+        return Criterion(bucket, texts, "contains" if modifier == "contains" else "starts")
     if kind == "reference":
         if modifier == "identifier":
             return Criterion(f"{name}:identifier", tuple(parts))
@@ -333,10 +336,15 @@ def parse_audit_search(
     or refused under ``strict`` (``Prefer: handling=strict``)."""
     search, criteria = AuditSearch(AuditQuery()), []
     now = now or datetime.now(UTC)
+    seen: set[str] = set()
     for key, value in pairs:
         name, _, modifier = key.partition(":")
         if name in SILENT:
             continue
+        if name.startswith("_") and name not in PARAMS:  # a result parameter: "the last wins" is another search
+            if name in seen:
+                raise InvalidRequest(f"'{name[:40]}' may be given once", expression=[name[:60]])
+            seen.add(name)
         if name in PARAMS:
             if PARAMS[name] == "date" and not modifier:
                 search.query = _date_bounds(search.query, name, value, now)

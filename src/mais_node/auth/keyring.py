@@ -28,8 +28,17 @@ def new_node_key(now: datetime) -> NodeKey:
 
 
 class NodeKeyRing:
-    def __init__(self, store: NodeKeyStore, clock: Clock, *, retire_after: timedelta = timedelta(minutes=10)) -> None:
+    def __init__(
+        self,
+        store: NodeKeyStore,
+        clock: Clock,
+        *,
+        retire_after: timedelta = timedelta(minutes=10),
+        read_only: bool = False,
+    ) -> None:
+        """``read_only``: verify with the keys held, never make the first one (a command that only reads)."""
         self.store = store
+        self.read_only = read_only
         self.clock = clock
         self.retire_after = retire_after
         self._lock = threading.Lock()
@@ -42,15 +51,16 @@ class NodeKeyRing:
         if not force and time.monotonic() - self._loaded_at < REFRESH_SECONDS:
             return
         records = self.store.node_keys()
-        if not any(r.status == "active" for r in records):
+        if not self.read_only and not any(r.status == "active" for r in records):
             self.store.add_node_key(new_node_key(self.clock.now()))
             records = self.store.node_keys()
         keys = {r.kid: ECKey.import_key(r.jwk) for r in records if r.status != "retired"}
         active = [r for r in records if r.status == "active"]
-        newest = max(active, key=lambda r: (r.created, r.kid))  # two workers that raced both publish; newest signs
+        # Two workers that raced both publish; the newest signs.
+        newest = max(active, key=lambda r: (r.created, r.kid)) if active else None
         with self._lock:
             self._keys = keys
-            self._active = (newest.kid, keys[newest.kid])
+            self._active = (newest.kid, keys[newest.kid]) if newest else None
             self._published = [
                 keys[kid].as_dict(private=False) | {"kid": kid, "alg": ALGORITHM, "use": "sig"} for kid in keys
             ]

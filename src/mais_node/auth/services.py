@@ -33,7 +33,9 @@ from mais_node.register.ports import ClientStore, NationalDirectory
 from mais_node.storage.port import ResourceStore
 from mais_node.terminology import CANONICAL_BASE
 
-NODE_ORG_TYPE = "local-authority"
+# A selectable code: "local-authority" groups the local authority types and its required binding refuses it in data,
+# so the entry written at the first start would fail its own profile on the next REST update of it.
+NODE_ORG_TYPE = "la-childrens-social-care"
 
 
 class RegisterStore(ClientStore, ReplayCache, RateCounter, NodeKeyStore, Protocol):
@@ -103,16 +105,18 @@ def build_auth(
     rate_limit: RateLimitPolicy | None = None,
     register_store: RegisterStore,
     closers: list[Callable[[], None]] | None = None,
+    read_only: bool = False,
     national: NationalDirectory | None = None,
 ) -> AuthServices:
-    """The register and the auth services on the node's store; the node's own organisation is put in the register."""
+    """The register and the auth services on the node's store; the node's own organisation is put in the register
+    unless ``read_only`` (for a command that only reads: it writes nothing, issue 13 item 8)."""
     backing = register_store
     closers = list(closers or [])
     node = Node(settings.node_org, settings.node_org_name, settings.public_base, CANONICAL_BASE)
     types = organisation_types(settings.terminology_dir)
     organisations = Organisations(resources, clock, audit, node, types=types, national=national)
     clients = Clients(backing, organisations, clock, audit, node, national)
-    keyring = NodeKeyRing(backing, clock)
+    keyring = NodeKeyRing(backing, clock, read_only=read_only)
     token_url = f"{settings.public_base}/auth/token"
     jwks_url = f"{settings.public_base}/auth/jwks"
     verifier = AssertionVerifier(
@@ -138,7 +142,8 @@ def build_auth(
         closers,
         refusals=refusals,
     )
-    ensure_node_organisation(services, settings)
+    if not read_only:
+        ensure_node_organisation(services, settings)
     return services
 
 

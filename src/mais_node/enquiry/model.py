@@ -10,10 +10,12 @@ from mais_node.policy import Decision, Item, MatchGrade, Outcome
 
 @dataclass(frozen=True, slots=True)
 class Asker:
-    """Who the token says is asking: the organisation and the system (client)."""
+    """Who the token says is asking: the organisation and the system (client), and the network address the node
+    believes it asks from (for the audit)."""
 
     ods: str
     client_id: str
+    address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,6 +97,30 @@ def _where(index: int, name: str) -> tuple[str, ...]:
     return (f"Parameters.parameter[{index}]", name)
 
 
+# The parameters of cardinality 0..1 or 1..1 (the table above; ``resource`` has its own "one person" issue). A
+# repeat is refused rather than read as "the last wins": the node would answer, and audit, another request than
+# the one the requester's system may log.
+_ONCE = ("reason", "requestId", "requester", "authorisedUser", "consent")
+
+
+def _repeated(parameters: Sequence[Any]) -> list[Issue]:
+    """One issue per parameter given more than once, naming the first repeat and how many were given."""
+    seen: dict[str, list[int]] = {}
+    for index, param in enumerate(parameters):
+        name = param.get("name") if isinstance(param, Mapping) else None
+        if name in _ONCE:
+            seen.setdefault(name, []).append(index)
+    return [
+        Issue(
+            f"'{name}' may be given once ({len(indexes):,} given)",
+            "structure",
+            expression=(f"Parameters.parameter[{indexes[1]}]", name),
+        )
+        for name, indexes in seen.items()
+        if len(indexes) > 1
+    ]
+
+
 Conformance = Callable[[Mapping[str, Any]], list[Issue]]
 """The profile check the gates make on a subject or a Task, run here too when the body is refused before them."""
 
@@ -115,13 +139,14 @@ def from_parameters(document: Mapping[str, Any], raw: bytes, *, subject_issues: 
         raise InvalidRequest(
             "The body of $person-info-query must be a Parameters resource", expression=("resourceType",)
         )
-    issues: list[Issue] = []
+    given = document.get("parameter") or []
+    issues: list[Issue] = _repeated(given) if isinstance(given, list) else []
     subjects: list[dict[str, Any]] = []
     reason_uri = purpose = request_id = requester = consent = None
     items: list[str] = []
     policies: list[str] = []
     user = AuthorisedUser()
-    for index, param in enumerate(document.get("parameter") or []):
+    for index, param in enumerate(given):
         name = param.get("name") if isinstance(param, Mapping) else None
         where = f"Parameters.parameter[{index}]"
         if name == "resource":

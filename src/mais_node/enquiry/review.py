@@ -3,14 +3,17 @@ permit or deny with a reason; the answer is then released on the Task. Every dec
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from mais_node.enquiry.model import Asker
+from mais_node.enquiry.model import Answer, Asker
 from mais_node.enquiry.parse import from_task
 from mais_node.enquiry.respond import DECISION_SYSTEM, REQUESTER_TAG, answer_task
-from mais_node.errors import InvalidRequest, VersionConflict
+from mais_node.errors import AuditUnavailable, InvalidRequest, MaisError, VersionConflict
+from mais_node.fhir.service import ResourceService
 from mais_node.policy import Decision, Item, ItemDecision, Outcome
 from mais_node.storage.port import Stored
 from mais_node.terminology import REQUEST_TYPE_SYSTEM
@@ -18,6 +21,49 @@ from mais_node.terminology import REQUEST_TYPE_SYSTEM
 if TYPE_CHECKING:
     from mais_node.auth.bearer import Caller
     from mais_node.wiring import Services
+
+log = logging.getLogger("mais_node.enquiry")
+
+
+class TaskKeeper:
+    """Writes the Task that carries an enquiry's answer when the enquiry service asks (its ``keep``), that is before
+    the enquiry's records are written, so the trail records a failure to write it (issue 13 item 9). ``withdraw``
+    takes the Task back when the records then could not be written: the trail is the truth of what was answered."""
+
+    def __init__(
+        self,
+        resources: ResourceService,
+        build: Callable[[Decision, Answer | None], dict[str, Any] | None],
+        *,
+        current: Stored | None = None,
+        structure_checked: bool = False,
+    ) -> None:
+        """``build``: the Task for a decision (None: nothing to keep); ``current``: the Task it answers in place."""
+        self.resources, self.build, self.current, self.structure_checked = resources, build, current, structure_checked
+        self.stored: Stored | None = None
+
+    def __call__(self, decision: Decision, answer: Answer | None) -> None:
+        body = self.build(decision, answer)
+        if body is None:
+            return
+        if self.current is None:
+            self.stored = self.resources.create("Task", body, structure_checked=self.structure_checked).stored
+        else:
+            body = {**body, "id": self.current.id}
+            self.stored = self.resources.update("Task", self.current.id, body, if_match=self.current.version).stored
+
+    def withdraw(self) -> None:
+        """Best effort: delete the Task written (or set the answered one back); the store may be failing too."""
+        stored, self.stored = self.stored, None
+        if stored is None:
+            return
+        try:
+            if self.current is None:
+                self.resources.delete("Task", stored.id)
+            else:
+                self.resources.update("Task", stored.id, self.current.body, if_match=stored.version)
+        except MaisError:
+            log.error("Task/%s was written but its audit records were not, and it could not be taken back", stored.id)
 
 
 def _code(concept: Any, system: str) -> str | None:
@@ -61,16 +107,24 @@ def decide_review(services: Services, task_id: str, body: dict[str, Any], review
         (t.get("code", "") for t in (task.get("meta") or {}).get("tag", []) if t.get("system") == REQUESTER_TAG), ""
     )
     enquiry = from_task(task, orjson.dumps(task))
-    answer = services.enquiries.review(
-        enquiry,
-        pending_decision(task),
-        permit=decision == "permit",
-        reason=reason,
-        reviewer=Asker(reviewer.org_ods, reviewer.client_id),
-        requester=Asker(requester_ods, ""),
-    )
-    answered = answer_task(
-        task, answer.decision, answer if answer.grade is not None else None, services.settings.node_org, requester_ods
-    )
-    answered["id"] = task_id
-    return services.resources.update("Task", task_id, answered, if_match=stored.version).stored
+
+    def answered(decided: Decision, answer: Answer | None) -> dict[str, Any]:
+        released = answer if answer is not None and answer.grade is not None else None
+        return answer_task(task, decided, released, services.settings.node_org, requester_ods)
+
+    keeper = TaskKeeper(services.resources, answered, current=stored)
+    try:
+        services.enquiries.review(
+            enquiry,
+            pending_decision(task),
+            permit=decision == "permit",
+            reason=reason,
+            reviewer=Asker(reviewer.org_ods, reviewer.client_id),
+            requester=Asker(requester_ods, ""),
+            keep=keeper,
+        )
+    except AuditUnavailable:
+        keeper.withdraw()
+        raise
+    assert keeper.stored is not None
+    return keeper.stored

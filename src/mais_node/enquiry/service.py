@@ -42,6 +42,10 @@ NOT_PERMITTED = "The enquiry is not permitted"
 
 _AUDIT_OUTCOME = {Outcome.PERMIT: "permit", Outcome.DENY: "deny", Outcome.REVIEW: "review"}
 
+# Stores what carries the answer (the enquiry Task): given the decision, and the answer unless refused. It runs before
+# the enquiry's records are written, so a failure to store it is recorded as the enquiry's outcome (issue 13 item 9).
+Keep = Callable[[Decision, "Answer | None"], None]
+
 
 class NotPermitted(Forbidden):
     """The rules denied every item: 403 for the operation, a rejected Task for the Task form; nothing revealed."""
@@ -88,19 +92,19 @@ class EnquiryService:
         try:
             return parse()
         except MaisError as exc:
-            now, actor = self.clock.now(), Actor(org_ods=asker.ods, client_id=asker.client_id)
+            now, actor = self.clock.now(), Actor(org_ods=asker.ods, client_id=asker.client_id, address=asker.address)
             self._record(
                 balp.enquiry_received(self.node, now, actor, enquiry_id="unread", raw_request=raw, subject=None)
             )
             self._record(balp.enquiry_refused(self.node, now, actor, enquiry_id="unread", reason=exc.diagnostics[:500]))
             raise
 
-    def handle(self, enquiry: Enquiry, asker: Asker) -> Answer:
+    def handle(self, enquiry: Enquiry, asker: Asker, *, keep: Keep | None = None) -> Answer:
         """Answer one enquiry: every step audited; DENY raises Forbidden revealing nothing about the person."""
         with self._batch(), self.terminology.pinned():
-            return self._handle(enquiry, asker)
+            return self._handle(enquiry, asker, keep)
 
-    async def answer(self, enquiry: Enquiry, asker: Asker) -> Answer:
+    async def answer(self, enquiry: Enquiry, asker: Asker, *, keep: Keep | None = None) -> Answer:
         """``handle`` for the event loop: the same steps, then the records awaited in a group commit.
 
         The steps run inline (they are CPU work); the one durable write is awaited, so the event loop serves other
@@ -109,18 +113,18 @@ class EnquiryService:
         it if the write fails.
         """
         if self.grouped is None:
-            return self.handle(enquiry, asker)
+            return self.handle(enquiry, asker, keep=keep)
         events: list[dict[str, object]] = []
         token = _BATCH.set(events)
         try:
             with self.terminology.pinned():
-                return self._handle(enquiry, asker)
+                return self._handle(enquiry, asker, keep)
         finally:
             _BATCH.reset(token)
             if events:
                 await self.grouped.write(events)
 
-    def _handle(self, enquiry: Enquiry, asker: Asker) -> Answer:
+    def _handle(self, enquiry: Enquiry, asker: Asker, keep: Keep | None) -> Answer:
         now = self.clock.now()
         actor = self._actor(enquiry, asker)
         subject = _subject(enquiry)
@@ -132,23 +136,76 @@ class EnquiryService:
         decided = self._decide_first(enquiry, asker, actor, now)
         if decided.decision.outcome is Outcome.DENY:
             self._record_decision(decided.decision, enquiry, actor, now, subject)
+            self._keep(keep, decided.decision, None, enquiry, actor, now)
             raise NotPermitted(decided.decision)
         match = self.matcher.match(enquiry.subject)
         grade = MatchGrade.PROBABLE if match.ambiguous and match.grade is MatchGrade.CERTAIN else match.grade
         final = self.rules().decide(decided.request.at_release(grade))
         self._record_decision(final, enquiry, actor, now, _about(subject, match))
         if final.outcome is Outcome.DENY:
+            self._keep(keep, final, None, enquiry, actor, now)
             raise NotPermitted(final)
         answer = Answer(enquiry.request_id, final, grade)
         if final.outcome is Outcome.PERMIT:
             self._release(answer, match)
+        self._keep(keep, final, answer, enquiry, actor, now)
+        if final.outcome is Outcome.PERMIT:
             self._record_disclosure(answer, match, enquiry, actor, now, self._policy_uris(decided.request))
         return answer
 
+    def _keep(
+        self,
+        keep: Keep | None,
+        decision: Decision,
+        answer: Answer | None,
+        enquiry: Enquiry,
+        actor: Actor,
+        now: datetime,
+        *,
+        what: str = "The enquiry",
+    ) -> None:
+        """Store what carries the answer; if it cannot be stored, that is the outcome the trail records (then 503)."""
+        if keep is None:
+            return
+        try:
+            keep(decision, answer)
+        except Exception as exc:
+            why = exc.diagnostics if isinstance(exc, MaisError) else "an unexpected error"
+            reason = f"{what} was decided ({decision.outcome.value}) but its answer could not be stored ({why[:200]})"
+            self._record(
+                balp.enquiry_failed(
+                    self.node, now, actor, enquiry_id=enquiry.request_id, reason=f"{reason}: nothing was sent"
+                )
+            )
+            raise
+
     def review(
-        self, enquiry: Enquiry, pending: Decision, *, permit: bool, reason: str, reviewer: Asker, requester: Asker
+        self,
+        enquiry: Enquiry,
+        pending: Decision,
+        *,
+        permit: bool,
+        reason: str,
+        reviewer: Asker,
+        requester: Asker,
+        keep: Keep | None = None,
     ) -> Answer:
-        """An IG officer's decision on the referred items; on permit, the answer is released as the rules allow."""
+        """An IG officer's decision on the referred items; on permit, the answer is released as the rules allow.
+
+        The decision's records are written together, after ``keep`` stored the answered Task (or recorded why not)."""
+        with self._batch():
+            return self._review(enquiry, pending, permit, reason, reviewer, requester, keep)
+
+    def _review(
+        self,
+        enquiry: Enquiry,
+        pending: Decision,
+        permit: bool,
+        reason: str,
+        reviewer: Asker,
+        requester: Asker,
+        keep: Keep | None,
+    ) -> Answer:
         now = self.clock.now()
         reviewer_actor = Actor(org_ods=reviewer.ods, client_id=reviewer.client_id)
         # Matched first, so that the review's records name the person the referral was about (by the NHS number of
@@ -175,11 +232,14 @@ class EnquiryService:
             items.append(decided)
         decision = Decision(tuple(items), pending.rule_set_hash)
         if decision.outcome is not Outcome.PERMIT:
-            return Answer(enquiry.request_id, decision, None)
+            refused = Answer(enquiry.request_id, decision, None)
+            self._keep(keep, decision, refused, enquiry, reviewer_actor, now, what="The review")
+            return refused
         answer = Answer(enquiry.request_id, decision, match.grade)
         # A reviewer's permit stands in for the rules' referral of a probable match: the person is the best candidate.
         reviewed = replace(match, grade=MatchGrade.CERTAIN) if match.grade is MatchGrade.PROBABLE else match
         self._release(answer, reviewed)
+        self._keep(keep, decision, answer, enquiry, reviewer_actor, now, what="The review")
         self._record_disclosure(answer, reviewed, enquiry, self._actor(enquiry, requester), now, ())
         return answer
 
@@ -332,6 +392,7 @@ class EnquiryService:
         return Actor(
             org_ods=asker.ods,
             client_id=asker.client_id,
+            address=asker.address,
             user_id=enquiry.user.identifier,
             user_name=enquiry.user.name,
             user_role=Coding("urn:mais:user-role", enquiry.user.role) if enquiry.user.role else None,

@@ -33,6 +33,9 @@ OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-u
 _OPS = "https://mais.example.org/fhir/OperationDefinition"
 _HL7 = "http://hl7.org/fhir/OperationDefinition"
 
+# Types the node does not store but publishes profiles for.
+UNSTORED = ("Parameters", "Bundle", "Device")
+
 # Every operation the node serves (api/routes/enquiry.py and terminology.py), declared once here.
 OPERATIONS: tuple[OperationDecl, ...] = (
     OperationDecl("person-info-query", "Patient", f"{_OPS}/person-info-query"),
@@ -46,7 +49,7 @@ OPERATIONS: tuple[OperationDecl, ...] = (
     OperationDecl("expand", "ValueSet", f"{_HL7}/ValueSet-expand"),
     *(
         OperationDecl("validate", rtype, f"{_HL7}/Resource-validate")
-        for rtype in (*sorted(DECLARED), "AuditEvent", "Parameters")
+        for rtype in (*sorted(DECLARED), "AuditEvent", *UNSTORED)
     ),
 )
 
@@ -75,14 +78,16 @@ def capability_statement(
     if audit_ops:
         audit["operation"] = audit_ops
     resources.append(audit)
-    # Parameters is not stored: it is listed for the profiles of the MAIS operation's input and output.
-    parameters: dict[str, Any] = {"type": "Parameters", "interaction": []}
-    if profiles.get("Parameters"):
-        parameters["supportedProfile"] = list(profiles["Parameters"])
-    parameters_ops = [_op(o) for o in operations if o.resource_type == "Parameters"]
-    if parameters_ops:
-        parameters["operation"] = parameters_ops
-    resources.append(parameters)
+    # Not stored, listed for their profiles: the MAIS operation's Parameters, and the national register's Bundle
+    # and its systems' Devices (served at /register); each can be checked with $validate.
+    for rtype in UNSTORED:
+        entry: dict[str, Any] = {"type": rtype, "interaction": []}
+        if profiles.get(rtype):
+            entry["supportedProfile"] = list(profiles[rtype])
+        entry_ops = [_op(o) for o in operations if o.resource_type == rtype]
+        if entry_ops:
+            entry["operation"] = entry_ops
+        resources.append(entry)
     system_ops = [_op(o) for o in operations if o.resource_type is None]
     rest: dict[str, Any] = {
         "mode": "server",

@@ -36,6 +36,15 @@ _SOUNDEX = {
 
 def normalise_name(value: str) -> str:
     """One name as lower-case words separated by single spaces ("O'Brien-Núñez" -> "obrien nunez")."""
+    words = fold(value).split()
+    return " ".join("mac" + word[2:] if word.startswith("mc") and len(word) > 3 else word for word in words)
+
+
+def fold(value: str) -> str:
+    """Text as the comparison sees it, before any name rule: format characters gone, compatibility forms, case and
+    accents folded, apostrophes dropped, anything not a letter or digit one space ("O'Brien-Núñez" -> "obrien nunez").
+
+    The FHIR string search uses this too (fhir/search/text.py), so that a search finds what the matcher would."""
     visible = "".join(char for char in value if unicodedata.category(char) != "Cf")
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", visible).casefold())
     stripped = "".join(char for char in decomposed if unicodedata.category(char) not in _DROPPED)
@@ -45,7 +54,7 @@ def normalise_name(value: str) -> str:
     spaced = "".join(
         char if char.isalnum() or unicodedata.category(char) == "Mc" else " " for char in _APOSTROPHES.sub("", folded)
     )
-    return " ".join("mac" + word[2:] if word.startswith("mc") and len(word) > 3 else word for word in spaced.split())
+    return " ".join(spaced.split())
 
 
 def name_tokens(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ entry, anything not well formed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
@@ -18,6 +19,7 @@ import orjson
 
 from mais_node.auth.scopes import check_registrable
 from mais_node.errors import InvalidRequest
+from mais_node.network.entries import Reading
 from mais_node.network.model import NationalEndpoint, RegisterContent
 from mais_node.register.fhir_organisation import PROFILE_BASE, from_resource, to_resource
 from mais_node.register.jwks import check_public_jwks
@@ -111,8 +113,12 @@ def device(system: Client) -> Json:
 
 
 # -- reading ------------------------------------------------------------------------------------------------------
-def parse(bundle: Any) -> RegisterContent:
-    """The register a Bundle holds, or Malformed naming the first entry that is not well formed."""
+def parse(bundle: Any, reading: Reading | None = None, previous: RegisterContent | None = None) -> RegisterContent:
+    """The register a Bundle holds, or Malformed naming the first entry that is not well formed.
+
+    With ``reading`` (its entries, ``network/entries.py``) an entry whose bytes the last applied serial held is taken
+    as read then, and what each entry reads is recorded there; the checks across entries run on all of them. A
+    system keeps the ``created`` time ``previous`` gives it (the issue time of the first serial that listed it)."""
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle" or bundle.get("type") != "collection":
         raise Malformed("the document is not a FHIR Bundle of type collection", expression=("Bundle",))
     serial = _serial(bundle.get("identifier"))
@@ -126,30 +132,55 @@ def parse(bundle: Any) -> RegisterContent:
     entries = bundle.get("entry")
     if not isinstance(entries, list):
         raise Malformed("the Bundle has no entries", expression=("Bundle.entry",))
-    by_type: dict[str, list[tuple[int, Json]]] = {"Organization": [], "Endpoint": [], "Device": []}
+    if reading is not None and len(reading.pieces) != len(entries):
+        reading = None  # not this document's entries
+    created = {c.client_id: c.created for c in previous.systems.values()} if previous else {}
+    by_type: dict[str, list[tuple[int, Any]]] = {"Organization": [], "Endpoint": [], "Device": []}
     for index, entry in enumerate(entries):
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        kind = resource.get("resourceType") if isinstance(resource, dict) else None
-        if not isinstance(resource, dict) or kind not in by_type:
-            raise Malformed("each entry is an Organization, Endpoint or Device", expression=(f"Bundle.entry[{index}]",))
-        by_type[str(kind)].append((index, resource))
+        piece = reading.pieces[index] if reading is not None else None
+        known = reading.known.get(piece) if reading is not None and piece is not None else None
+        if known is None:
+            known = _read_entry(index, entry, created.get, issued)
+        if reading is not None and piece is not None:
+            reading.read[piece] = known
+        by_type[known[0]].append((index, known[1]))
     content = RegisterContent(serial, issued, expires, authority)
-    for index, resource in by_type["Organization"]:
-        org = _organisation(index, resource)
+    for index, org in by_type["Organization"]:
         if org.ods in content.organisations:
             raise Malformed(f"two organisations have the ODS code {org.ods}", expression=(f"Bundle.entry[{index}]",))
         content.organisations[org.ods] = org
-    for index, resource in by_type["Endpoint"]:
-        endpoint = _endpoint(index, resource, content)
+    for index, endpoint in by_type["Endpoint"]:
+        where = (f"Bundle.entry[{index}].resource",)
+        if endpoint.id in content.endpoints:
+            raise Malformed("each Endpoint needs its own id", expression=where)
+        if endpoint.org_ods not in content.organisations:
+            raise Malformed(f"Endpoint {endpoint.id}: its organisation is not in the register", expression=where)
         content.endpoints[endpoint.id] = endpoint
     for ods, org in content.organisations.items():
         missing = [e for e in org.endpoints if e not in content.endpoints]
         if missing:
             raise Malformed(f"organisation {ods} names an absent Endpoint {missing[0][:64]}", expression=(ods,))
-    for index, resource in by_type["Device"]:
-        system = _system(index, resource, content)
+    for index, system in by_type["Device"]:
+        where = (f"Bundle.entry[{index}].resource",)
+        if system.client_id in content.systems:
+            raise Malformed("each Device needs its own national client id", expression=where)
+        if system.org_ods not in content.organisations:
+            raise Malformed(f"system {system.client_id}: its organisation is not in the register", expression=where)
         content.systems[system.client_id] = system
     return content
+
+
+def _read_entry(index: int, entry: Any, created: Callable[[str], str | None], issued: str) -> tuple[str, Any]:
+    """What one entry holds, checked on its own (the checks across entries are parse's)."""
+    resource = entry.get("resource") if isinstance(entry, dict) else None
+    kind = resource.get("resourceType") if isinstance(resource, dict) else None
+    if not isinstance(resource, dict) or kind not in ("Organization", "Endpoint", "Device"):
+        raise Malformed("each entry is an Organization, Endpoint or Device", expression=(f"Bundle.entry[{index}]",))
+    if kind == "Organization":
+        return "Organization", _organisation(index, resource)
+    if kind == "Endpoint":
+        return "Endpoint", _endpoint(index, resource)
+    return "Device", _system(index, resource, created, issued)
 
 
 def _serial(identifier: Any) -> int:
@@ -199,10 +230,10 @@ def _organisation(index: int, resource: Json) -> Any:
     return replace(org, id=None, version=0)
 
 
-def _endpoint(index: int, resource: Json, content: RegisterContent) -> NationalEndpoint:
+def _endpoint(index: int, resource: Json) -> NationalEndpoint:
     where = (f"Bundle.entry[{index}].resource",)
     id_ = resource.get("id")
-    if not isinstance(id_, str) or not id_ or len(id_) > 64 or id_ in content.endpoints:
+    if not isinstance(id_, str) or not id_ or len(id_) > 64:
         raise Malformed("each Endpoint needs its own id", expression=where)
     if not is_https_or_loopback(resource.get("address")):
         raise Malformed(f"Endpoint {id_}: the address is not an https URL", expression=(f"{where[0]}.address",))
@@ -212,13 +243,11 @@ def _endpoint(index: int, resource: Json, content: RegisterContent) -> NationalE
     if not isinstance(connection, dict) or connection.get("code") != CONNECTION["code"]:
         raise Malformed(f"Endpoint {id_}: connectionType must be hl7-fhir-rest", expression=where)
     ods = _reference(resource.get("managingOrganization"), "Organization")
-    if ods not in content.organisations:
-        raise Malformed(f"Endpoint {id_}: its organisation is not in the register", expression=where)
     payload = tuple(str(p.get("text", "")) for p in resource.get("payloadType") or [] if isinstance(p, dict))
     return NationalEndpoint(id_, ods, str(resource["address"]), str(resource["status"]), payload)
 
 
-def _system(index: int, resource: Json, content: RegisterContent) -> Client:
+def _system(index: int, resource: Json, created: Callable[[str], str | None], issued: str) -> Client:
     where = (f"Bundle.entry[{index}].resource",)
     ids = [
         i.get("value")
@@ -226,11 +255,9 @@ def _system(index: int, resource: Json, content: RegisterContent) -> Client:
         if isinstance(i, dict) and i.get("system") == CLIENT_ID_SYSTEM
     ]
     client_id = ids[0] if len(ids) == 1 else None
-    if not isinstance(client_id, str) or not client_id or len(client_id) > 128 or client_id in content.systems:
+    if not isinstance(client_id, str) or not client_id or len(client_id) > 128:
         raise Malformed("each Device needs its own national client id", expression=where)
     ods = _reference(resource.get("owner"), "Organization")
-    if ods not in content.organisations:
-        raise Malformed(f"system {client_id}: its organisation is not in the register", expression=where)
     ext: dict[str, list[Json]] = {}
     for e in resource.get("extension") or []:
         if isinstance(e, dict):
@@ -248,7 +275,7 @@ def _system(index: int, resource: Json, content: RegisterContent) -> Client:
         client_id=client_id,
         org_ods=ods,
         scopes=scopes,
-        created=content.issued,
+        created=created(client_id) or issued,  # the issue time of the first serial that listed it
         status=status[0],
         jwks=jwks,
         jwks_uri=jwks_uri,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from mais_node.network.model import RegisterContent, endpoint_state, organisation_state
+from mais_node.register.model import Client
 
 Kind = Literal["organisation", "endpoint", "system"]
 Action = Literal["added", "changed", "suspended", "reinstated", "revoked", "removed"]
@@ -28,31 +30,36 @@ class Change:
 
 
 def diff(old: RegisterContent | None, new: RegisterContent) -> list[Change]:
-    """Every entry added, changed (with the kind of change) or removed from ``old`` to ``new``, in a stable order."""
+    """Every entry added, changed (with the kind of change) or removed from ``old`` to ``new``, in a stable order.
+
+    An entry the import carried over from ``old`` (the same object: ``network/entries.py``) is unchanged without
+    comparing its state; only the others are compared."""
     changes: list[Change] = []
-    before = _states(old) if old else {"organisation": {}, "endpoint": {}, "system": {}}
-    after = _states(new)
-    for kind in ("organisation", "endpoint", "system"):
-        was, now = before[kind], after[kind]
+    for kind, state, was, now in _kinds(old, new):
         for key in sorted(was.keys() | now.keys()):
             a, b = was.get(key), now.get(key)
-            if a == b:
+            if a is b:
                 continue
-            changes.append(Change(kind, key, _action(kind, a, b), a, b))
+            before = None if a is None else state(a)
+            after = None if b is None else state(b)
+            if before == after:
+                continue
+            changes.append(Change(kind, key, _action(kind, before, after), before, after))
     return changes
 
 
-def _states(content: RegisterContent) -> dict[str, dict[str, Json]]:
-    systems = {}
-    for c in content.systems.values():
-        doc = c.document()
-        doc.pop("created", None)  # the issue time of each serial, not a change
-        systems[c.client_id] = doc
-    return {
-        "organisation": {o.ods: organisation_state(o) for o in content.organisations.values()},
-        "endpoint": {e.id: endpoint_state(e) for e in content.endpoints.values()},
-        "system": systems,
-    }
+def _kinds(old: RegisterContent | None, new: RegisterContent) -> list[tuple[Kind, Callable[[Any], Json], Any, Any]]:
+    return [
+        ("organisation", organisation_state, old.organisations if old else {}, new.organisations),
+        ("endpoint", endpoint_state, old.endpoints if old else {}, new.endpoints),
+        ("system", _system_state, old.systems if old else {}, new.systems),
+    ]
+
+
+def _system_state(system: Client) -> Json:
+    doc = system.document()
+    doc.pop("created", None)  # when the system was first listed, not a change
+    return doc
 
 
 def _action(kind: str, before: Json | None, after: Json | None) -> Action:

@@ -1,13 +1,16 @@
 """One serial of the national register in the register's own terms: organisations, their endpoints, their systems.
 
 This is what a node keeps once a signed document has been verified (``bundle.parse`` makes it from the FHIR
-Bundle); ``state``/``from_state`` are its JSON form in the store.
+Bundle); ``state``/``from_state`` are its JSON form as one document, ``header_state``/``entry_states``/
+``from_entries`` its form in the store: a header and one state per entry, so a serial writes only what changed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from mais_node.register.model import Client, IgReference, Organisation
 
@@ -105,3 +108,58 @@ def endpoint_state(endpoint: NationalEndpoint) -> Json:
         "status": endpoint.status,
         "payload_types": list(endpoint.payload_types),
     }
+
+
+def header_state(content: RegisterContent) -> bytes:
+    return orjson.dumps(
+        {"serial": content.serial, "issued": content.issued, "expires": content.expires, "authority": content.authority}
+    )
+
+
+def entry_state(entry: Organisation | NationalEndpoint | Client) -> bytes:
+    """One entry as the store keeps it (a system with the time of the first serial that listed it)."""
+    if isinstance(entry, Organisation):
+        return orjson.dumps(organisation_state(entry))
+    if isinstance(entry, NationalEndpoint):
+        return orjson.dumps(endpoint_state(entry))
+    return orjson.dumps(entry.document())
+
+
+def reference(entry: Organisation | NationalEndpoint | Client) -> str:
+    """The FHIR reference the register Bundle names the entry by (what the store keys it by)."""
+    if isinstance(entry, Organisation):
+        return f"Organization/{entry.ods}"
+    if isinstance(entry, NationalEndpoint):
+        return f"Endpoint/{entry.id}"
+    return f"Device/{entry.client_id}"
+
+
+def entry_states(content: RegisterContent) -> dict[str, bytes]:
+    """Every entry of ``content`` by reference."""
+    every: list[Organisation | NationalEndpoint | Client] = [
+        *content.organisations.values(),
+        *content.endpoints.values(),
+        *content.systems.values(),
+    ]
+    return {reference(e): entry_state(e) for e in every}
+
+
+def from_entries(header: bytes, entries: dict[str, bytes]) -> RegisterContent:
+    """The register the store's header and entries hold."""
+    doc = orjson.loads(header)
+    kinds: dict[str, list[Json]] = {"Organization": [], "Endpoint": [], "Device": []}
+    for ref, state in entries.items():
+        kinds[ref.partition("/")[0]].append(orjson.loads(state))
+    return RegisterContent.from_state(
+        doc | {"organisations": kinds["Organization"], "endpoints": kinds["Endpoint"], "systems": kinds["Device"]}
+    )
+
+
+def split_state(state: bytes) -> tuple[bytes, dict[str, bytes]]:
+    """A register kept whole (``state``, as before entries were kept one by one) as a header and entries."""
+    doc = orjson.loads(state)
+    header = orjson.dumps({k: doc[k] for k in ("serial", "issued", "expires", "authority")})
+    entries = {f"Organization/{o['ods']}": orjson.dumps(o) for o in doc["organisations"]}
+    entries |= {f"Endpoint/{e['id']}": orjson.dumps(e) for e in doc["endpoints"]}
+    entries |= {f"Device/{c['client_id']}": orjson.dumps(c) for c in doc["systems"]}
+    return header, entries

@@ -11,9 +11,7 @@ import threading
 import time
 from dataclasses import replace
 
-import orjson
-
-from mais_node.network.model import NationalEndpoint, RegisterContent
+from mais_node.network.model import NationalEndpoint, RegisterContent, from_entries
 from mais_node.network.ports import AppliedRegister, NetworkStore
 from mais_node.register.model import Client, Organisation
 
@@ -124,4 +122,4 @@ class NationalRegister:
 
 
 def load(applied: AppliedRegister) -> RegisterContent:
-    return RegisterContent.from_state(orjson.loads(applied.state))
+    return from_entries(applied.header, applied.entries)

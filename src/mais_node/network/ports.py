@@ -1,8 +1,10 @@
 """The network's ports: where a register document comes from, and where a node keeps what it applied.
 
 ``RegisterSource`` is one fetch (an httpx adapter for a URL, a file adapter); ``NationalStore`` keeps the applied
-register as one record replaced by compare-and-set on the serial, so an import is one atomic write on every store
-(DESIGN §8); ``LocalDecisions`` are this node's own suspensions of national entries; ``PublishedRegisters`` is the
+register entry by entry and writes per serial only the entries that changed, switching the serial last by a
+compare-and-set, so an import is all or nothing on every store (DESIGN §8: one transaction on SQLite; on MongoDB
+entries kept by their content's hash and one pointer document naming them, replaced in one write);
+``LocalDecisions`` are this node's own suspensions of national entries; ``PublishedRegisters`` is the
 authority's side (what ``GET /register`` serves).
 """
 
@@ -31,11 +33,26 @@ class RegisterSource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class AppliedRegister:
-    """A register a node applied: its serial, its content (``RegisterContent.state`` as JSON), the signed document."""
+    """A register a node applied: its serial, its ``header`` (``model.header_state`` as JSON), every entry's state by
+    reference (``Organization/ODS``, ``Endpoint/id``, ``Device/client-id``: ``model.entry_states``), the SHA-256 of
+    the signed document (the same document fetched again is not a rollback) and when it was applied."""
 
     serial: int
-    state: bytes
-    document: bytes
+    header: bytes
+    entries: dict[str, bytes]
+    digest: str
+    applied: str
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterChanges:
+    """What one import writes: the new serial's header and digest, and only the entries that changed since the
+    serial it was compared with (a reference mapped to None is removed); on the first import, every entry."""
+
+    serial: int
+    header: bytes
+    entries: dict[str, bytes | None]
+    digest: str
     applied: str
 
 
@@ -44,11 +61,13 @@ class NationalStore(Protocol):
         """The serial applied last (a cheap read), or None before the first import."""
         ...
 
-    def national(self) -> AppliedRegister | None: ...
+    def national(self) -> AppliedRegister | None:
+        """The register applied last, every entry of it, as one consistent read."""
+        ...
 
-    def put_national(self, applied: AppliedRegister, *, expected_serial: int | None) -> None:
-        """Replace the applied register in one atomic write if the stored serial is still ``expected_serial``
-        (None: none yet); VersionConflict otherwise (another worker applied one first)."""
+    def put_national(self, changes: RegisterChanges, *, expected_serial: int | None) -> None:
+        """Apply ``changes`` all or nothing if the stored serial is still ``expected_serial`` (None: none yet);
+        VersionConflict otherwise (another worker applied one first), and nothing is changed."""
         ...
 
 

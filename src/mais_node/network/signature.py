@@ -19,7 +19,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
 from mais_node.errors import InvalidRequest
-from mais_node.network.canonical import canonical
+from mais_node.network.canonical import bundle_canonical, canonical
+from mais_node.network.entries import Reading
 
 ALGORITHM = "ES384"
 SIG_FORMAT = "application/jose"
@@ -66,8 +67,14 @@ class TrustedKeys:
         return cls(keys)
 
 
-def signing_input(bundle: dict[str, Any]) -> bytes:
-    return canonical({k: v for k, v in bundle.items() if k != "signature"})
+def signing_input(bundle: dict[str, Any], reading: Reading | None = None) -> bytes:
+    """The canonical JSON of ``bundle`` without its signature; with ``reading``, written entry by entry from its
+    pieces (and ``reading.plain`` says whether they are canonical, so the import may remember them)."""
+    rest = {k: v for k, v in bundle.items() if k != "signature"}
+    if reading is None or not isinstance(rest.get("entry"), list):
+        return canonical(rest)
+    payload, reading.plain = bundle_canonical(rest, reading.pieces, reading.known)
+    return payload
 
 
 def sign(bundle: dict[str, Any], private_jwk: dict[str, Any], *, when: str, who: str) -> dict[str, Any]:
@@ -88,8 +95,9 @@ def sign(bundle: dict[str, Any], private_jwk: dict[str, Any], *, when: str, who:
     }
 
 
-def verify(bundle: dict[str, Any], trust: TrustedKeys) -> str:
-    """The ``kid`` that signed ``bundle``; SignatureRefused saying why when the signature is not accepted."""
+def verify(bundle: dict[str, Any], trust: TrustedKeys, reading: Reading | None = None) -> str:
+    """The ``kid`` that signed ``bundle``; SignatureRefused saying why when the signature is not accepted.
+    ``reading`` (the entries of ``bundle``, ``network/entries.py``) spares walking the entries known to be plain."""
     signature = bundle.get("signature")
     if not isinstance(signature, dict) or signature.get("sigFormat") != SIG_FORMAT:
         raise SignatureRefused("the register carries no application/jose signature", expression=("Bundle.signature",))
@@ -115,7 +123,7 @@ def verify(bundle: dict[str, Any], trust: TrustedKeys) -> str:
             "the signature's header has parameters a node does not understand", expression=("Bundle.signature",)
         )
     try:
-        jws.deserialize_compact(detached, key, algorithms=[ALGORITHM], payload=signing_input(bundle))
+        jws.deserialize_compact(detached, key, algorithms=[ALGORITHM], payload=signing_input(bundle, reading))
     except (JoseError, ValueError) as exc:
         raise SignatureRefused(
             "the signature does not verify over this document", expression=("Bundle.signature",)

@@ -8,6 +8,10 @@ serial. A refused document changes nothing, is audited with the reason, and the 
 
 from __future__ import annotations
 
+import gc
+import hashlib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,10 +24,12 @@ from mais_node.clock import Clock
 from mais_node.errors import InvalidRequest, Unavailable, VersionConflict
 from mais_node.network import bundle
 from mais_node.network.diff import Change, diff
-from mais_node.network.model import RegisterContent
+from mais_node.network.entries import EntryCache
+from mais_node.network.model import NationalEndpoint, RegisterContent, entry_state, entry_states, header_state
 from mais_node.network.national import NationalRegister, load
-from mais_node.network.ports import AppliedRegister, NetworkStore, NotModified, RegisterSource
+from mais_node.network.ports import Fetched, NetworkStore, NotModified, RegisterChanges, RegisterSource
 from mais_node.network.signature import TrustedKeys, verify
+from mais_node.register.model import Client, Organisation
 
 SYNC_ACTOR = Actor(client_id="mais-register-sync")
 
@@ -57,6 +63,7 @@ class RegisterImport:
     clock: Clock
     node: Node
     _etag: str | None = None
+    _entries: EntryCache = field(default_factory=EntryCache)  # the entries of the serial applied last, as read
     last_refusal: str | None = None  # why the last sync applied nothing, for /readyz (None: it went well)
 
     def sync(self) -> ImportResult:
@@ -77,21 +84,26 @@ class RegisterImport:
             raise ImportRefused(f"the register could not be fetched: {exc.diagnostics}") from exc
         if isinstance(fetched, NotModified):  # the common poll: one small read, nothing parsed
             return ImportResult(self.store.national_serial(), applied=False)
+        with _no_cycle_collection():
+            return self._import(fetched)
+
+    def _import(self, fetched: Fetched) -> ImportResult:
         try:
             document = orjson.loads(fetched.body)
         except orjson.JSONDecodeError as exc:
             raise ImportRefused("the register is not JSON (truncated or not a document)") from exc
         if not isinstance(document, dict):
             raise ImportRefused("the register is not a JSON object")
+        previous = self._previous()
         try:
-            verify(document, self.trust)
-            content = bundle.parse(document)
+            reading = self._entries.reading(document, previous.serial if previous else None)
+            verify(document, self.trust, reading)
+            content = bundle.parse(document, reading, previous)
         except InvalidRequest as exc:
             raise ImportRefused(exc.diagnostics, _claimed_serial(document)) from exc
-        previous = self._previous()
         if previous is not None and content.serial <= previous.serial:
             applied = self.store.national() if content.serial == previous.serial else None
-            if applied is not None and fetched.body == applied.document:  # the same document again
+            if applied is not None and _digest(fetched.body) == applied.digest:  # the same document again
                 self._etag = fetched.etag
                 return ImportResult(content.serial, applied=False)
             raise ImportRefused(
@@ -105,6 +117,7 @@ class RegisterImport:
         self._etag = fetched.etag
         if changes is None:  # another worker applied a register first
             return ImportResult(self.store.national_serial(), applied=False)
+        self._entries.keep(content.serial, reading)
         return ImportResult(content.serial, applied=True, changes=changes)
 
     def _previous(self) -> RegisterContent | None:
@@ -139,9 +152,11 @@ class RegisterImport:
         ]
         events.append(self._event(content.serial, accepted=True, changes=len(changes)))
         self.audit.append_many(events)
-        applied = AppliedRegister(content.serial, orjson.dumps(content.state()), body, now.isoformat())
+        written = RegisterChanges(
+            content.serial, header_state(content), _entries(content, previous, changes), _digest(body), now.isoformat()
+        )
         try:
-            self.store.put_national(applied, expected_serial=previous.serial if previous else None)
+            self.store.put_national(written, expected_serial=previous.serial if previous else None)
         except VersionConflict:
             # Another worker applied a register first (the same serial, as a rule): say so beside the records above.
             reason = f"serial {content.serial} not applied by this worker: another applied a register first"
@@ -164,6 +179,45 @@ class RegisterImport:
             reason=reason,
             changes=changes,
         )
+
+
+def _entries(
+    content: RegisterContent, previous: RegisterContent | None, changes: list[Change]
+) -> dict[str, bytes | None]:
+    """What the store writes: every entry on the first import, then only those that changed (None: removed)."""
+    if previous is None:
+        return dict(entry_states(content))
+    found: dict[str, Mapping[str, Organisation | NationalEndpoint | Client]] = {
+        "organisation": content.organisations,
+        "endpoint": content.endpoints,
+        "system": content.systems,
+    }
+    written: dict[str, bytes | None] = {}
+    for change in changes:
+        entry = found[change.kind].get(change.key)
+        written[change.target] = None if entry is None else entry_state(entry)
+    return written
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector paused while a document is read: its JSON makes some 100,000 containers at once, and
+    each batch of them sets off a collection walking every object of the process (in the benchmark, about half of a
+    first import and a third of a one-change import; docs/performance.md). The document and the register hold no
+    reference cycle, so reference counting frees them as ever; collection resumes when the import ends, refused or
+    not (it is deferred, never skipped)."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
 
 
 def _json(state: dict[str, object] | None) -> str | None:

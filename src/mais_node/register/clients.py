@@ -20,6 +20,7 @@ from mais_node.errors import InvalidRequest, NotFound
 from mais_node.register.jwks import check_public_jwks
 from mais_node.register.model import Client
 from mais_node.register.organisations import Organisations
+from mais_node.register.own import check_revoke
 from mais_node.register.ports import ClientStore, NationalDirectory
 from mais_node.register.urls import is_https_or_loopback
 
@@ -89,18 +90,23 @@ class Clients:
         self._audit(actor, client, "create", None)
         return client
 
-    def revoke(self, client_id: str, *, actor: Actor) -> Client:
-        return self._set_status(client_id, "revoked", actor)
+    def revoke(self, client_id: str, *, actor: Actor, console: bool = False) -> Client:
+        """Revoke a system; one of the node's own only by an operator at its console (``console``; register/own.py)."""
+        return self._set_status(client_id, "revoked", actor, console=console)
 
     def reinstate(self, client_id: str, *, actor: Actor) -> Client:
-        return self._set_status(client_id, "active", actor)
+        return self._set_status(client_id, "active", actor, console=True)
 
-    def _set_status(self, client_id: str, status: str, actor: Actor) -> Client:
+    def _set_status(self, client_id: str, status: str, actor: Actor, *, console: bool) -> Client:
         current = self.store.get_client(client_id)
-        if current is None and self.national is not None and (listed := self.national.client(client_id)):
-            return self._set_here(listed, status, actor)
-        if current is None:
+        listed = self.national.client(client_id) if current is None and self.national is not None else None
+        found = current or listed
+        if found is None:
             raise NotFound(f"Client {client_id[:64]} is not registered", expression=("client_id",))
+        if status == "revoked" and not console:
+            check_revoke(self.node.ods, found)  # a nationally listed system of the node's own too
+        if current is None:
+            return self._set_here(found, status, actor)
         changed = replace(
             current,
             status="revoked" if status == "revoked" else "active",

@@ -20,6 +20,7 @@ from mais_node.fhir.search.query import Criterion, Query, TokenValue
 from mais_node.fhir.service import ResourceService
 from mais_node.register.fhir_organisation import endpoint_resource, from_resource, to_resource
 from mais_node.register.model import ACTIVE, ODS_SYSTEM, VERIFIED, Organisation
+from mais_node.register.own import check_change
 from mais_node.register.ports import NationalDirectory
 from mais_node.register.urls import is_https_or_loopback
 
@@ -122,17 +123,22 @@ class Organisations:
         self._audit(actor, "create", stored.id, None, stored.version)
         return replace(org, id=stored.id, version=stored.version)
 
-    def change(self, ods: str, *, actor: Actor, **fields: str | None) -> Organisation:
-        """Set register statuses (``operational_status``, ``technical_status``, ``verification_status``)."""
+    def change(self, ods: str, *, actor: Actor, console: bool = False, **fields: str | None) -> Organisation:
+        """Set register statuses (``operational_status``, ``technical_status``, ``verification_status``); the node's
+        own entry is stopped from connecting only by an operator at its console (``console``; register/own.py)."""
         for name, value in fields.items():
             if name not in _STATUSES or value not in _STATUSES[name]:
                 raise InvalidRequest(f"{name} cannot be '{value}'", expression=(name,))
         current = self.require(ods)
-        if current.national_serial is not None:
-            return self._change_national(current, actor, fields)
         changed = replace(current, **fields)  # type: ignore[arg-type]
         if fields.get("verification_status") == VERIFIED and current.verification_status != VERIFIED:
             changed = replace(changed, verification_date=self.clock.now().date().isoformat())
+        if current.national_serial is not None and fields.get("operational_status") == ACTIVE:
+            changed = replace(changed, suspended_here=False)  # activating a national entry lifts this node's suspension
+        if not console:  # a nationally listed own entry too: suspended here, it would lock the node out as well
+            check_change(self.node.ods, current, changed)
+        if current.national_serial is not None:
+            return self._change_national(current, actor, fields)
         return self._save(current, changed, actor)
 
     def _change_national(self, current: Organisation, actor: Actor, fields: dict[str, str | None]) -> Organisation:
@@ -170,8 +176,8 @@ class Organisations:
         )
         self.audit.append(event)
 
-    def suspend(self, ods: str, *, actor: Actor) -> Organisation:
-        return self.change(ods, actor=actor, operational_status="suspended")
+    def suspend(self, ods: str, *, actor: Actor, console: bool = False) -> Organisation:
+        return self.change(ods, actor=actor, console=console, operational_status="suspended")
 
     def activate(self, ods: str, *, actor: Actor) -> Organisation:
         return self.change(ods, actor=actor, operational_status=ACTIVE, technical_status=ACTIVE)

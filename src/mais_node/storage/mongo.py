@@ -36,6 +36,7 @@ from mais_node.fhir.search.query import (
     Value,
 )
 from mais_node.fhir.search.text import MAX_CHAR
+from mais_node.fhir.search.text import VERSION as NORMALISATION
 from mais_node.storage.keyset import check_version, keyset, stamp
 from mais_node.storage.port import Change, Page, Stored
 
@@ -85,6 +86,26 @@ class MongoResourceStore:
         self.current: Collection[Document] = db.get_collection("resource", write_concern=_DURABLE)
         self.versions: Collection[Document] = db.get_collection("resource_version", write_concern=_DURABLE)
         self._ensure_indexes()
+        self._renormalise()
+
+    def _renormalise(self) -> None:
+        """Make the string index values again when another version of the search normalisation made them
+        (fhir/search/text.py): each resource's index is extracted again from its body, one atomic write per
+        resource that only lands if the resource has not moved meanwhile; then the version is recorded."""
+        meta = self.db.get_collection("store_meta", write_concern=_DURABLE)
+        try:
+            marker = meta.find_one({"_id": "string-normalisation"})
+            if marker is not None and marker.get("v") == NORMALISATION:
+                return
+            for doc in self.current.find({"del": False, "ix.x": {"$exists": True}}, {"t": 1, "vid": 1, "json": 1}):
+                index = [_index_doc(e) for e in index_entries(_stored({**doc, "id": "", "lu": "", "del": False}).body)]
+                self.current.update_one(
+                    {"_id": doc["_id"], "vid": doc["vid"]},
+                    {"$set": {"ix": index, "sk": _sort_keys(doc["t"], index)}},
+                )
+            meta.replace_one({"_id": "string-normalisation"}, {"v": NORMALISATION}, upsert=True)
+        except PyMongoError as exc:
+            raise Unavailable("The resource store cannot be prepared") from exc
 
     def _ensure_indexes(self) -> None:
         try:

@@ -8,6 +8,7 @@ record's search keys (multikey index). Every pymongo error becomes AuditUnavaila
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ from mais_node.errors import AuditUnavailable
 
 Document = Mapping[str, Any]
 DURABLE = WriteConcern(w="majority", j=True)
+PROBE_BYTES = 4096  # about one record with its index keys
 MAX_RACES = 1000  # a writer losing this many races in a row means the store is unusable, not busy
 
 
@@ -41,6 +43,7 @@ class MongoAuditLog:
         self._clock = clock or SystemClock()
         self._log: Collection[Document] = db.get_collection("audit_event", write_concern=DURABLE)
         self._checkpoints: Collection[Document] = db.get_collection("audit_checkpoint", write_concern=DURABLE)
+        self._probe: Collection[Document] = db.get_collection("audit_probe", write_concern=DURABLE)
         try:
             self._log.create_index(
                 [("_idx", pymongo.ASCENDING), ("recorded", pymongo.ASCENDING), ("_id", pymongo.ASCENDING)]
@@ -75,6 +78,14 @@ class MongoAuditLog:
         except PyMongoError as exc:
             raise AuditUnavailable("the audit trail cannot be written") from exc
         raise AuditUnavailable("the audit trail is contended beyond reason")
+
+    def probe(self) -> None:
+        """One document of ``audit_probe`` rewritten with the trail's write concern (majority, journal)."""
+        try:
+            doc = {"at": to_micros(self._clock.now()), "pad": os.urandom(PROBE_BYTES)}
+            self._probe.replace_one({"_id": 1}, doc, upsert=True)
+        except PyMongoError as exc:
+            raise AuditUnavailable("the audit trail cannot be written") from exc
 
     def scan(self, from_seq: int = 1) -> Iterator[AuditRecord]:
         try:

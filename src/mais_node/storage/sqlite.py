@@ -29,7 +29,8 @@ from mais_node.fhir.search.query import (
     UriValue,
     Value,
 )
-from mais_node.fhir.search.text import MAX_CHAR
+from mais_node.fhir.search.text import MAX_CHAR, normalise
+from mais_node.fhir.search.text import VERSION as NORMALISATION
 from mais_node.storage.keyset import check_version, keyset, stamp
 from mais_node.storage.port import Change, Page, Stored
 from mais_node.storage.sqlite_checkpoint import BACKSTOP_PAGES, Checkpointer
@@ -57,6 +58,7 @@ CREATE INDEX IF NOT EXISTS sidx_value ON sidx (p, v, s, rid);
 DROP INDEX IF EXISTS sidx_date;
 CREATE INDEX IF NOT EXISTS sidx_range ON sidx (p, lo, hi, rid) WHERE lo IS NOT NULL;
 CREATE INDEX IF NOT EXISTS sidx_rid ON sidx (rid, p);
+CREATE TABLE IF NOT EXISTS store_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 """
 
 _COLUMNS = "r.rtype, r.id, r.vid, r.lu, r.deleted, r.json"
@@ -81,8 +83,23 @@ class SqliteDatabase:
         self._write_lock = write_lock(self.path)
         try:
             self.connection().executescript(SCHEMA)
+            self._renormalise()
         except sqlite3.Error as exc:
             raise Unavailable("The resource store cannot be prepared") from exc
+
+    def _renormalise(self) -> None:
+        """Make the string index values again when they were made by another version of the search normalisation
+        (fhir/search/text.py): from ``x``, the value as written, in one transaction, once (docs/decisions.md)."""
+        conn = self.connection()
+        query = "SELECT v FROM store_meta WHERE k = 'string-normalisation'"
+        if (conn.execute(query).fetchone() or (None,))[0] == NORMALISATION:
+            return
+        conn.create_function("mais_normalise", 1, normalise, deterministic=True)
+        with self.transaction() as tx:
+            if (tx.execute(query).fetchone() or (None,))[0] == NORMALISATION:
+                return  # another process did it while this one waited for the lock
+            tx.execute("UPDATE sidx SET v = mais_normalise(x) WHERE x IS NOT NULL")
+            tx.execute("INSERT OR REPLACE INTO store_meta (k, v) VALUES ('string-normalisation', ?)", (NORMALISATION,))
 
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

@@ -40,7 +40,9 @@ CREATE TABLE IF NOT EXISTS audit_index (
 CREATE TABLE IF NOT EXISTS audit_checkpoint (
     seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, time TEXT NOT NULL, jws TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS audit_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, pad BLOB NOT NULL);
 """
+PROBE_BYTES = 4096  # about one record with its index keys: a page the trail would need for its next record
 _COLUMNS = "l.seq, l.prev_hash, l.hash, l.event"
 _BATCH = 500
 _MAX_ROWS = 500  # rows per multi-row INSERT (each a distinct statement text, so a bounded set)
@@ -124,6 +126,26 @@ class SqliteAuditLog:
             with self._lock:
                 self._tail = (sealed.records[-1].seq, sealed.records[-1].hash)
         return sealed.records
+
+    def probe(self) -> None:
+        """One row of ``audit_probe`` rewritten as an append is written (same lock, same durability): fresh bytes,
+        so the write needs the room a record would; the chain is untouched."""
+        try:
+            conn = self._conn()
+            with self._write_lock:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO audit_probe VALUES (1, ?, randomblob(?))",
+                        (to_micros(self._clock.now()), PROBE_BYTES),
+                    )
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+        except sqlite3.Error as exc:
+            raise AuditUnavailable("the audit trail cannot be written") from exc
 
     def scan(self, from_seq: int = 1) -> Iterator[AuditRecord]:
         """Stream in seq order on a connection of its own, so a long export never blocks this thread's writes."""

@@ -23,9 +23,16 @@ def run(*args: str, code: int = 0, env: dict[str, str] | None = None) -> str:
     return result.output
 
 
+def new_store(tmp_path: Path, name: str, env: dict[str, str] | None = None) -> str:
+    """A store made as the README makes one for an authority or a new node: ``mais init``."""
+    store = f"sqlite:///{tmp_path / f'{name}.db'}"
+    run("init", str(tmp_path / f"{name}-own"), "--store", store, env=env)
+    return store
+
+
 def authority(tmp_path: Path) -> tuple[str, Path, Path, str]:
     """An authority's store with LA0001, its Endpoint and one system; the store, its key, its trust JWKS, the id."""
-    store = f"sqlite:///{tmp_path / 'authority.db'}"
+    store = new_store(tmp_path, "authority")
     run("authority", "keys", "--out", str(tmp_path / "authority"))
     key = next((tmp_path / "authority").glob("private-*.jwk.json"))
     run("keys", "generate", "--out", str(tmp_path / "la"))
@@ -58,8 +65,8 @@ def test_the_authority_publishes_and_a_node_imports_from_the_command_line(tmp_pa
     assert said.startswith("serial 1: 2 organisations, 1 endpoints, 1 systems")
     assert "serial 2" in run("authority", "publish", "--store", store, "--key", str(key), "--out", str(out))
 
-    node = f"sqlite:///{tmp_path / 'node.db'}"
     env = {"MAIS_NODE_ORG": "NODE02"}
+    node = new_store(tmp_path, "node", env)
     sync = ("register", "sync", "--store", node, "--url", str(out), "--trust", str(trust))
     assert "applied serial 2" in run(*sync, env=env)
     assert "unchanged: serial 2 is in force" in run(*sync, env=env)
@@ -86,13 +93,30 @@ def test_a_refused_register_is_one_line_and_a_non_zero_exit(tmp_path: Path) -> N
     run("authority", "publish", "--store", store, "--key", str(key), "--out", str(out))
     run("authority", "keys", "--out", str(tmp_path / "other"))
     other = tmp_path / "other" / "jwks.json"
-    node = f"sqlite:///{tmp_path / 'node.db'}"
+    node = new_store(tmp_path, "node")
     said = run("register", "sync", "--store", node, "--url", str(out), "--trust", str(other), code=1)
     assert len(said.strip().splitlines()) == 1  # one line, no traceback
     assert "is not a trusted key of the authority; no register is in force" in said
     assert "error: no register to import" in run("register", "sync", "--store", node, code=2)
     bad = run("authority", "publish", "--store", store, "--key", str(other), "--out", str(out), code=1)
-    assert "is not a private JWK" in bad
+    assert "is a JWK Set" in bad
+    assert "`mais authority keys`" in bad
+
+
+def test_the_authority_and_sync_commands_refuse_a_store_that_does_not_exist(tmp_path: Path) -> None:
+    run("authority", "keys", "--out", str(tmp_path / "keys"))
+    key = str(next((tmp_path / "keys").glob("private-*.jwk.json")))
+    missing = tmp_path / "missing.db"
+    store = f"sqlite:///{missing}"
+    for args in (
+        ("authority", "endpoint", "--org", "LA0001", "--address", "https://la0001.example/fhir"),
+        ("authority", "publish", "--key", key, "--out", str(tmp_path / "register.json")),
+        ("register", "sync", "--url", str(tmp_path / "register.json"), "--trust", str(tmp_path / "keys" / "jwks.json")),
+    ):
+        said = run(*args, "--store", store, code=1)
+        assert said.startswith(f"error: no store at {missing}"), said
+        assert "mais init DIR" in said
+        assert not missing.exists()
 
 
 def test_get_register_serves_the_latest_serial_with_an_etag_and_answers_304(tmp_path: Path) -> None:

@@ -10,12 +10,21 @@ import typer
 from typer.testing import CliRunner
 
 from mais_node.cli_register import client_app, keys_app, org_app, register, register_demo
+from mais_node.config import Settings
+from mais_node.wiring import build_services
 
 app = typer.Typer()
 app.add_typer(keys_app, name="keys")
 app.add_typer(org_app, name="org")
 app.add_typer(client_app, name="client")
 runner = CliRunner()
+
+
+def new_store(path: Path) -> str:
+    """A node's store as ``mais init`` or ``mais serve`` leaves it: the commands refuse one that does not exist."""
+    url = f"sqlite:///{path}"
+    build_services(Settings(store=url)).close()
+    return url
 
 
 def run(*args: str) -> str:
@@ -35,7 +44,7 @@ def test_keys_generate_writes_a_private_key_only_its_owner_reads(tmp_path: Path)
 
 
 def test_an_operator_registers_an_organisation_and_its_system(tmp_path: Path) -> None:
-    store = f"sqlite:///{tmp_path / 'cli.db'}"
+    store = new_store(tmp_path / "cli.db")
     run("keys", "generate", "--out", str(tmp_path / "keys"))
     run(
         "org",
@@ -71,14 +80,14 @@ def test_an_operator_registers_an_organisation_and_its_system(tmp_path: Path) ->
 
 
 def test_a_refusal_is_an_error_message_and_exit_code_1(tmp_path: Path) -> None:
-    store = f"sqlite:///{tmp_path / 'cli.db'}"
+    store = new_store(tmp_path / "cli.db")
     result = runner.invoke(app, ["org", "add", "--ods", "LA0001", "--name", "x", "--type", "bank", "--store", store])
     assert result.exit_code == 1
     assert "organisation-type" in result.output
 
 
 def test_the_demo_registers_a_requesting_organisation_with_keys(tmp_path: Path) -> None:
-    with register(f"sqlite:///{tmp_path / 'demo.db'}") as auth:
+    with register(new_store(tmp_path / "demo.db")) as auth:
         client_id, private = register_demo(auth, tmp_path / "demo")
         assert auth.clients.get(client_id) is not None
         assert auth.organisations.require("DEMO01").may_connect

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from mais_node.api.deps import ServicesDep, prefers_strict
 from mais_node.api.media import check_accept, fhir_response
+from mais_node.api.methods import not_allowed, refuser
 from mais_node.api.security import require_scope
 from mais_node.audit import balp
 from mais_node.audit import search as trail_search
@@ -80,6 +81,8 @@ async def new_checkpoint(services: ServicesDep, caller: AuditorDep) -> Response:
 
 @router.api_route("/fhir/AuditEvent", methods=["POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
 @router.api_route("/fhir/AuditEvent/{seq}", methods=["POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
-async def append_only(seq: str = "") -> Response:
+@refuser
+async def append_only(request: Request, seq: str = "") -> Response:
     """The audit trail is append-only: no one creates, changes or deletes an AuditEvent over the API (405)."""
-    raise MethodNotAllowed("AuditEvent is append-only: it cannot be created, updated or deleted over the API")
+    message = "AuditEvent is append-only: it cannot be created, updated or deleted over the API"
+    raise not_allowed(request.scope, message) or MethodNotAllowed(message)

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import JSONResponse
 
-from mais_node.api.media import parse_json
+from mais_node.api.media import check_charset, parse_json
 from mais_node.api.security import auth_services, require_scope
 from mais_node.audit.actors import Actor
 from mais_node.auth.bearer import Caller
@@ -62,6 +62,7 @@ def _actor(caller: Caller, request: Request) -> Actor:
 
 
 async def _json(request: Request) -> dict[str, Any]:
+    check_charset(request)
     return parse_json(await request.body())
 
 

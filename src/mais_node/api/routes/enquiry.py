@@ -19,9 +19,10 @@ from mais_node.enquiry.model import Answer, Asker, Enquiry
 from mais_node.enquiry.parse import from_parameters, from_task
 from mais_node.enquiry.persons import match_bundle
 from mais_node.enquiry.respond import answer_task, task_for, to_parameters
-from mais_node.enquiry.review import decide_review
+from mais_node.enquiry.review import TaskKeeper, decide_review
 from mais_node.enquiry.service import NotPermitted
-from mais_node.errors import InvalidRequest
+from mais_node.errors import AuditUnavailable, InvalidRequest
+from mais_node.policy import Decision, Outcome
 from mais_node.wiring import Services
 
 router = APIRouter(prefix="/fhir", dependencies=[Depends(check_accept)])
@@ -32,8 +33,8 @@ EnquirerDep = Annotated[Caller, Depends(require_scope(ENQUIRY, "system/Task.crs"
 ReviewerDep = Annotated[Caller, Depends(require_scope(REVIEWER))]
 
 
-def _asker(caller: Caller) -> Asker:
-    return Asker(caller.org_ods, caller.client_id)
+def _asker(caller: Caller, request: Request) -> Asker:
+    return Asker(caller.org_ods, caller.client_id, request.client.host if request.client else None)
 
 
 def _task_location(services: Services, stored_id: str, version: int) -> dict[str, str]:
@@ -43,11 +44,15 @@ def _task_location(services: Services, stored_id: str, version: int) -> dict[str
     return {"Location": f"{task}/_history/{version}", "Content-Location": task, "ETag": f'W/"{version}"'}
 
 
-def _store_task(services: Services, task: dict[str, Any], *, built: bool = False) -> tuple[str, int, bytes]:
-    """``built``: the Task is ``task_for`` an enquiry that passed the gates; tests/unit/enquiry/test_respond.py proves
-    every such Task passes the R4 structure check, so it is not paid for again (~0.3 ms per referral)."""
-    stored = services.resources.create("Task", task, structure_checked=built).stored
-    return stored.id, stored.version, stored.json
+async def _answer(services: Services, enquiry: Enquiry, asker: Asker, keeper: TaskKeeper) -> Answer | None:
+    """The enquiry answered, its Task kept before its records are written (None: refused by the rules)."""
+    try:
+        return await services.enquiries.answer(enquiry, asker, keep=keeper)
+    except NotPermitted:
+        return None
+    except AuditUnavailable:
+        keeper.withdraw()
+        raise
 
 
 @router.post("/Patient/$person-info-query")
@@ -56,19 +61,27 @@ async def person_info_query(request: Request, services: ServicesDep, caller: Enq
     raw = await request.body()
     subject_issues = services.enquiries.gates.subject_issues
     enquiry = services.enquiries.read(
-        raw, lambda: from_parameters(parse_json(raw), raw, subject_issues=subject_issues), _asker(caller)
+        raw, lambda: from_parameters(parse_json(raw), raw, subject_issues=subject_issues), _asker(caller, request)
     )
-    answer = await services.enquiries.answer(enquiry, _asker(caller))
-    if answer.decision.outcome.value == "REVIEW":
-        return _referred(services, enquiry, answer, caller)
+
+    def referral(decision: Decision, answer: Answer | None) -> dict[str, Any] | None:
+        """The Task that waits for an IG officer's decision (DESIGN §3: REVIEW answers "referred")."""
+        if decision.outcome is not Outcome.REVIEW:
+            return None
+        return answer_task(task_for(enquiry), decision, None, services.settings.node_org, caller.org_ods)
+
+    # The Task is ``task_for`` an enquiry that passed the gates; tests/unit/enquiry/test_respond.py proves every such
+    # Task passes the R4 structure check, so it is not paid for again (~0.3 ms per referral).
+    keeper = TaskKeeper(services.resources, referral, structure_checked=True)
+    try:
+        answer = await services.enquiries.answer(enquiry, _asker(caller, request), keep=keeper)
+    except AuditUnavailable:
+        keeper.withdraw()
+        raise
+    if keeper.stored is not None:
+        stored = keeper.stored
+        return raw_response(stored.json, 202, _task_location(services, stored.id, stored.version))
     return fhir_response(to_parameters(answer))
-
-
-def _referred(services: Services, enquiry: Enquiry, answer: Answer, caller: Caller) -> Response:
-    """202 with the Task that waits for an IG officer's decision (DESIGN §3: REVIEW answers "referred")."""
-    task = answer_task(task_for(enquiry), answer.decision, None, services.settings.node_org, caller.org_ods)
-    task_id, version, body = _store_task(services, task, built=True)
-    return raw_response(body, 202, _task_location(services, task_id, version))
 
 
 @task_router.post("/Task")
@@ -83,14 +96,16 @@ async def task_enquiry(request: Request, services: ServicesDep, caller: Enquirer
             raise InvalidRequest("The body must be a Task", expression=("resourceType",))
         return from_task(body, raw, task_issues=services.enquiries.gates.task_issues)
 
-    enquiry = services.enquiries.read(raw, parse, _asker(caller))
-    try:
-        answer = await services.enquiries.answer(enquiry, _asker(caller))
-        task = answer_task(body, answer.decision, answer, services.settings.node_org, caller.org_ods)
-    except NotPermitted as refusal:
-        task = answer_task(body, refusal.decision, None, services.settings.node_org, caller.org_ods)
-    task_id, version, stored = _store_task(services, task)
-    return raw_response(stored, 201, _task_location(services, task_id, version))
+    enquiry = services.enquiries.read(raw, parse, _asker(caller, request))
+
+    def answered(decision: Decision, answer: Answer | None) -> dict[str, Any]:
+        return answer_task(body, decision, answer, services.settings.node_org, caller.org_ods)
+
+    keeper = TaskKeeper(services.resources, answered)
+    await _answer(services, enquiry, _asker(caller, request), keeper)
+    stored = keeper.stored
+    assert stored is not None  # every decision is kept on the Task
+    return raw_response(stored.json, 201, _task_location(services, stored.id, stored.version))
 
 
 @router.post("/Patient/$what-if")
@@ -102,7 +117,7 @@ async def what_if(request: Request, services: ServicesDep, caller: ReviewerDep) 
     raw = await request.body()
     subject_issues = services.enquiries.gates.subject_issues
     enquiry = services.enquiries.read(
-        raw, lambda: from_parameters(parse_json(raw), raw, subject_issues=subject_issues), _asker(caller)
+        raw, lambda: from_parameters(parse_json(raw), raw, subject_issues=subject_issues), _asker(caller, request)
     )
     # "What if organisation X asked this?": the requester parameter names X (the reviewer's own by default).
     decided = services.enquiries.what_if(enquiry, Asker(enquiry.requester_ods or caller.org_ods, caller.client_id))

@@ -1,4 +1,5 @@
-"""Operator endpoints: liveness, readiness (the store answers), Prometheus metrics, and the CapabilityStatement."""
+"""Operator endpoints: liveness, readiness (the store answers and the trail takes a record), Prometheus metrics,
+and the CapabilityStatement."""
 
 from __future__ import annotations
 
@@ -20,13 +21,16 @@ async def healthz() -> Response:
 
 @router.get("/readyz", include_in_schema=False)
 async def readyz(services: ServicesDep) -> Response:
+    """Ready when the store answers and the audit trail can take a record (no answer leaves without its record)."""
     try:
         services.store.ping()
     except Unavailable:
         return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
-    ready: dict[str, object] = {"status": "ready", "store": "ok"}
+    ready: dict[str, object] = {"status": "ready", "store": "ok", "audit": "ok"}
     if services.network is not None:  # the national register in force (issue 14): a node keeps serving on it
         ready["register"] = services.network.readiness(services.clock.now())
+    if not services.readiness.ready():
+        return JSONResponse(ready | {"status": "unavailable", "audit": "cannot take a record"}, status_code=503)
     return JSONResponse(ready)
 
 

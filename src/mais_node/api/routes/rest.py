@@ -12,7 +12,17 @@ from starlette.responses import Response
 import mais_node.api.paths  # noqa: F401  (registers the path convertors used below)
 from mais_node.api.deps import prefers_strict, services_of
 from mais_node.api.governance import audit_write, caller_of, check_task_owner, guard_write, task_filter
-from mais_node.api.media import check_accept, fhir_response, media_type, parse_json_value, raw_response, read_resource
+from mais_node.api.media import (
+    check_accept,
+    check_charset,
+    fhir_response,
+    media_type,
+    parse_json_value,
+    raw_response,
+    read_form,
+    read_resource,
+)
+from mais_node.api.methods import not_allowed, refuser
 from mais_node.api.preconditions import not_modified, validators, version_header, written
 from mais_node.api.security import fhir_interaction
 from mais_node.auth.scopes import permits
@@ -188,8 +198,7 @@ def _create(request: Request, rtype: str, body: dict[str, Any], if_none_exist: s
 @router.post("/{rtype:stored}/_search")
 async def search_post(request: Request) -> Response:
     rtype = request.path_params["rtype"]
-    form = await request.form()
-    pairs = [*_pairs(request), *((k, v) for k, v in form.multi_items() if isinstance(v, str))]
+    pairs = [*_pairs(request), *await read_form(request)]
     if rtype == "Task":
         pairs += task_filter(caller_of(request))
     return _search_response(services_of(request), _type(rtype), pairs, prefers_strict(request))
@@ -228,7 +237,11 @@ _HISTORY_PARAMS = ("_count", "_since", "_cursor")
 
 def _history(request: Request, rtype: str | None, id: str | None, path: str) -> Response:
     services = services_of(request)
-    params = dict(_pairs(request))
+    pairs = _pairs(request)
+    params = dict(pairs)
+    repeated = next((name for name in _HISTORY_PARAMS if sum(1 for k, _ in pairs if k == name) > 1), None)
+    if repeated is not None:
+        raise InvalidRequest(f"'{repeated}' may be given once", expression=(repeated,))
     unknown = [name for name in params if name not in _HISTORY_PARAMS]
     if unknown and prefers_strict(request):
         raise UnknownSearchParameter(
@@ -281,6 +294,7 @@ async def _patch(request: Request, rtype: str, id: str) -> Response:
 
 def _patcher(request: Request, document: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
     kind = media_type(request)
+    check_charset(request)
     if kind == "application/merge-patch+json" or (
         kind in ("application/json", "application/fhir+json") and isinstance(document, dict)
     ):
@@ -325,7 +339,11 @@ _ANY = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 
 @fallback.api_route("/{rtype}", methods=_ANY, include_in_schema=False)
 @fallback.api_route("/{rtype}/{rest:path}", methods=_ANY, include_in_schema=False)
-async def unknown(rtype: str, rest: str = "") -> Response:
+@refuser
+async def unknown(request: Request, rtype: str, rest: str = "") -> Response:
+    refusal = not_allowed(request.scope)  # a path served for other methods: 405, not "not found"
+    if refusal is not None:
+        raise refusal
     if rtype in DECLARED:
         raise NotFound(f"{rtype}/{rest[:64]} is not a resource or operation of this server", expression=("id",))
     raise NotFound(f"Resource type '{rtype[:64]}' is not supported", expression=("type",))

@@ -21,8 +21,13 @@ from mais_node.fhir.search.parse import is_small_int
 router = APIRouter(prefix="/fhir", dependencies=[Depends(check_accept)])
 
 
+# The operations' parameters of cardinality 0..1 that the node reads (R4 terminology service operations).
+_ONCE = ("url", "system", "code", "version", "display", "filter", "count", "offset", "codeA", "codeB", "coding")
+
+
 async def _params(request: Request) -> dict[str, Any]:
     """Operation parameters: query string, then a Parameters body (value[x] or resource)."""
+    given = [name for name, _ in request.query_params.multi_items()]
     params: dict[str, Any] = dict(request.query_params)
     if request.method == "POST":
         body = await read_resource(request)
@@ -31,6 +36,7 @@ async def _params(request: Request) -> dict[str, Any]:
         for parameter in body.get("parameter") or []:
             if not isinstance(parameter, dict) or not isinstance(parameter.get("name"), str):
                 continue
+            given.append(parameter["name"])
             value = parameter.get("resource")
             if value is None:
                 value = next((v for k, v in parameter.items() if k.startswith("value")), None)
@@ -38,6 +44,9 @@ async def _params(request: Request) -> dict[str, Any]:
                 params.setdefault("system", value.get("system"))
                 params.setdefault("code", value.get("code"))
             params[parameter["name"]] = value
+    repeated = next((name for name in _ONCE if given.count(name) > 1), None)
+    if repeated is not None:  # "the last wins" would answer another question than the one asked
+        raise InvalidRequest(f"'{repeated}' may be given once", expression=(repeated,))
     return params
 
 

@@ -44,6 +44,7 @@ _RESULT_PARAMS = {
     "_cursor",
     "_format",
 }
+_REPEATABLE = {"_include", "_revinclude", "_format"}
 _SPLIT = re.compile(r"(?<!\\),")
 # A search is one bounded query: past these the store would refuse it (SQLite's expression depth), so 400 first.
 MAX_VALUES = 100
@@ -84,7 +85,10 @@ def _values(param: SearchParam, modifier: str, raw: str, now: datetime, base: st
     """The stored values one search value matches (a reference to this server matches two forms)."""
     if param.type == "string":
         match = {"": "starts", "exact": "exact", "contains": "contains"}[modifier]
-        return (StringValue(raw if match == "exact" else normalise(raw), match),)  # type: ignore[arg-type]
+        # Only punctuation or invisible characters fold to nothing, a prefix of every value: searched as given
+        # instead, they match nothing (no stored value keeps them), as ``family=.*`` always did.
+        text = raw if match == "exact" else normalise(raw) or raw
+        return (StringValue(text, match),)  # type: ignore[arg-type]
     if param.type == "token":
         if "|" in raw:
             system, _, code = raw.partition("|")
@@ -231,9 +235,13 @@ def parse_search(
     criteria: list[Criterion] = []
     request = SearchRequest(Query(resource_type, count=default_count))
     count, sort, after, total = default_count, request.query.sort, None, False
+    seen: set[str] = set()
     for key, raw in pairs:
         name, _, modifier = key.partition(":")
         if name in _RESULT_PARAMS:
+            if name in seen and name not in _REPEATABLE:  # "the last wins" would answer another search
+                raise InvalidRequest(f"'{name}' may be given once", expression=(name,))
+            seen.add(name)
             if name == "_count":
                 count, warning = page_size(raw, max_count)
                 if warning:

@@ -14,13 +14,14 @@ from mais_node import __version__
 from mais_node.api import errors, openapi
 from mais_node.api.methods import Methods
 from mais_node.api.middleware import EdgeMiddleware, Metrics
-from mais_node.api.routes import audit, auth, enquiry, network, ops, rest, terminology
+from mais_node.api.routes import audit, auth, enquiry, network, ops, rest, single_view, terminology
 from mais_node.audit.query import AUDIT_SEARCH_PARAMS
 from mais_node.config import Settings, get_settings
 from mais_node.console import web as console
 from mais_node.fhir.capability import OPERATIONS, UNSTORED, capability_statement
 from mais_node.fhir.search.params import DECLARED
 from mais_node.wiring import Services, build_services, start, start_sync
+from mais_node.wiring_single_view import close_single_views
 
 log = logging.getLogger("mais_node")
 
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         _freeze_startup_objects()
         log.info("mais-node %s serving %s on %s", __version__, settings.fhir_base, settings.store.split("?")[0])
         yield
+        await close_single_views(node)
         if poller is not None:
             poller.stop()
         if own:
@@ -94,6 +96,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         auth.router,
         ops.router,
         network.router,
+        single_view.router,
         rest.fallback,
     )
     for router in routers:

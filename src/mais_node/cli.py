@@ -24,6 +24,7 @@ from mais_node.cli_network import authority_app, check_register_settings, regist
 from mais_node.cli_people import user_app
 from mais_node.cli_register import client_app, keys_app, operator, org_app
 from mais_node.cli_review import review_app
+from mais_node.cli_single_view import single_view
 from mais_node.config import Settings
 from mais_node.errors import VersionConflict
 
@@ -51,6 +52,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(review_app, name="review")
 app.add_typer(authority_app, name="authority")
 app.add_typer(register_app, name="register")
+app.command("single-view")(single_view)
 
 
 def _settings(store: str | None, *, create: bool = False, **overrides: object) -> Settings:
@@ -176,8 +178,20 @@ def demo(
     ] = None,
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
     people: Annotated[int, typer.Option(help="Synthetic people in the person index")] = 10_000,
+    network: Annotated[
+        bool, typer.Option("--network", help="A register authority and a network of nodes from --port on (issue 15)")
+    ] = False,
 ) -> None:
     """Seed a demo node (register, systems and keys under var/demo/, rules, people) and serve it on 127.0.0.1."""
+    if network:
+        from mais_node.demo_network import run
+
+        try:
+            run(Path("var/demo-network"), port, typer.echo)
+        except (RuntimeError, OSError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        return
     import time
 
     from mais_node.console.demo import demo_accounts

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     identity_keys: Path | None = Field(None, description="Directory of this node's private keys for asking others")
     register_timeout_seconds: float = Field(10.0, description="A register URL that has not answered by then is skipped")
     register_max_bytes: int = Field(32 * 1024 * 1024, description="Larger register documents are refused unread")
+    # The single view (issue 15): how long a practitioner waits, how long referred rows are followed.
+    single_view_seconds: float = Field(20.0, description="The live deadline of a single view")
+    single_view_collection_seconds: float = Field(900.0, description="Referred rows are followed this long")
+    identity_client_id: str = Field("", description="This node's client id in the register (found there when empty)")
     trusted_proxies: str = Field(
         "", description="Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is believed"
     )

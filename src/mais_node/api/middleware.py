@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mais_node.api.proxies import Network, believed_client
+from mais_node.audit.trace import TRACE_ID, trace_id_of
 from mais_node.errors import Issue
 from mais_node.fhir.outcome import operation_outcome
 
@@ -98,6 +99,14 @@ class EdgeMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         if self.trusted_proxies:
             scope["client"] = believed_client(scope, self.trusted_proxies)
+        traceparent = (_header(scope, b"traceparent") or b"").decode("latin-1")
+        traced = TRACE_ID.set(trace_id_of(traceparent))  # named in every audit record written for the request
+        try:
+            await self._serve(scope, receive, send, started, request_id)
+        finally:
+            TRACE_ID.reset(traced)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, started: float, request_id: str) -> None:
         status = 500
         response_started = False
 

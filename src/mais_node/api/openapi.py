@@ -155,6 +155,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("post", "/fhir/Patient/$person-info-query"): Op(
         {200: (FHIR, "Parameters"), 202: (FHIR, "Task")}, body=_fhir_body("Parameters"), refuses=_BODY
     ),
+    # The single view (issue 15): the view (a mais-single-view Task) at the live deadline, or at once (202).
+    ("post", "/fhir/Patient/$single-view"): Op(
+        {200: (FHIR, "Task"), 202: (FHIR, "Task")}, body=_fhir_body("Parameters"), refuses=_BODY
+    ),
     ("post", "/fhir/Patient/$what-if"): Op({200: (FHIR, "Parameters")}, body=_fhir_body("Parameters"), refuses=_BODY),
     ("post", "/fhir/Patient/$match"): Op(_BUNDLE, body=_fhir_body(), refuses=_BODY),
     ("post", "/fhir/Task/{task_id}/$review"): Op(

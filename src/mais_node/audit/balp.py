@@ -40,6 +40,7 @@ from mais_node.audit.actors import (
 )
 from mais_node.audit.chain import format_instant
 from mais_node.audit.port import Event
+from mais_node.audit.trace import TRACE_ID
 
 
 def _agents(node: Node, actor: Actor, policies: Sequence[str]) -> list[Json]:
@@ -102,6 +103,9 @@ def _event(
     observer = {"identifier": {"system": ODS, "value": node.ods}, "display": node.name}
     event["agent"] = _agents(node, actor, policies)
     event["source"] = {"site": node.site, "observer": observer, "type": [Coding(SOURCE_TYPE, "4").json()]}
+    traced = TRACE_ID.get()
+    if traced is not None and not any(e.get("what") == node.identifier("trace-id", traced) for e in entity):
+        entity = [*entity, _trace(node, traced)]  # the request's W3C trace: every record of it carries the id
     if entity:
         event["entity"] = list(entity)
     return event
@@ -416,3 +420,68 @@ def console_action(
     subtype = [node.code("console"), node.code(action)]
     type_ = Coding(AUDIT_EVENT_TYPE, "rest")
     return _event(node, at, person, type_=type_, subtype=subtype, outcome=outcome, entity=[entity])
+
+
+def _trace(node: Node, trace_id: str) -> Json:
+    """The W3C trace id one single view carries to every node: the same identifier in every node's trail."""
+    return {"what": node.identifier("trace-id", trace_id), "type": Coding(BALP_ENTITY, "XcorrelationId").json()}
+
+
+def single_view(
+    node: Node,
+    at: datetime,
+    actor: Actor,
+    *,
+    view_id: str,
+    trace_id: str,
+    raw_request: bytes,
+    subject: Subject | None,
+    asked: int,
+    not_asked: int,
+) -> Event:
+    """A practitioner's single view as this node starts it (BALP PatientQuery): who, why, about whom, how many asked.
+
+    The subject's details are recorded here once; the per-partner records name the view, not the person again."""
+    view = {
+        "what": node.identifier("single-view", view_id),
+        "detail": _detail(asked=str(asked), not_asked=str(not_asked)),
+    }
+    entity = [view, _trace(node, trace_id), _query(raw_request)] + ([_patient(subject)] if subject else [])
+    subtype = [Coding(RESTFUL, "operation"), node.code("single-view")]
+    type_ = Coding(AUDIT_EVENT_TYPE, "rest")
+    profile = "PatientQuery" if subject else "Query"
+    return _event(node, at, actor, type_=type_, subtype=subtype, entity=entity, profile=profile)
+
+
+def single_view_row(
+    node: Node,
+    at: datetime,
+    actor: Actor,
+    *,
+    view_id: str,
+    trace_id: str,
+    partner_ods: str,
+    endpoint: str | None,
+    state: str,
+    reason: str | None,
+    partner_request: str | None,
+) -> Event:
+    """One partner's row of a single view as it stood when recorded: asked or not, and in which state."""
+    partner = {
+        "what": {"identifier": {"system": ODS, "value": partner_ods}},
+        "role": Coding(OBJECT_ROLE, "3", "Report").json(),
+        "detail": _detail(state=state, endpoint=endpoint, reason=reason, partner_request=partner_request),
+    }
+    entity = [{"what": node.identifier("single-view", view_id)}, _trace(node, trace_id), partner]
+    subtype = [Coding(RESTFUL, "operation"), node.code("single-view-row"), node.code(state.lower())]
+    failed = state in ("ERROR", "TIMED_OUT")
+    return _event(
+        node,
+        at,
+        actor,
+        type_=Coding(AUDIT_EVENT_TYPE, "rest"),
+        subtype=subtype,
+        entity=entity,
+        outcome="4" if failed else "0",
+        outcome_desc=reason if failed else None,
+    )

@@ -48,11 +48,13 @@ SCOPES: tuple[ScopeInfo, ...] = (
     ScopeInfo("mais/admin", "Change the organisations register and its systems"),
     ScopeInfo("mais/terminology-manager", "Edit the agreed vocabularies"),
     ScopeInfo("mais/reviewer", "Decide enquiries referred for review (IG officers)"),
+    ScopeInfo("mais/single-view", "Ask every relevant partner at once ($single-view) for a practitioner"),
 )
 ROLE_SCOPES = frozenset(s.scope for s in SCOPES if s.scope.startswith("mais/"))
 ADMIN = "mais/admin"
 ENQUIRY = "mais/enquiry"
 REVIEWER = "mais/reviewer"
+SINGLE_VIEW = "mais/single-view"
 TERMINOLOGY_MANAGER = "mais/terminology-manager"
 OPERATOR = "system/*.cruds"
 

@@ -58,6 +58,15 @@ class Gates:
             raise NotConformant(errors[0].diagnostics, issues=errors)
         return DecisionRequest(requester, asker.client_id, purpose, legal_basis, items, now, claimed, consent=consent)
 
+    def purpose(self, enquiry: Enquiry) -> str:
+        """The agreed purpose code the enquiry asserts (a single view's too); NotConformant naming the reason."""
+        issues: list[Issue] = []
+        code, _ = self._purpose(enquiry, issues)
+        errors = [i for i in issues if i.severity in ("error", "fatal")]
+        if errors:
+            raise NotConformant(errors[0].diagnostics, issues=errors)
+        return code
+
     def _purpose(self, enquiry: Enquiry, issues: list[Issue]) -> tuple[str, str]:
         terminology = self.terminology()
         where = ("reason",) if enquiry.form == "operation" else ("Task.reasonCode",)

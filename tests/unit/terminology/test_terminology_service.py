@@ -199,8 +199,23 @@ def test_purposes_translate_to_hl7_purpose_of_use(terminology: TerminologyServic
     by_map = terminology.translate(PURPOSE_OF_USE_MAP, "s47-enquiry")
     by_system = terminology.translate(PURPOSE_SYSTEM, "already-open")
     assert [(t.system, t.code, t.equivalence) for t in by_map] == [(ACT_REASON, "THREAT", "equivalent")]
-    assert [t.code for t in by_system] == ["GOV"]
-    assert {t.code for t in terminology.translate(PURPOSE_SYSTEM, "s17-child-in-need")} == {"GOV", "PUBHLTH"}
+    # By source system, every map from the purposes answers: purpose of use, and the organisation types a single
+    # view asks (ConceptMap-purpose-to-organisation-type.json), each exactly.
+    assert [t.code for t in by_system if t.system == ACT_REASON] == ["GOV"]
+    assert {t.code for t in by_system if t.system != ACT_REASON} == {
+        "la-childrens-social-care",
+        "la-adults-social-care",
+    }
+    s17 = terminology.translate(PURPOSE_SYSTEM, "s17-child-in-need")
+    assert {t.code for t in s17 if t.system == ACT_REASON} == {"GOV", "PUBHLTH"}
+    assert {t.code for t in s17 if t.system != ACT_REASON} == {
+        "health-visiting",
+        "gp",
+        "camhs",
+        "school",
+        "la-childrens-social-care",
+        "housing",
+    }
     assert terminology.translate(PURPOSE_SYSTEM, "curiosity") == ()
     assert terminology.translate("urn:nothing", "s47-enquiry") == ()
 

@@ -39,6 +39,9 @@ SKIPPED = {
     "make test": "the two commands: make test is the suite this test is part of, make run is the node it starts",
     "mongodb://": "no MongoDB server can be installed on this machine (DESIGN §8)",
     "docker compose": "no Docker engine on this machine; tests/unit/storage/test_deploy.py checks those files",
+    "/fhir/Patient/\\$single-view": "a practitioner's system's request to a node that is a system in a national "
+    "register (make run's demo is one node, in no register); tests/e2e/test_single_view.py sends it between real "
+    "nodes and tests/e2e/test_demo_network.py runs the commands `mais demo --network` prints",
 }
 # A block serving until stopped: a `mais serve` command line that does not send it to the background with `&`.
 SERVING = re.compile(r"^\s*\.venv/bin/mais serve\b[^&]*$", re.MULTILINE)

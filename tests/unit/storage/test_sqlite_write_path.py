@@ -111,6 +111,7 @@ def test_a_commit_leaves_the_checkpoint_to_the_thread(db: SqliteDatabase, clock:
         real()
         called.set()
 
+    db._checkpointer.stop()  # the one opening the store started (it writes its normalisation version) ends here
     db._checkpointer = Checkpointer(checkpoint, delay=0.01)
     assert db.connection().execute("PRAGMA wal_autocheckpoint").fetchone()[0] == BACKSTOP_PAGES
     assert not _checkpoint_threads()

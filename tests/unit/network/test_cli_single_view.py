@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import orjson
+import pytest
+import typer
 from typer.testing import CliRunner
 
 from mais_node.adapters.jose_keys import generate_private_jwk
@@ -49,3 +52,71 @@ def test_a_key_file_that_is_not_a_jwk_is_one_line_and_exit_1(tmp_path: Path) -> 
     )
     assert result.exit_code == 1
     assert "is not a private JWK file" in result.output
+
+
+def test_wait_prints_each_row_as_it_changes_and_the_partners_still_pending(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against a node that answers 202 with the view, then the view with the referred row decided."""
+    from mais_node import cli_single_view
+    from mais_node.client import EnquiryClient
+
+    first = orjson.loads(EXAMPLE.read_bytes())
+    decided = orjson.loads(EXAMPLE.read_bytes()) | {"status": "completed"}
+    for output in decided["output"]:
+        if output["valueReference"]["identifier"]["value"] == "LA0002":
+            output["type"]["coding"][0]["code"] = "NOT_KNOWN"
+    asked: list[tuple[str, str]] = []
+
+    def node(request: httpx.Request) -> httpx.Response:
+        asked.append((request.method, request.url.path))
+        if request.url.path.endswith("/smart-configuration"):
+            return httpx.Response(200, json={"token_endpoint": "http://node.test/auth/token"})
+        if request.url.path == "/auth/token":
+            return httpx.Response(200, json={"access_token": "t", "token_type": "bearer", "expires_in": 300})
+        if request.method == "POST":
+            assert request.headers["prefer"] == "respond-async"
+            return httpx.Response(202, json=first, headers={"content-location": "http://node.test/fhir/Task/v1"})
+        assert request.headers["authorization"] == "Bearer t"
+        return httpx.Response(200, json=decided)
+
+    monkeypatch.setattr(cli_single_view, "POLL_SECONDS", 0)
+    client = EnquiryClient(
+        "http://node.test", "x", generate_private_jwk("ES384"), http=httpx.Client(transport=httpx.MockTransport(node))
+    )
+    cli_single_view._run(client, {"resourceType": "Parameters", "parameter": []}, wait=True, wait_seconds=5)
+
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in printed[:7]] == [
+        "POL001",
+        "GP0001",
+        "SCH001",
+        "LA0002",
+        "HV0001",
+        "CAM001",
+        "POL002",
+    ]
+    assert printed[7].split()[:2] == ["LA0002", "NOT_KNOWN"]  # only the row that changed is printed again
+    assert printed[-1] == "view http://node.test/fhir/Task/v1 (complete); pending: none"
+    assert ("GET", "/fhir/Task/v1") in asked
+
+
+def test_a_refused_view_is_one_line_naming_why(capsys: pytest.CaptureFixture[str]) -> None:
+    from mais_node import cli_single_view
+    from mais_node.client import EnquiryClient
+
+    def node(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/smart-configuration"):
+            return httpx.Response(200, json={"token_endpoint": "http://node.test/auth/token"})
+        if request.url.path == "/auth/token":
+            return httpx.Response(200, json={"access_token": "t", "token_type": "bearer", "expires_in": 300})
+        issue = {"severity": "error", "code": "invalid", "diagnostics": "'area' is not supported yet"}
+        return httpx.Response(400, json={"resourceType": "OperationOutcome", "issue": [issue]})
+
+    client = EnquiryClient(
+        "http://node.test", "x", generate_private_jwk("ES384"), http=httpx.Client(transport=httpx.MockTransport(node))
+    )
+    with pytest.raises(typer.Exit) as refused:
+        cli_single_view._run(client, {"resourceType": "Parameters", "parameter": []}, wait=False, wait_seconds=5)
+    assert refused.value.exit_code == 1
+    assert capsys.readouterr().err == "mais single-view: refused (400): 'area' is not supported yet\n"

@@ -229,7 +229,7 @@ def _serving(network: Network, ods: str) -> Iterator[subprocess.Popen[bytes]]:
 
 
 @contextmanager
-def _silent(port: int) -> Iterator[None]:
+def silent_node(port: int) -> Iterator[None]:
     """A node that accepts connections and never answers."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", port))
@@ -272,7 +272,7 @@ def running(network: Network) -> Iterator[None]:
         order = ["AUTH01", "LA0001", *(m.ods for m in MEMBERS if m.behaviour == "serve")]
         processes = {ods: stack.enter_context(_serving(network, ods)) for ods in order}
         silent = next(m.ods for m in MEMBERS if m.behaviour == "silent")
-        stack.enter_context(_silent(int(network.bases[silent].rsplit(":", 1)[1])))
+        stack.enter_context(silent_node(int(network.bases[silent].rsplit(":", 1)[1])))
         for ods in order:
             process, base = processes[ods], network.bases[ods]
 

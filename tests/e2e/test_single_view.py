@@ -14,10 +14,8 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -32,6 +30,7 @@ from mais_node.adapters.jose_keys import generate_private_jwk, public_jwks, writ
 from mais_node.audit.actors import Actor
 from mais_node.client import client_assertion
 from mais_node.config import DEFAULTS, Settings
+from mais_node.demo_network import silent_node
 from mais_node.matching.fhir_patient import NHS_VERIFICATION, UKCORE_VERIFICATION_SYSTEM
 from mais_node.wiring import build_services
 from tests.e2e.test_crash import free_port
@@ -93,31 +92,7 @@ def serving_on(port: int, store: Path, log: Path, **env: str) -> Iterator[str]:
                     server.wait(timeout=10)
 
 
-@contextmanager
-def never_answering(port: int) -> Iterator[None]:
-    """A node that accepts connections and never says a word (the socket closed when the block ends)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", port))
-    listener.listen(64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError, OSError):
-                held.append(listener.accept()[0])
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=2)
-        for connection in held:
-            connection.close()
-        listener.close()
+never_answering = silent_node  # a node that accepts connections and never says a word
 
 
 def local_client(store: Path, org: str, scope: str, **settings: Any) -> tuple[str, dict[str, Any]]:

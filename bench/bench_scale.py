@@ -174,7 +174,17 @@ def matching(store: BenchStore, figures: Figures, sample: list[PersonRecord], qu
 def in_memory(people: int, queries: int) -> dict[str, str]:
     """The index of before issue 17 (every person in each worker's memory), by bench_matching in its own process."""
     done = subprocess.run(
-        [sys.executable, "-m", "bench.bench_matching", "--people", str(people), "--queries", str(queries)],
+        [
+            sys.executable,
+            "-m",
+            "bench.bench_matching",
+            "--people",
+            str(people),
+            "--queries",
+            str(queries),
+            "--seed",
+            str(SEED),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -44,6 +44,7 @@ class Section:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     printed: str = ""
+    markdown: str = ""  # written as it is (a table of its own)
 
 
 def machine() -> dict[str, str]:
@@ -125,6 +126,8 @@ def render(targets: list[Target], sections: list[Section], *, mode: str, command
                 f"| {r.note} |"
                 for r in section.rows
             ]
+        if section.markdown:
+            lines += ["", section.markdown]
         if section.notes:
             lines += [""] + [f"- {note}" for note in section.notes]
         if section.printed:

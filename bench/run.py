@@ -46,6 +46,7 @@ class Profile:
     start_timeout: int
     slowloris_connections: int = 20_000
     slowloris_seconds: int = 20
+    scale_sizes: tuple[int, ...] = (100_000, 1_000_000, 10_000_000)
 
 
 FULL = Profile(
@@ -65,7 +66,23 @@ FULL = Profile(
     420,
 )
 QUICK = Profile(
-    "quick", 3, 5, (1, 4, 16, 32), 3, 2, 15, (1000, 20_000, 100_000), 1000, 100_000, 50, 100, 1000, 300, 5000, 8
+    "quick",
+    3,
+    5,
+    (1, 4, 16, 32),
+    3,
+    2,
+    15,
+    (1000, 20_000, 100_000),
+    1000,
+    100_000,
+    50,
+    100,
+    1000,
+    300,
+    5000,
+    8,
+    (20_000,),
 )
 
 
@@ -252,11 +269,19 @@ class Bench:
             f"{enquiry_mid.p99_ms:.1f} ms",
             enquiry_mid.p99_ms <= 50 and enquiry_mid.errors == 0,
         )
+        # Issue 17 retired the ratio to a constant endpoint (it measured the framework, not the work): the target is
+        # the governed enquiry's own rate on one worker; the ratio stays as information.
+        self.target(
+            "17",
+            f"governed enquiries on one worker at {label(mid)} people >= 700/s",
+            f"{enquiry_mid.rps:,.0f} req/s (p99 {enquiry_mid.p99_ms:.1f} ms)",
+            enquiry_mid.rps >= 700 and enquiry_mid.errors == 0,
+        )
         self.target(
             "5",
-            "enquiry throughput >= 0.20 of the ceiling",
-            f"{enquiry_mid.rps / self.ceiling_rps:.3f} ({enquiry_mid.rps:,.0f} req/s)",
-            enquiry_mid.rps / self.ceiling_rps >= 0.20,
+            "enquiry throughput / the ceiling (retired target 0.20)",
+            f"{enquiry_mid.rps / self.ceiling_rps:.3f}",
+            None,
         )
         self.audit_on_off(store, bodies_file, clients["la"])
         with self.serve(store, workers=2) as running:
@@ -526,8 +551,65 @@ class Bench:
             )
         )
 
+    def scale(self) -> None:
+        """Issue 17: one population at each size, through the node's own commands (bench/bench_scale.py)."""
+        from bench import bench_scale
 
-STAGES = ("references", "inprocess", "register", "node", "million", "matching", "audit", "slowloris")
+        results = []
+        for people in self.p.scale_sizes:
+            figures = bench_scale.one_size(people, self.work / "scale", self.p.match_queries, self.p.enquiry_seconds)
+            results.append(figures)
+            self.raw[f"scale-{people}"] = asdict(results[-1])
+        big = results[-1]
+        size = label(big.people)
+        self.target(
+            "17",
+            f"import >= 20,000 people/s ({size})",
+            f"{big.import_people_per_s:,.0f}/s",
+            big.import_people_per_s >= 20_000,
+        )
+        self.target("17", f"ready after start <= 10 s ({size})", f"{big.ready_s:.1f} s", big.ready_s <= 10)
+        self.target(
+            "17",
+            f"resident memory per worker <= 1 GB ({size})",
+            f"{big.worker_rss_mib:,.0f} MiB",
+            big.worker_rss_mib <= 1024,
+        )
+        self.target(
+            "17",
+            f"matching p95 <= 10 ms, p99 <= 25 ms ({size})",
+            f"{big.match_p95_ms:.2f} / {big.match_p99_ms:.2f} ms",
+            big.match_p95_ms <= 10 and big.match_p99_ms <= 25,
+        )
+        self.target(
+            "17",
+            f"governed enquiry p99 <= 100 ms at 16 clients ({size})",
+            f"{big.enquiry_p99_ms:.1f} ms",
+            big.enquiry_p99_ms <= 100 and big.enquiry_errors == 0,
+        )
+        self.target(
+            "17",
+            f"0 false certain, >= 0.95 probable or better ({size})",
+            f"{big.false_certain}; {big.probable_or_better:.4f}",
+            big.false_certain == 0 and big.probable_or_better >= 0.95,
+        )
+        self.target("17", f"disk per person ({size})", f"{big.bytes_per_person:,.0f} bytes", None)
+        self.sections.append(
+            Section(
+                "A large partner's node (issue 17: bench/bench_scale.py)",
+                markdown=bench_scale.table(results),
+                notes=[
+                    "Each size is a fresh store: the synthetic export (NDJSON) imported by `mais person import` in its "
+                    "own process, then `mais serve` (one worker) timed from spawn to `/readyz`, the enquiry at 16 "
+                    "clients (wrk), then the node's matcher in process on the same store.",
+                    "The synthetic NHS numbers come from the 999 test range (about 860,000 valid numbers): beyond "
+                    "that, generated people carry none, so at 10M most matching is on demographics alone.",
+                ],
+            )
+        )
+
+
+STAGES = ("references", "inprocess", "register", "node", "million", "matching", "audit", "slowloris", "scale")
 
 
 def write(bench: Bench, out: Path, profile: Profile, command: str, elapsed: float) -> None:
@@ -556,7 +638,7 @@ def main() -> None:
         if stages & {"references", "node"}:  # the node's targets are ratios to the ceiling
             bench.references()
         # Heaviest last; each stage's figures are written as soon as it ends, and a failed stage is reported.
-        for stage in ("inprocess", "register", "node", "slowloris", "matching", "audit", "million"):
+        for stage in ("inprocess", "register", "node", "slowloris", "matching", "audit", "million", "scale"):
             if stage not in stages or (stage == "million" and "node" not in stages):
                 continue
             try:
@@ -568,6 +650,7 @@ def main() -> None:
                     "audit": bench.audit,
                     "million": bench.million,
                     "slowloris": bench.slowloris,
+                    "scale": bench.scale,
                 }[stage]()
             except Exception as exc:
                 bench.target("7", f"stage '{stage}' completes", f"failed: {str(exc).splitlines()[0][:200]}", False)

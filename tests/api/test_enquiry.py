@@ -341,3 +341,15 @@ def test_scopes_that_do_not_cover_the_enquiry_are_403_naming_the_need(world: Nod
     answer = enquire(world, parameters(*ask("is-known")), scope=scope)
     assert answer.status_code == 403
     assert "mais/enquiry or system/Task.crs" in answer.json()["issue"][0]["diagnostics"]
+
+
+def test_a_referred_enquirys_task_conforms_to_the_enquiry_profile(world: Node) -> None:
+    """The Task kept for review is an enquiry Task as the node's own profile defines it (authoredOn included)."""
+    reason = {"name": "reason", "valueCoding": {"system": PURPOSE, "code": "general-safeguarding"}}
+    referred = enquire(world, parameters(*ask("is-known"), reason=reason))
+    assert referred.status_code == 202, referred.text
+    task = referred.json()
+    assert task["authoredOn"].endswith("Z")
+    profile = "https://mais.example.org/fhir/StructureDefinition/mais-enquiry"
+    issues = world.services.validator().validate(task, profile)
+    assert [i.diagnostics for i in issues if i.severity in ("error", "fatal")] == []

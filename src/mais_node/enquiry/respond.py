@@ -97,8 +97,9 @@ def answer_task(
     return out
 
 
-def task_for(enquiry: Enquiry) -> dict[str, Any]:
-    """An enquiry made through the MAIS operation, written as an enquiry Task (to wait for review)."""
+def task_for(enquiry: Enquiry, authored: str | None = None) -> dict[str, Any]:
+    """An enquiry made through the MAIS operation, written as an enquiry Task (to wait for review); ``authored``
+    (a FHIR instant) is when the node received it, the profile's required ``authoredOn``."""
     subject = {**enquiry.subject, "id": "subject"}
     user: dict[str, Any] = {"resourceType": "PractitionerRole", "id": "user"}
     if enquiry.user.identifier or enquiry.user.name:
@@ -144,6 +145,8 @@ def task_for(enquiry: Enquiry) -> dict[str, Any]:
         "requester": {"reference": "#user"},
         "input": inputs,
     }
+    if authored is not None:
+        task["authoredOn"] = authored
     if enquiry.purpose:
         task["reasonCode"] = {"coding": [{"system": PURPOSE_SYSTEM, "code": enquiry.purpose}]}
     elif enquiry.reason_uri:

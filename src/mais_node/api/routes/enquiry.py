@@ -68,7 +68,8 @@ async def person_info_query(request: Request, services: ServicesDep, caller: Enq
         """The Task that waits for an IG officer's decision (DESIGN §3: REVIEW answers "referred")."""
         if decision.outcome is not Outcome.REVIEW:
             return None
-        return answer_task(task_for(enquiry), decision, None, services.settings.node_org, caller.org_ods)
+        authored = services.clock.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        return answer_task(task_for(enquiry, authored), decision, None, services.settings.node_org, caller.org_ods)
 
     # The Task is ``task_for`` an enquiry that passed the gates; tests/unit/enquiry/test_respond.py proves every such
     # Task passes the R4 structure check, so it is not paid for again (~0.3 ms per referral).

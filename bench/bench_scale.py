@@ -19,6 +19,7 @@ import argparse
 import gc
 import json
 import os
+import pickle
 import re
 import resource
 import subprocess
@@ -85,6 +86,19 @@ def export(path: Path, people: int) -> tuple[list[PersonRecord], int]:
                 out.write(orjson.dumps(body) + b"\n")
                 rows += 1
     return sample, rows
+
+
+def exported(ndjson: Path, people: int) -> tuple[list[PersonRecord], int, float]:
+    """The export and its sample, written once and reused by later runs (generating 10M people takes a while)."""
+    kept = ndjson.with_suffix(".sample.pickle")
+    if ndjson.exists() and kept.exists():
+        sample, rows, took = pickle.loads(kept.read_bytes())  # noqa: S301 - written by this script, just above
+        return sample, rows, took
+    started = time.perf_counter()
+    sample, rows = export(ndjson, people)
+    took = time.perf_counter() - started
+    kept.write_bytes(pickle.dumps((sample, rows, took)))
+    return sample, rows, took
 
 
 def percentile(samples: list[float], share: float) -> float:
@@ -202,9 +216,7 @@ def one_size(people: int, work: Path, queries: int, seconds: int) -> Figures:
     ndjson, db = here / "people.ndjson", here / "node.db"
     for stale in here.glob("node.db*"):
         stale.unlink()
-    started = time.perf_counter()
-    sample, figures.rows = export(ndjson, people)
-    figures.generate_s = time.perf_counter() - started
+    sample, figures.rows, figures.generate_s = exported(ndjson, people)
     print(f"[{people:,}] exported {figures.rows:,} rows in {figures.generate_s:.0f} s", flush=True)
 
     store = BenchStore(db, people)
@@ -260,13 +272,19 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "var" / "bench-scale")
     parser.add_argument("--queries", type=int, default=5_000)
     parser.add_argument("--seconds", type=int, default=20, help="wrk's run for the enquiry")
+    parser.add_argument("--export-only", action="store_true", help="write the exports (kept in --work) and stop")
     args = parser.parse_args()
     results = []
     for people in args.people:
+        if args.export_only:
+            (args.work / f"{people}").mkdir(parents=True, exist_ok=True)
+            exported(args.work / f"{people}" / "people.ndjson", people)
+            continue
         figures = one_size(people, args.work, args.queries, args.seconds)
         results.append(figures)
         (args.work / f"{people}" / "figures.json").write_text(json.dumps(asdict(figures), indent=2))
-    print(table(results))
+    if results:
+        print(table(results))
 
 
 if __name__ == "__main__":

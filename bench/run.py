@@ -557,7 +557,7 @@ class Bench:
 
         results = []
         for people in self.p.scale_sizes:
-            figures = bench_scale.one_size(people, self.work / "scale", self.p.match_queries, self.p.enquiry_seconds)
+            figures = bench_scale.one_size(people, ROOT / "var" / "bench-scale", self.p.match_queries, self.p.enquiry_seconds)
             results.append(figures)
             self.raw[f"scale-{people}"] = asdict(results[-1])
         big = results[-1]

@@ -556,8 +556,9 @@ class Bench:
         from bench import bench_scale
 
         results = []
+        kept = ROOT / "var" / "bench-scale"  # the exports are reused by later runs (10M takes a while to generate)
         for people in self.p.scale_sizes:
-            figures = bench_scale.one_size(people, ROOT / "var" / "bench-scale", self.p.match_queries, self.p.enquiry_seconds)
+            figures = bench_scale.one_size(people, kept, self.p.match_queries, self.p.enquiry_seconds)
             results.append(figures)
             self.raw[f"scale-{people}"] = asdict(results[-1])
         big = results[-1]

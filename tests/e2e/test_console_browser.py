@@ -316,3 +316,33 @@ def test_an_ig_officer_runs_the_what_if(page: Any, demo: Demo) -> None:
     assert "is-open" in table
     assert "PERMIT" in page.inner_text("main h2")
     axe(page, demo, "what-if")
+
+
+def test_a_terminology_manager_adds_and_activates_a_code(page: Any, demo: Demo) -> None:
+    sign_in(page, demo, "terms")
+    page.click("a.govuk-service-navigation__link:has-text('Vocabularies')")
+    axe(page, demo, "vocabularies")
+    page.click("main a:has-text('Request asserted purpose')")
+    page.click("main form button:has-text('Add the draft code')")  # nothing entered: the error summary
+    summary = page.inner_text(".govuk-error-summary")
+    assert "Enter the code" in summary
+    assert "Enter the legislation.gov.uk address" in summary
+    page.click(".govuk-error-summary a[href='#code']")
+    assert page.evaluate("document.activeElement.id") == "code"
+    axe(page, demo, "vocabulary-error")
+    page.fill("#code", "s17-assessment")
+    page.fill("#display", "Child in need assessment (Children Act 1989 s17)")
+    page.fill("#legislation", "https://www.legislation.gov.uk/ukpga/1989/41/section/17")
+    page.fill("#gdpr", "UK GDPR Art 6(1)(e); Art 9(2)(g); DPA 2018 Sch 1 para 18")
+    page.click("main form button:has-text('Add the draft code')")
+    assert "s17-assessment added as a draft" in page.inner_text(".govuk-notification-banner")
+    row = page.locator("main table#activate tr", has_text="s17-assessment")
+    assert "draft" in row.inner_text()
+    row.locator("button:has-text('Activate')").click()
+    assert "s17-assessment activated" in page.inner_text(".govuk-notification-banner")
+    row = page.locator("main table#activate tr", has_text="s17-assessment")
+    assert "active" in row.inner_text()
+    axe(page, demo, "vocabulary", show="main table#activate tr:has-text('s17-assessment')")
+    page.click("main a:has-text('What changed') >> nth=0")
+    assert "draft" in page.inner_text("main table")
+    axe(page, demo, "vocabulary-diff")

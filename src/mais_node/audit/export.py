@@ -3,6 +3,10 @@
 NDJSON: one AuditEvent per line, exactly as chained (FHIR Bulk Data style). CSV: one row per event with the
 columns an auditor reads first (who asked and as which user, about whom, the request id, the rules that decided,
 the reason, the agreements, the purpose), and the chain hash so a row can be checked against the store.
+
+Every text cell that a spreadsheet would read as a formula (it begins with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return) is prefixed with ``'``, as OWASP's "CSV Injection" advises: a reason or an organisation name is
+data written by others, and opening the export must not run it.
 """
 
 from __future__ import annotations
@@ -34,6 +38,16 @@ CSV_COLUMNS = (
     "purpose",
     "hash",
 )
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(value: object) -> object:
+    """A CSV cell a spreadsheet shows as text: a string beginning like a formula gets a leading ``'``."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _who(ref: object) -> str:
@@ -107,7 +121,7 @@ def export(
         if (since is not None and record.recorded < since) or (until is not None and record.recorded >= until):
             continue
         if writer is not None:
-            writer.writerow(_row(record))
+            writer.writerow([neutralised(cell) for cell in _row(record)])
         else:
             out.write(orjson.dumps(record.event).decode())
             out.write("\n")

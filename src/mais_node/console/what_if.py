@@ -8,7 +8,6 @@ and the console adds a record with the person as the agent.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import orjson
@@ -22,8 +21,9 @@ from mais_node.client import Subject, enquiry_parameters
 from mais_node.console.web import Console, ConsoleDep, FormDep, Visit, needs, render
 from mais_node.enquiry.model import Asker
 from mais_node.enquiry.parse import from_parameters
-from mais_node.errors import MaisError
+from mais_node.errors import MaisError, NotFound
 from mais_node.policy import Item
+from mais_node.terminology import PURPOSE_VALUESET
 
 router = APIRouter(prefix="/console/what-if", include_in_schema=False)
 ReviewerDep = Annotated[Visit, needs(REVIEWER)]
@@ -31,10 +31,15 @@ ITEMS = tuple(i.value for i in Item)
 
 
 def purposes(console: Console) -> list[tuple[str, str]]:
-    """(code, display) of the asserted-purpose vocabulary the node loads."""
-    path = console.services.settings.terminology_dir / "CodeSystem-request-asserted-purpose.json"
-    concepts = json.loads(path.read_text(encoding="utf-8")).get("concept", []) if path.exists() else []
-    return [(str(c["code"]), str(c.get("display") or c["code"])) for c in concepts]
+    """(code, display) of the asserted purposes in force: the stored vocabulary, with codes a terminology manager
+    activated in the console, not the file it was first loaded from."""
+    with console.services.vocabularies.pinned() as terminology:
+        try:
+            expanded = terminology.expand(PURPOSE_VALUESET, active_only=True)
+        except NotFound:
+            return []
+    contains = expanded.get("expansion", {}).get("contains", [])
+    return [(str(c["code"]), str(c.get("display") or c["code"])) for c in contains]
 
 
 def _view(request: Request, console: Console, visit: Visit, **view: Any) -> Response:

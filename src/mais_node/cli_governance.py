@@ -46,9 +46,12 @@ def _services(store: str | None, *, read_only: bool = False):  # type: ignore[no
 
 @policy_app.command("check")
 def policy_check(store: StoreOpt = None, rules: RulesOpt = None) -> None:
-    """Check the rules (national, local and the compiled sharing policies) against the Cedar schema."""
+    """Check the rules (national, local and the compiled sharing policies, and this node's rules on asking) against
+    their Cedar schemas."""
     from mais_node.adapters.cedar import CedarPolicyEngine
+    from mais_node.adapters.cedar_asking import check as check_asking
     from mais_node.policy import compile_sharing_policies, load_rule_set
+    from mais_node.policy.asking import ASKING_DIR, load_asking_rules
 
     services = _services(store, read_only=True)
     try:
@@ -57,6 +60,9 @@ def policy_check(store: StoreOpt = None, rules: RulesOpt = None) -> None:
             rules or services.settings.rules_dir, compile_sharing_policies(held, services.settings.node_org)
         )
         issues = CedarPolicyEngine().check(rule_set)
+        asking_dir = rules or services.settings.rules_dir
+        if (asking_dir / ASKING_DIR).is_dir():  # this node's rules on asking, when the directory has its own
+            issues += check_asking(load_asking_rules(asking_dir))[0]
     finally:
         services.close()
     for issue in issues:

@@ -79,7 +79,7 @@ def load_asking_rules(rules_dir: Path) -> RuleSet:
         )
     files = [*sorted(directory.glob("*.cedar")), *sorted((directory / LOCAL_DIR).glob("*.cedar"))]
     sources = tuple(
-        PolicySource(path.relative_to(directory).as_posix(), path.read_text(encoding="utf-8")) for path in files
+        PolicySource(path.relative_to(rules_dir).as_posix(), path.read_text(encoding="utf-8")) for path in files
     )
     return RuleSet(schema.read_text(encoding="utf-8"), sources)
 

@@ -78,3 +78,19 @@ def test_a_malformed_case_is_named(tmp_path: Path) -> None:
     )
     with pytest.raises(InvalidRequest, match="bad.json case x is malformed"):
         load_ask_cases(tmp_path)
+
+
+def test_policy_check_refuses_a_broken_rule_on_asking_naming_its_file(tmp_path: Path) -> None:
+    rules_dir = tmp_path / "rules"
+    shutil.copytree(DEFAULTS / "rules", rules_dir)
+    store = f"sqlite:///{tmp_path / 'node.db'}"
+    build_services(Settings(store=store)).close()
+    check = ["policy", "check", "--store", store, "--rules", str(rules_dir)]
+    assert CliRunner().invoke(app, check).exit_code == 0
+    (rules_dir / "asking" / "local" / "99-typo.cedar").write_text(
+        '@id("local:ask:typo")\nforbid (principal, action, resource) when { resource.kind == "school" };\n'
+    )
+    result = CliRunner().invoke(app, check)
+    assert result.exit_code == 1
+    assert "asking/local/99-typo.cedar" in result.output
+    assert "attribute `kind` on entity type `Partner` not found" in result.output

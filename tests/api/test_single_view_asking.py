@@ -113,7 +113,7 @@ def test_a_forbid_in_a_local_rule_file_leaves_the_partner_not_asked_naming_the_r
 def test_an_invalid_edit_is_refused_and_the_last_good_rules_stay_in_force(
     requester: tuple[Node, FakePeers, Path],
 ) -> None:
-    node, peers, rules = requester
+    node, _, rules = requester
     post(node, ask(), node.as_(SCOPE))  # the default rules loaded
     (rules / "asking" / "local" / "20-broken.cedar").write_text('@id("x") forbid (principal, action, resource) when {')
     view = post(node, ask(), node.as_(SCOPE)).json()

@@ -41,7 +41,8 @@ def test_the_areas_ride_on_the_organization_as_ons_codings() -> None:
     served = [e["valueCoding"] for e in body["extension"] if e["url"] == AREA_SERVED]
     assert served == [{"system": LAD_SYSTEM, "code": LEEDS}, {"system": LAD_SYSTEM, "code": BRADFORD}]
     back = from_resource(body, 1)
-    assert back is not None and back.areas == (LEEDS, BRADFORD)
+    assert back is not None
+    assert back.areas == (LEEDS, BRADFORD)
 
 
 def test_the_signed_register_carries_the_areas_to_the_store_and_back() -> None:
@@ -62,7 +63,8 @@ def test_a_change_of_areas_is_a_change_an_import_applies_and_records() -> None:
     after = bundle.parse(authority_.signed(authority_.content(4, [an_organisation("POL001", areas=(BRADFORD,))])))
     changes = [c for c in diff(before, after) if c.kind == "organisation"]
     assert [(c.key, c.action) for c in changes] == [("POL001", "changed")]
-    assert changes[0].after is not None and changes[0].after["areas"] == [BRADFORD]
+    assert changes[0].after is not None
+    assert changes[0].after["areas"] == [BRADFORD]
 
 
 @pytest.mark.parametrize(

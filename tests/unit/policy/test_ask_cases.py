@@ -45,7 +45,8 @@ def test_a_wrong_expectation_fails_the_command_naming_the_case(tmp_path: Path) -
     result = CliRunner().invoke(app, ["policy", "test", str(cases), "--store", store])
     assert result.exit_code == 1, result.output
     failed = [line for line in result.output.splitlines() if line.endswith("FAIL")]
-    assert len(failed) == 1 and "a relevant partner is asked" in failed[0]
+    assert len(failed) == 1
+    assert "a relevant partner is asked" in failed[0]
     assert "asking: 3 passed, 1 failed" in result.output
 
 
@@ -76,7 +77,7 @@ def test_a_malformed_case_is_named(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text(
         json.dumps({"action": "ask", "cases": [{"name": "x", "expect": {"outcome": "MAYBE"}}]})
     )
-    with pytest.raises(InvalidRequest, match="bad.json case x is malformed"):
+    with pytest.raises(InvalidRequest, match=r"bad\.json case x is malformed"):
         load_ask_cases(tmp_path)
 
 

@@ -114,6 +114,20 @@ def org_add(
         typer.echo(_org_line(added))
 
 
+@org_app.command("areas")
+def org_areas(
+    ods: OdsArg,
+    area: Annotated[
+        list[str] | None,
+        typer.Option("--area", help="A local authority area it serves, as an ONS LAD code; repeatable; none clears"),
+    ] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Set the local authority areas an organisation serves (ONS LAD codes), replacing those recorded."""
+    with register(store) as auth:
+        typer.echo(_org_line(auth.organisations.set_areas(ods, area or (), actor=operator())))
+
+
 @org_app.command("list")
 def org_list(store: StoreOpt = None) -> None:
     """List the register."""

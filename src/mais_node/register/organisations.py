@@ -180,6 +180,14 @@ class Organisations:
         )
         self.audit.append(event)
 
+    def set_areas(self, ods: str, areas: Collection[str], *, actor: Actor) -> Organisation:
+        """Record the local authority areas (ONS LAD codes) a locally registered organisation serves, replacing any."""
+        served = lad_codes(areas)
+        current = self.require(ods)
+        if current.national_serial is not None:
+            raise self._national_only(current)
+        return self._save(current, replace(current, areas=served), actor)
+
     def suspend(self, ods: str, *, actor: Actor, console: bool = False) -> Organisation:
         return self.change(ods, actor=actor, console=console, operational_status="suspended")
 

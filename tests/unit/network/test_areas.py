@@ -113,3 +113,13 @@ def test_a_malformed_area_is_refused_in_one_line_and_nothing_is_added(tmp_path: 
         "E06000001-style)"
     ]
     assert "POL001" not in run("org", "list", "--store", store)
+
+
+def test_the_authority_changes_the_areas_of_an_organisation_it_registered(tmp_path: Path) -> None:
+    store = new_store(tmp_path, "authority")
+    run("org", "add", "--store", store, "--ods", "POL001", "--name", "Police", "--type", "police", "--area", LEEDS)
+    changed = run("org", "areas", "POL001", "--area", BRADFORD, "--store", store)
+    assert changed.strip().endswith(f"areas={BRADFORD}")
+    assert "areas=" not in run("org", "areas", "POL001", "--store", store)  # none given: none served
+    said = run("org", "areas", "POL001", "--area", "Leeds", "--store", store, code=1)
+    assert "E06000001-style" in said

@@ -129,3 +129,23 @@ def test_with_no_valid_rules_on_asking_no_one_is_asked(tmp_path: Path, requester
     assert answer.status_code == 503, answer.text
     assert "no valid rules on asking" in answer.json()["issue"][0]["diagnostics"]
     assert peers.calls == []
+
+
+def test_an_area_may_be_an_ons_coding_and_a_coding_of_another_system_is_refused(
+    requester: tuple[Node, FakePeers, Path],
+) -> None:
+    node, peers, _ = requester
+    coded = {"name": "area", "valueCoding": {"system": "http://statistics.data.gov.uk/id/statistical-geography",
+                                              "code": BRADFORD}}  # fmt: skip
+    view = post(node, ask(coded), node.as_(SCOPE)).json()
+    assert sorted(c.ods for c in peers.calls) == ["HV0001", "POL001"]
+    assert rows(view)["GP0001"][0] == "NOT_ASKED"
+    other = {"name": "area", "valueCoding": {"system": "https://example.org/postcodes", "code": "LS"}}
+    refused = post(node, ask(other), node.as_(SCOPE))
+    assert refused.status_code == 400
+    issue = refused.json()["issue"][0]
+    assert "'area' must be an ONS local authority district code" in issue["diagnostics"]
+    assert issue["expression"] == ["Parameters.parameter[6]"]
+    two = post(node, ask(area(LEEDS), area(BRADFORD)), node.as_(SCOPE))
+    assert two.status_code == 400
+    assert "give one 'area'" in two.json()["issue"][0]["diagnostics"]

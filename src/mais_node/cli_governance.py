@@ -46,9 +46,12 @@ def _services(store: str | None, *, read_only: bool = False):  # type: ignore[no
 
 @policy_app.command("check")
 def policy_check(store: StoreOpt = None, rules: RulesOpt = None) -> None:
-    """Check the rules (national, local and the compiled sharing policies) against the Cedar schema."""
+    """Check the rules (national, local and the compiled sharing policies, and this node's rules on asking) against
+    their Cedar schemas."""
     from mais_node.adapters.cedar import CedarPolicyEngine
+    from mais_node.adapters.cedar_asking import check as check_asking
     from mais_node.policy import compile_sharing_policies, load_rule_set
+    from mais_node.policy.asking import ASKING_DIR, load_asking_rules
 
     services = _services(store, read_only=True)
     try:
@@ -57,6 +60,9 @@ def policy_check(store: StoreOpt = None, rules: RulesOpt = None) -> None:
             rules or services.settings.rules_dir, compile_sharing_policies(held, services.settings.node_org)
         )
         issues = CedarPolicyEngine().check(rule_set)
+        asking_dir = rules or services.settings.rules_dir
+        if (asking_dir / ASKING_DIR).is_dir():  # this node's rules on asking, when the directory has its own
+            issues += check_asking(load_asking_rules(asking_dir))[0]
     finally:
         services.close()
     for issue in issues:
@@ -83,6 +89,7 @@ def policy_test(
     from mais_node.adapters.cedar import CedarPolicyEngine
     from mais_node.errors import MaisError
     from mais_node.policy import compile_sharing_policies, load_rule_set, read_sharing_policy
+    from mais_node.policy.ask_cases import load_ask_cases, render_ask_table, run_ask_cases
     from mais_node.policy.cases import all_passed, load_cases, render_table, run_cases
 
     services = _services(store, read_only=True)
@@ -97,14 +104,30 @@ def policy_test(
             )
         )
         rows = run_cases(load_cases(directory, held), engine)
+        asked = load_ask_cases(directory)
+        ask_rows = run_ask_cases(asked, _ask_rules(rules or services.settings.rules_dir)) if asked else []
     except MaisError as exc:
         typer.echo(f"error: {exc.diagnostics}", err=True)
         raise typer.Exit(2) from exc
     finally:
         services.close()
-    typer.echo(render_table(rows))
-    if not all_passed(rows):
+    if rows or not ask_rows:
+        typer.echo(render_table(rows))
+    if ask_rows:
+        typer.echo(render_ask_table(ask_rows))
+    if not all_passed(rows) or not all(r.ok for r in ask_rows):
         raise typer.Exit(1)
+
+
+def _ask_rules(rules_dir: Path):  # type: ignore[no-untyped-def]
+    """This node's rules on asking, loaded now (a refusal is the command's error)."""
+    from mais_node.adapters.cedar_asking import CedarAskRules
+    from mais_node.config import DEFAULTS
+    from mais_node.policy.asking import ASKING_DIR
+
+    ask = CedarAskRules(rules_dir if (rules_dir / ASKING_DIR).is_dir() else DEFAULTS / "rules")
+    ask.load()
+    return ask
 
 
 @sharing_app.command("add")

@@ -64,6 +64,7 @@ def _org_line(org: Organisation) -> str:
     return (
         f"{org.ods}\t{org.name}\t{org.type}\toperational={org.operational_status}"
         f"\ttechnical={org.technical_status}\t{org.verification_status}\t{_source(org.source, org.suspended_here)}"
+        + (f"\tareas={','.join(org.areas)}" if org.areas else "")
     )
 
 
@@ -101,11 +102,30 @@ def org_add(
     name: Annotated[str, typer.Option("--name", help="Organisation name")],
     type_: Annotated[str, typer.Option("--type", help="organisation-type code, e.g. la-childrens-social-care")],
     verified: Annotated[bool, typer.Option("--verified", help="Mark the organisation verified today")] = False,
+    area: Annotated[
+        list[str] | None,
+        typer.Option("--area", help="A local authority area it serves, as an ONS LAD code (E08000025); repeatable"),
+    ] = None,
     store: StoreOpt = None,
 ) -> None:
     """Add an organisation to the register (operationally and technically active)."""
     with register(store) as auth:
-        typer.echo(_org_line(auth.organisations.add(ods, name, type_, verified=verified, actor=operator())))
+        added = auth.organisations.add(ods, name, type_, verified=verified, areas=area or (), actor=operator())
+        typer.echo(_org_line(added))
+
+
+@org_app.command("areas")
+def org_areas(
+    ods: OdsArg,
+    area: Annotated[
+        list[str] | None,
+        typer.Option("--area", help="A local authority area it serves, as an ONS LAD code; repeatable; none clears"),
+    ] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Set the local authority areas an organisation serves (ONS LAD codes), replacing those recorded."""
+    with register(store) as auth:
+        typer.echo(_org_line(auth.organisations.set_areas(ods, area or (), actor=operator())))
 
 
 @org_app.command("list")

@@ -5,7 +5,9 @@ The requesting LA's node (LA0001) and its partners: the police and a health visi
 (KNOWN, with contacts), a GP who does not (NOT_KNOWN), a school whose local rules forbid every enquiry (DECLINED), a
 neighbouring LA holding the child with an unverified NHS number (a probable match: PENDING_REVIEW), a CAMHS node that
 accepts connections and never answers (slow: TIMED_OUT), a youth justice node that is down (ERROR), and a suspended
-police force (NOT_ASKED). Everything lives under ``var/demo-network/``; the processes stop with the demo.
+police force (NOT_ASKED). Each organisation records the local authority areas it serves (ONS LAD codes: Leeds
+E08000035, Bradford E08000032, North Yorkshire E06000065), so ``--area`` narrows who is asked. Everything lives
+under ``var/demo-network/``; the processes stop with the demo.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ VERIFIED = {
     },
 }
 CHILD = {"nhs_number": "9991316825", "family": "Rogers", "given": "Chantelle", "birth_date": "2015-03-02"}
+LEEDS, BRADFORD = "E08000035", "E08000032"
 OTHER = {"nhs_number": "9434765919", "family": "Okafor", "given": "Daniel", "birth_date": "2014-07-19"}
 
 
@@ -63,10 +66,19 @@ class Member:
     knows: tuple[str, ...] = ()  # "verified" / "unverified": how its record of the child holds the NHS number
     contact: tuple[str, str] | None = None  # the team it names as the contact, and its phone
     deny_all: bool = False
+    areas: tuple[str, ...] = ("E08000035",)  # the ONS LAD codes it serves (Leeds unless said)
 
 
 MEMBERS = (
-    Member("POL001", "West Yorkshire Police", "police", "serve", ("verified",), ("Safeguarding Hub", "0113 241 3456")),
+    Member(
+        "POL001",
+        "West Yorkshire Police",
+        "police",
+        "serve",
+        ("verified",),
+        ("Safeguarding Hub", "0113 241 3456"),
+        areas=(LEEDS, BRADFORD),
+    ),
     Member(
         "HV0001",
         "Leeds Health Visiting",
@@ -77,10 +89,17 @@ MEMBERS = (
     ),
     Member("GP0001", "Meadow Lane Surgery", "gp", "serve"),
     Member("SCH001", "Hillside Primary School", "school", "serve", ("verified",), deny_all=True),
-    Member("LA0002", "Bradford Children's Services", "la-childrens-social-care", "serve", ("unverified",)),
+    Member(
+        "LA0002",
+        "Bradford Children's Services",
+        "la-childrens-social-care",
+        "serve",
+        ("unverified",),
+        areas=(BRADFORD,),
+    ),
     Member("CAM001", "Leeds CAMHS", "camhs", "silent"),
     Member("YJS001", "Leeds Youth Justice", "youth-justice", "down"),
-    Member("POL002", "North Yorkshire Police", "police", "suspended"),
+    Member("POL002", "North Yorkshire Police", "police", "suspended", areas=("E06000065",)),
 )
 
 
@@ -122,12 +141,14 @@ def prepare(directory: Path, base_port: int) -> Network:
     services = build_services(settings)
     try:
         orgs = services.auth.organisations
-        orgs.add("LA0001", "Leeds Children's Services", "la-childrens-social-care", actor=ACTOR, verified=True)
+        orgs.add(
+            "LA0001", "Leeds Children's Services", "la-childrens-social-care", actor=ACTOR, verified=True, areas=[LEEDS]
+        )
         orgs.add_endpoint("LA0001", f"{bases['LA0001']}/fhir", actor=ACTOR)
         jwks_uri = f"{bases['LA0001']}/.well-known/jwks.json"
         services.auth.clients.add("LA0001", ["mais/enquiry", "system/Task.crs"], actor=ACTOR, jwks_uri=jwks_uri)
         for member in MEMBERS:
-            orgs.add(member.ods, member.name, member.type, actor=ACTOR, verified=True)
+            orgs.add(member.ods, member.name, member.type, actor=ACTOR, verified=True, areas=member.areas)
             orgs.add_endpoint(member.ods, f"{bases[member.ods]}/fhir", actor=ACTOR)
             if member.behaviour == "suspended":
                 orgs.suspend(member.ods, actor=ACTOR)
@@ -300,8 +321,10 @@ def commands(network: Network) -> list[tuple[str, str]]:
         f"--given {CHILD['given']} --birth-date {CHILD['birth_date']} --user-name 'Sam Worker' --wait"
     )
     review = f"--server {la2} --key-file {network.reviewer.record}"
+    in_bradford = ask.removesuffix(" --wait") + f" --area {BRADFORD}"
     return [
         ("the single view (leave it running: the pending row changes once decided)", ask),
+        ("the same question about Bradford only: partners not serving it are NOT_ASKED", in_bradford),
         ("the neighbouring LA's IG officer: the referral", f".venv/bin/mais review list {review}"),
         ("… and the decision (the view's LA0002 row turns KNOWN)",
          f".venv/bin/mais review decide <id> --decision permit --reason 'same child; s47' {review}"),

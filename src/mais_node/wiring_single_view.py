@@ -6,13 +6,20 @@ Built lazily because its HTTP client belongs to the event loop that serves the n
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
+from mais_node.adapters.cedar_asking import CedarAskRules
 from mais_node.adapters.peers_http import HttpPeers, Identity
-from mais_node.errors import Unavailable
+from mais_node.config import DEFAULTS
+from mais_node.errors import MaisError, Unavailable
 from mais_node.network.fan_out import FanOut
 from mais_node.network.single_view import SingleViews
+from mais_node.policy.asking import ASKING_DIR
 from mais_node.wiring import Services
 
 EXTRA = "single_views"
+log = logging.getLogger("mais_node.network")
 
 
 def own_client_id(services: Services) -> str | None:
@@ -51,9 +58,24 @@ def single_views(services: Services) -> SingleViews:
         node=services.node,
         live_seconds=settings.single_view_seconds,
         collection_seconds=settings.single_view_collection_seconds,
+        ask_rules=ask_rules(settings.rules_dir),
     )
     services.extras[EXTRA] = built
     return built
+
+
+def ask_rules(rules_dir: Path) -> CedarAskRules:
+    """This node's rules on asking: ``<rules_dir>/asking``, or the package's defaults (ask every partner chosen) when
+    an organisation's own rules directory has none yet."""
+    if not (rules_dir / ASKING_DIR).is_dir():
+        log.warning("%s has no %s/ folder: the default rules on asking are in force", rules_dir, ASKING_DIR)
+        rules_dir = DEFAULTS / "rules"
+    rules = CedarAskRules(rules_dir)
+    try:
+        rules.load()
+    except MaisError as exc:  # every single view is refused (503) until the files are mended
+        log.error("rules on asking refused: %s", exc.diagnostics)
+    return rules
 
 
 async def close_single_views(services: Services) -> None:

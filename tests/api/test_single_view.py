@@ -291,7 +291,9 @@ def test_a_single_view_needs_its_scope(requester: tuple[Node, FakePeers]) -> Non
 @pytest.mark.parametrize(
     ("extra", "status", "said"),
     [
-        ({"name": "area", "valueString": "E08000035"}, 400, "'area' is not supported yet"),
+        ({"name": "area", "valueString": "Leeds"}, 400, "E06000001-style"),
+        ({"name": "area", "valueCode": "E0800003"}, 400, "not an ONS local authority district code"),
+        ({"name": "area", "valueBoolean": True}, 400, "'area' must be an ONS local authority district code"),
         ({"name": "target", "valueString": ""}, 400, "ODS code"),
         ({"name": "nonsense", "valueString": "x"}, 422, "Unknown parameter 'nonsense'"),
     ],
@@ -363,7 +365,7 @@ def test_a_purpose_that_is_not_agreed_is_refused_and_asks_no_one(
 
 def test_a_refused_single_view_is_audited(requester: tuple[Node, FakePeers]) -> None:
     node, _ = requester
-    answer = post(node, ask({"name": "area", "valueString": "E08000035"}), node.as_(SCOPE))
+    answer = post(node, ask({"name": "area", "valueString": "Leeds"}), node.as_(SCOPE))
     assert answer.status_code == 400
     bundle = node.http.get("/fhir/AuditEvent?_count=200", headers=node.as_("system/AuditEvent.rs")).json()
     refused = [
@@ -372,4 +374,4 @@ def test_a_refused_single_view_is_audited(requester: tuple[Node, FakePeers]) -> 
         if "enquiry-refused" in {c["code"] for c in e["resource"].get("subtype", [])}
     ]
     assert len(refused) == 1
-    assert "'area' is not supported yet" in refused[0]["outcomeDesc"]
+    assert "'Leeds' is not an ONS local authority district code" in refused[0]["outcomeDesc"]

@@ -256,3 +256,29 @@ def test_on_mongodb_a_loser_whose_states_are_written_leaves_the_winners_register
     applied = store.national()
     assert applied is not None
     assert (applied.serial, applied.entries) == (2, {"Device/c1": b"won", "Device/c2": b"two"})
+
+
+def test_the_areas_an_organisation_serves_are_kept_with_its_entry_and_changed_by_a_later_serial(
+    register_store: Any,
+) -> None:
+    from mais_node.network.model import entry_states, from_entries, header_state
+    from tests.registers import Authority, an_organisation
+
+    store: NetworkStore = register_store
+    authority = Authority()
+    first = authority.content(1, [an_organisation("POL001", type="police", areas=("E08000035", "E08000032"))])
+    store.put_national(
+        RegisterChanges(1, header_state(first), dict(entry_states(first)), "d1", "2026-12-01T00:00:00+00:00"),
+        expected_serial=None,
+    )
+    applied = store.national()
+    assert applied is not None
+    assert from_entries(applied.header, applied.entries).organisations["POL001"].areas == ("E08000035", "E08000032")
+    second = authority.content(2, [an_organisation("POL001", type="police", areas=("E08000032",))])
+    entry = {"Organization/POL001": entry_states(second)["Organization/POL001"]}
+    store.put_national(
+        RegisterChanges(2, header_state(second), entry, "d2", "2026-12-02T00:00:00+00:00"), expected_serial=1
+    )
+    applied = store.national()
+    assert applied is not None
+    assert from_entries(applied.header, applied.entries).organisations["POL001"].areas == ("E08000032",)

@@ -108,6 +108,18 @@ def test_the_network_demo_and_its_printed_commands(tmp_path: Path) -> None:
         assert view.returncode == 0
         assert any(line.startswith("LA0002") and " KNOWN " in line for line in rest.splitlines()), rest
         assert "pending: none" in rest
+
+        # The printed question narrowed to Bradford (ONS E08000032): only the partners serving it are asked.
+        in_bradford = next(line.strip() for line in lines if "mais single-view" in line and "--area" in line)
+        narrowed = subprocess.run(
+            printed(in_bradford), cwd=tmp_path, env=env, capture_output=True, text=True, check=True, timeout=60
+        ).stdout
+        states = {line.split()[0]: line.split()[1] for line in narrowed.splitlines() if line[:1].isupper()}
+        assert {ods for ods, state in states.items() if state != "NOT_ASKED"} == {"POL001", "LA0002"}, narrowed
+        assert states["POL001"] == "KNOWN", narrowed
+        assert "does not serve area E08000032" in next(
+            line for line in narrowed.splitlines() if line.startswith("HV0001")
+        )
     finally:
         if demo.poll() is None:
             os.kill(demo.pid, signal.SIGTERM)

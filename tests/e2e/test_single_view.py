@@ -188,6 +188,8 @@ def test_a_single_view_across_a_network_of_real_nodes(tmp_path: Path) -> None:
     (school_rules / "local" / "90-no-enquiries.cedar").write_text(
         '@id("local:forbid:every-enquiry")\nforbid (principal, action, resource);\n'
     )
+    la_rules = tmp_path / "la0001-rules"
+    shutil.copytree(DEFAULTS / "rules", la_rules)
     imports = {
         "MAIS_REGISTER_URL": f"{base['AUTH01']}/register",
         "MAIS_REGISTER_TRUST": str(trust),
@@ -205,6 +207,7 @@ def test_a_single_view_across_a_network_of_real_nodes(tmp_path: Path) -> None:
                 env |= {
                     "MAIS_IDENTITY_KEYS": str(tmp_path / "la0001-identity"),
                     "MAIS_SINGLE_VIEW_SECONDS": str(LIVE_SECONDS),
+                    "MAIS_RULES_DIR": str(la_rules),
                 }
             if ods == "SCH001":
                 env["MAIS_RULES_DIR"] = str(school_rules)
@@ -324,3 +327,16 @@ def test_a_single_view_across_a_network_of_real_nodes(tmp_path: Path) -> None:
         assert lines["CAM001"] == "TIMED_OUT"
         assert "pending: LA0002" in printed.stdout
         print(printed.stdout)
+
+        # The operator adds one rule file: the running node no longer asks GPs, and says so with the rule's id.
+        (la_rules / "asking" / "local" / "20-no-gps.cedar").write_text(
+            '@id("local:ask:forbid:gps")\nforbid (principal, action == Action::"ask", resource)\n'
+            'when { resource.type == "gp" };\n'
+        )
+        named = {**question, "parameter": [*question["parameter"], {"name": "target", "valueString": "GP0001"}]}
+        refused = httpx.post(
+            f"{nodes['LA0001']}/fhir/Patient/$single-view", content=orjson.dumps(named), headers=headers, timeout=60
+        ).json()
+        assert rows(refused)["GP0001"][0] == "NOT_ASKED"
+        assert rows(refused)["GP0001"][1]["reason"] == "this node's rules forbid asking"
+        assert rows(refused)["GP0001"][1]["rule"] == "local:ask:forbid:gps"

@@ -465,14 +465,17 @@ def single_view_row(
     state: str,
     reason: str | None,
     partner_request: str | None,
+    rule_ids: Sequence[str] = (),
 ) -> Event:
-    """One partner's row of a single view as it stood when recorded: asked or not, and in which state."""
+    """One partner's row of a single view as it stood when recorded: asked or not, and in which state (with the ids
+    of this node's rules that forbade asking, as a decision records its rules)."""
     partner = {
         "what": {"identifier": {"system": ODS, "value": partner_ods}},
         "role": Coding(OBJECT_ROLE, "3", "Report").json(),
         "detail": _detail(state=state, endpoint=endpoint, reason=reason, partner_request=partner_request),
     }
     entity = [{"what": node.identifier("single-view", view_id)}, _trace(node, trace_id), partner]
+    entity += _rules(node, rule_ids)
     subtype = [Coding(RESTFUL, "operation"), node.code("single-view-row"), node.code(state.lower())]
     failed = state in ("ERROR", "TIMED_OUT")
     return _event(

@@ -21,7 +21,8 @@ from mais_node.auth.scopes import check_registrable
 from mais_node.errors import InvalidRequest
 from mais_node.network.entries import Reading
 from mais_node.network.model import NationalEndpoint, RegisterContent
-from mais_node.register.fhir_organisation import PROFILE_BASE, from_resource, to_resource
+from mais_node.register.areas import lad_codes
+from mais_node.register.fhir_organisation import AREA_SERVED, PROFILE_BASE, from_resource, to_resource
 from mais_node.register.jwks import check_public_jwks
 from mais_node.register.model import Client
 from mais_node.register.organisations import ods_code
@@ -227,6 +228,15 @@ def _organisation(index: int, resource: Json) -> Any:
             raise Malformed(
                 f"Organization {org.ods}: {name} '{getattr(org, name)[:20]}' is not known", expression=where
             )
+    served = [e for e in resource.get("extension") or [] if isinstance(e, dict) and e.get("url") == AREA_SERVED]
+    if len(served) != len(org.areas):
+        raise Malformed(f"Organization {org.ods}: each area served is an ONS LAD Coding", expression=where)
+    try:
+        areas = lad_codes(org.areas)
+    except InvalidRequest as exc:
+        raise Malformed(f"Organization {org.ods}: {exc.diagnostics}", expression=where) from exc
+    if areas != org.areas:
+        raise Malformed(f"Organization {org.ods}: its areas must be upper-case LAD codes, once each", expression=where)
     return replace(org, id=None, version=0)
 
 

@@ -81,6 +81,7 @@ def organisation_state(org: Organisation) -> Json:
         "system_provider": org.system_provider,
         "system_version": org.system_version,
         "endpoints": list(org.endpoints),
+        "areas": list(org.areas),
     }
 
 
@@ -97,6 +98,7 @@ def organisation_from_state(doc: Json) -> Organisation:
         system_provider=doc.get("system_provider"),
         system_version=doc.get("system_version"),
         endpoints=tuple(doc.get("endpoints", [])),
+        areas=tuple(doc.get("areas", [])),  # a serial kept before areas were recorded has none
     )
 
 

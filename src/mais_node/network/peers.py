@@ -58,6 +58,8 @@ class Partner:
     ods: str
     name: str
     base: str  # the Endpoint address, e.g. https://mais.police.example/fhir
+    type: str = field(default="", compare=False)  # its organisation-type code (what this node's rules on asking see)
+    areas: tuple[str, ...] = field(default=(), compare=False)  # the ONS LAD codes it serves
 
 
 class Peers(Protocol):

@@ -82,6 +82,7 @@ class Verdict:
     contact: Contact | None = None
     request_id: str | None = None  # the partner's requestId, when it gave one
     task: str | None = None  # the partner's enquiry Task (a referral), absolute URL
+    rules: tuple[str, ...] = ()  # NOT_ASKED by this node's own rules on asking: the ids of the rules that forbade it
 
 
 def error(reason: str) -> Verdict:

@@ -27,8 +27,10 @@ from mais_node.network.breakers import is_failure
 from mais_node.network.fan_out import FanOut
 from mais_node.network.peers import Deadline, Partner, Trace
 from mais_node.network.rows import Row, RowState
-from mais_node.network.targets import RELEVANCE_MAP, Listing, select
+from mais_node.network.targets import RELEVANCE_MAP, Listing, screen, select
 from mais_node.network.view import View, to_task
+from mais_node.policy.asking import AskEveryone, Asking, AskRules
+from mais_node.register.areas import LAD_SYSTEM, lad_code
 from mais_node.terminology import CANONICAL_BASE
 
 log = logging.getLogger("mais_node.network")
@@ -51,7 +53,8 @@ class ViewStore(Protocol):
 @dataclass(frozen=True, slots=True)
 class Question:
     """What the practitioner asked: the subject, the purpose (an asserted-purpose code), the parameters each partner
-    gets (the request without ``target`` and ``area``), the targets named, and the raw body for the record."""
+    gets (the request without ``target`` and ``area``), the targets named, the area (a LAD code) and the raw body
+    for the record."""
 
     subject: dict[str, Any]
     purpose: str
@@ -60,6 +63,7 @@ class Question:
     targets: tuple[str, ...]
     user: dict[str, Any] | None
     raw: bytes
+    area: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,7 @@ class SingleViews:
         live_seconds: float,
         collection_seconds: float,
         follow_first: float = FOLLOW_FIRST,
+        ask_rules: AskRules | None = None,
     ) -> None:
         self.fan_out = fan_out
         self.listing = listing
@@ -94,6 +99,7 @@ class SingleViews:
         self.live_seconds = live_seconds
         self.collection_seconds = collection_seconds
         self.follow_first = follow_first
+        self.ask_rules: AskRules = ask_rules or AskEveryone()
         self._background: set[asyncio.Task[None]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -106,7 +112,9 @@ class SingleViews:
             relevant={question.purpose: frozenset(types)},
             own_ods=self.node.ods,
             targets=question.targets,
+            area=question.area,
         )
+        chosen = screen(chosen, self.ask_rules, self._asking(question, actor))
         now = self.clock.now()
         view = View(
             id=uuid.uuid4().hex,
@@ -215,6 +223,18 @@ class SingleViews:
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
+    def _asking(self, question: Question, actor: Actor) -> Asking:
+        own = next((o for o in self.listing.organisations() if o.ods == self.node.ods), None)
+        return Asking(
+            node_ods=self.node.ods,
+            node_type=own.type if own else "",
+            client=actor.client_id or "",
+            purpose=question.purpose,
+            items=question.items,
+            area=question.area,
+            named=bool(question.targets),
+        )
+
     def _save(self, view: View) -> Stored:
         return _stored(self.store.update("Task", view.id, to_task(view, self.clock.now())))
 
@@ -230,17 +250,17 @@ class SingleViews:
             state=row.state.value,
             reason=row.verdict.reason,
             partner_request=row.verdict.task or row.verdict.request_id,
+            rule_ids=row.verdict.rules,
         )
 
 
 FORWARDED = {"resource", "reason", "requestedItem", "sharingPolicy", "authorisedUser", "consent"}
 
 
-def split(document: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """The request as a ``$person-info-query`` Parameters (what every partner gets), and the targets named.
-
-    ``area`` is refused until the register records the areas organisations serve (it would silently ask no one)."""
-    kept, targets = [], []
+def split(document: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...], str | None]:
+    """The request as a ``$person-info-query`` Parameters (what every partner gets), the targets named and the area
+    (one ONS LAD code: ``valueCode``, ``valueString`` or a ``valueCoding`` in the ONS system)."""
+    kept, targets, areas = [], [], []
     for index, param in enumerate(document.get("parameter") or []):
         name = param.get("name") if isinstance(param, dict) else None
         if name == "target":
@@ -252,20 +272,37 @@ def split(document: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
                 )
             targets.append(value.strip().upper())
         elif name == "area":
-            raise InvalidRequest(
-                "'area' is not supported yet: the register does not record the areas organisations serve; name the "
-                "organisations with 'target'",
-                expression=(f"Parameters.parameter[{index}]",),
-            )
+            areas.append(_area(param, f"Parameters.parameter[{index}]"))
         elif name == "requestId":
             continue  # each partner gets the view's id as the request id
         else:
             kept.append(param)
-    return {**document, "parameter": kept}, tuple(targets)
+    if len(areas) > 1:
+        raise InvalidRequest("give one 'area': a single view asks about one area", expression=("Parameters.parameter",))
+    return {**document, "parameter": kept}, tuple(targets), areas[0] if areas else None
+
+
+def _area(param: dict[str, Any], where: str) -> str:
+    coding = param.get("valueCoding")
+    value = param.get("valueCode") or param.get("valueString")
+    if isinstance(coding, dict) and coding.get("system") in (None, LAD_SYSTEM):
+        value = coding.get("code")
+    if not isinstance(value, str):
+        raise InvalidRequest(
+            f"'area' must be an ONS local authority district code (valueCode, or a valueCoding in {LAD_SYSTEM})",
+            expression=(where,),
+        )
+    return lad_code(value, expression=where)
 
 
 def question_from(
-    document: dict[str, Any], targets: tuple[str, ...], *, purpose: str, items: tuple[str, ...], raw: bytes
+    document: dict[str, Any],
+    targets: tuple[str, ...],
+    *,
+    purpose: str,
+    items: tuple[str, ...],
+    raw: bytes,
+    area: str | None = None,
 ) -> Question:
     parameters = [p for p in document.get("parameter") or [] if isinstance(p, dict)]
     subject = next(p["resource"] for p in parameters if p.get("name") == "resource")
@@ -276,7 +313,7 @@ def question_from(
         if isinstance(part, dict)
     }
     forwarded = [p for p in parameters if p.get("name") in FORWARDED]
-    return Question(subject, purpose, items, forwarded, targets, user_parts or None, raw)
+    return Question(subject, purpose, items, forwarded, targets, user_parts or None, raw, area)
 
 
 def _request_id(view_id: str) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 Asked: an organisation operationally and technically active and verified here, with an active Endpoint, whose type
 the purpose-to-organisation-type ConceptMap (data the terminology manager keeps) lists for the purpose, or exactly
-the organisations the practitioner named. Every other organisation of the register gets a ``NOT_ASKED`` row saying
-why, so the practitioner sees who was left out as plainly as who answered.
+the organisations the practitioner named; with an ``area`` (an ONS LAD code), only those recording that they serve
+it. Every other organisation of the register gets a ``NOT_ASKED`` row saying why, so the practitioner sees who was
+left out as plainly as who answered. ``screen`` then puts this node's own rules on asking (``policy/asking.py``)
+over the partners chosen: a forbid turns a partner into a ``NOT_ASKED`` row naming the rules.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, Protocol
 from mais_node.network.model import NationalEndpoint
 from mais_node.network.peers import Partner
 from mais_node.network.rows import Row, RowState, Verdict
+from mais_node.policy.asking import FORBIDDEN_HERE, Asking, AskRules, Target
 from mais_node.register.model import Organisation
 
 RELEVANCE_MAP = "ConceptMap/purpose-to-organisation-type"
@@ -52,8 +55,10 @@ def select(
     relevant: Relevance,
     own_ods: str,
     targets: Sequence[str] = (),
+    area: str | None = None,
 ) -> Selection:
-    """The partners to ask and the NOT_ASKED rows of the rest, in the register's order (ODS code)."""
+    """The partners to ask and the NOT_ASKED rows of the rest, in the register's order (ODS code); ``area`` narrows
+    the register's choice and the organisations named alike (an organisation recording no area serves none)."""
     organisations = {o.ods: o for o in listing.organisations() if o.ods != own_ods.upper()}
     named = [t.strip().upper() for t in targets if t.strip()]
     partners: list[Partner] = []
@@ -68,6 +73,10 @@ def select(
         if not named and org.type not in types:
             not_asked.append(_not_asked(ods, org.name, None, f"not relevant to {purpose} ({org.type})"))
             continue
+        if area is not None and area not in org.areas:
+            served = f"serves {', '.join(org.areas)}" if org.areas else "records no area served"
+            not_asked.append(_not_asked(ods, org.name, None, f"does not serve area {area} ({served})"))
+            continue
         why = org.why_not()
         endpoint = _active_endpoint(listing.endpoints(ods))
         if why is not None:
@@ -75,8 +84,24 @@ def select(
         elif endpoint is None:
             not_asked.append(_not_asked(ods, org.name, None, "no active Endpoint in the register"))
         else:
-            partners.append(Partner(ods, org.name, endpoint))
+            partners.append(Partner(ods, org.name, endpoint, org.type, org.areas))
     return Selection(partners, not_asked)
+
+
+def screen(selection: Selection, rules: AskRules, asking: Asking) -> Selection:
+    """The partners this node's own rules let it ask; the others become NOT_ASKED rows naming the forbidding rules."""
+    if not selection.partners:
+        return selection
+    decisions = rules.decide(asking, [Target(p.ods, p.type, p.areas) for p in selection.partners])
+    partners: list[Partner] = []
+    refused: list[Row] = []
+    for partner, decision in zip(selection.partners, decisions, strict=True):
+        if decision.allowed:
+            partners.append(partner)
+        else:
+            verdict = Verdict(RowState.NOT_ASKED, FORBIDDEN_HERE, rules=decision.rule_ids)
+            refused.append(Row(partner.ods, partner.name, partner.base, verdict))
+    return Selection(partners, sorted([*selection.not_asked, *refused], key=lambda r: r.organisation))
 
 
 def still_askable(listing: Listing, partner: Partner) -> str | None:

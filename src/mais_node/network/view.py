@@ -100,6 +100,7 @@ def _output(row: Row) -> tuple[dict[str, Any], dict[str, Any] | None]:
         parts.append({"url": "partnerTask", "valueUrl": found.task})
     if found.open is not None:
         parts.append({"url": "open", "valueBoolean": found.open})
+    parts += [{"url": "rule", "valueString": rule} for rule in found.rules]
     contact: dict[str, Any] | None = None
     if found.contact is not None:
         contact_id = f"contact-{row.organisation}"

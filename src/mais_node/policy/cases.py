@@ -12,7 +12,8 @@ Request fields: ``requester`` {``ods``, ``type``, ``operationalStatus``, ``techn
 (identifiers of agreements the node holds; their current version is claimed), ``dataCategory`` (default
 each item's own), ``matchGrade`` (null before matching), ``consent`` (the consent element: ``given``, ``refused``,
 ``not-sought-risk``; default ``not-stated``, as a request without one), ``time`` (ISO 8601 with a zone). A case's
-``requester`` is merged over the defaults' one. Expected rule ids, when given, must match as a set.
+``requester`` is merged over the defaults' one. Expected rule ids, when given, must match as a set. A file whose top
+level says ``"action": "ask"`` tests this node's rules on asking instead (``ask_cases.py``).
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ def load_cases(directory: Path, sharing_policies: Iterable[SharingPolicy] = ()) 
             document = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise _problem(label, "is not a readable JSON document") from exc
+        if isinstance(document, dict) and document.get("action") == "ask":
+            continue  # a case file of this node's rules on asking (policy/ask_cases.py)
         cases.extend(_file_cases(label, document, held))
     return cases
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mais_node.register.areas import LAD_SYSTEM
 from mais_node.register.model import ODS_SYSTEM, IgReference, Organisation
 
 PROFILE_BASE = "https://mais.example.org/fhir/StructureDefinition"
@@ -16,6 +17,7 @@ VERIFICATION_DATE = f"{PROFILE_BASE}/mais-verification-date"
 IG_REFERENCE = f"{PROFILE_BASE}/mais-ig-reference"
 SYSTEM_PROVIDER = f"{PROFILE_BASE}/mais-system-provider"
 SYSTEM_VERSION = f"{PROFILE_BASE}/mais-system-version"
+AREA_SERVED = f"{PROFILE_BASE}/mais-area-served"
 REGISTER_EXTENSIONS = (
     OPERATIONAL,
     TECHNICAL,
@@ -24,6 +26,7 @@ REGISTER_EXTENSIONS = (
     IG_REFERENCE,
     SYSTEM_PROVIDER,
     SYSTEM_VERSION,
+    AREA_SERVED,
 )
 
 Json = dict[str, Any]
@@ -63,6 +66,7 @@ def _extensions(org: Organisation) -> list[Json]:
         out.append({"url": SYSTEM_PROVIDER, "valueString": org.system_provider})
     if org.system_version:
         out.append({"url": SYSTEM_VERSION, "valueString": org.system_version})
+    out += [{"url": AREA_SERVED, "valueCoding": {"system": LAD_SYSTEM, "code": area}} for area in org.areas]
     return out
 
 
@@ -86,6 +90,11 @@ def from_resource(body: Json, version: int) -> Organisation | None:
         for e in ext.get(IG_REFERENCE, [])
         if isinstance(e.get("valueIdentifier"), dict)
     )
+    areas = tuple(
+        str(e["valueCoding"].get("code"))
+        for e in ext.get(AREA_SERVED, [])
+        if isinstance(e.get("valueCoding"), dict) and e["valueCoding"].get("system") == LAD_SYSTEM
+    )
     endpoints = tuple(
         str(r["reference"]).removeprefix("Endpoint/")
         for r in body.get("endpoint", [])
@@ -104,6 +113,7 @@ def from_resource(body: Json, version: int) -> Organisation | None:
         system_provider=one(SYSTEM_PROVIDER, "valueString"),
         system_version=one(SYSTEM_VERSION, "valueString"),
         endpoints=endpoints,
+        areas=areas,
         id=str(body.get("id")) if body.get("id") else None,
         version=version,
     )

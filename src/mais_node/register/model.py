@@ -38,6 +38,7 @@ class Organisation:
     system_provider: str | None = None
     system_version: str | None = None
     endpoints: tuple[str, ...] = ()  # Endpoint resource ids
+    areas: tuple[str, ...] = ()  # ONS LAD codes of the local authority areas it serves (register/areas.py)
     id: str | None = None
     version: int = 0
     national_serial: int | None = None  # the national register's serial it comes from; None = registered here

@@ -18,6 +18,7 @@ from mais_node.errors import InvalidRequest, NotFound, VersionConflict
 from mais_node.fhir.search.parse import encode_cursor
 from mais_node.fhir.search.query import Criterion, Query, TokenValue
 from mais_node.fhir.service import ResourceService
+from mais_node.register.areas import lad_codes
 from mais_node.register.fhir_organisation import endpoint_resource, from_resource, to_resource
 from mais_node.register.model import ACTIVE, ODS_SYSTEM, VERIFIED, Organisation
 from mais_node.register.own import check_change
@@ -98,8 +99,10 @@ class Organisations:
         verified: bool = False,
         system_provider: str | None = None,
         system_version: str | None = None,
+        areas: Collection[str] = (),
     ) -> Organisation:
         code = ods_code(ods)
+        served = lad_codes(areas)
         if not name.strip():
             raise InvalidRequest("An organisation needs a name", expression=("name",))
         if self.types and type_ not in self.types:
@@ -113,6 +116,7 @@ class Organisations:
             verification_date=today if verified else None,
             system_provider=system_provider,
             system_version=system_version,
+            areas=served,
         )
         written = self.resources.create(
             "Organization", to_resource(org), if_none_exist=f"identifier={ODS_SYSTEM}|{code}"
@@ -175,6 +179,14 @@ class Organisations:
             after="suspended here" if suspended else current.source,
         )
         self.audit.append(event)
+
+    def set_areas(self, ods: str, areas: Collection[str], *, actor: Actor) -> Organisation:
+        """Record the local authority areas (ONS LAD codes) a locally registered organisation serves, replacing any."""
+        served = lad_codes(areas)
+        current = self.require(ods)
+        if current.national_serial is not None:
+            raise self._national_only(current)
+        return self._save(current, replace(current, areas=served), actor)
 
     def suspend(self, ods: str, *, actor: Actor, console: bool = False) -> Organisation:
         return self.change(ods, actor=actor, console=console, operational_status="suspended")

@@ -110,7 +110,7 @@ def test_a_refused_view_is_one_line_naming_why(capsys: pytest.CaptureFixture[str
             return httpx.Response(200, json={"token_endpoint": "http://node.test/auth/token"})
         if request.url.path == "/auth/token":
             return httpx.Response(200, json={"access_token": "t", "token_type": "bearer", "expires_in": 300})
-        issue = {"severity": "error", "code": "invalid", "diagnostics": "'area' is not supported yet"}
+        issue = {"severity": "error", "code": "invalid", "diagnostics": "'Leeds' is not an ONS LAD code"}
         return httpx.Response(400, json={"resourceType": "OperationOutcome", "issue": [issue]})
 
     client = EnquiryClient(
@@ -119,4 +119,4 @@ def test_a_refused_view_is_one_line_naming_why(capsys: pytest.CaptureFixture[str
     with pytest.raises(typer.Exit) as refused:
         cli_single_view._run(client, {"resourceType": "Parameters", "parameter": []}, wait=False, wait_seconds=5)
     assert refused.value.exit_code == 1
-    assert capsys.readouterr().err == "mais single-view: refused (400): 'area' is not supported yet\n"
+    assert capsys.readouterr().err == "mais single-view: refused (400): 'Leeds' is not an ONS LAD code\n"

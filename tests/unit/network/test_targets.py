@@ -111,3 +111,54 @@ def test_a_partner_suspended_after_selection_is_no_longer_askable() -> None:
     assert still_askable(listing, partner) == (
         "organisation POL001 is suspended at this node (since the partners were selected)"
     )
+
+
+LEEDS, BRADFORD = "E08000035", "E08000032"
+
+
+def network_with_areas() -> Listing:
+    listing = network()
+    served = {"POL001": (LEEDS, BRADFORD), "GP0001": (LEEDS,), "HV0001": (BRADFORD,), "POL002": (LEEDS,)}
+    listing.orgs = [replace(o, areas=served.get(o.ods, ())) for o in listing.orgs]
+    return listing
+
+
+def test_an_area_narrows_the_partners_to_those_serving_it_and_says_why_not_the_others() -> None:
+    chosen = select(network_with_areas(), purpose="s47-enquiry", relevant=RELEVANT, own_ods="LA0001", area=LEEDS)
+    assert [p.ods for p in chosen.partners] == ["GP0001", "POL001"]
+    assert chosen.partners[1].areas == (LEEDS, BRADFORD)
+    assert chosen.partners[1].type == "police"
+    why = reasons(chosen.not_asked)
+    assert why["HV0001"] == f"does not serve area {LEEDS} (serves {BRADFORD})"
+    assert why["SCH001"] == f"does not serve area {LEEDS} (records no area served)"
+    assert why["HOU001"] == "not relevant to s47-enquiry (housing)"  # relevance is said first
+    assert why["POL002"] == "organisation POL002 is operationally suspended"  # serves Leeds, but suspended
+    assert len(chosen.partners) + len(chosen.not_asked) == len(network().orgs) - 1  # a row for everyone else
+
+
+def test_an_area_narrows_the_partners_named_too() -> None:
+    chosen = select(
+        network_with_areas(),
+        purpose="s47-enquiry",
+        relevant=RELEVANT,
+        own_ods="LA0001",
+        targets=["hv0001", "POL001"],
+        area=BRADFORD,
+    )
+    assert [p.ods for p in chosen.partners] == ["HV0001", "POL001"]
+    chosen = select(
+        network_with_areas(),
+        purpose="s47-enquiry",
+        relevant=RELEVANT,
+        own_ods="LA0001",
+        targets=["GP0001"],
+        area=BRADFORD,
+    )
+    assert chosen.partners == []
+    assert reasons(chosen.not_asked) == {"GP0001": f"does not serve area {BRADFORD} (serves {LEEDS})"}
+
+
+def test_without_an_area_the_areas_play_no_part() -> None:
+    with_areas = select(network_with_areas(), purpose="s47-enquiry", relevant=RELEVANT, own_ods="LA0001")
+    without = select(network(), purpose="s47-enquiry", relevant=RELEVANT, own_ods="LA0001")
+    assert [p.ods for p in with_areas.partners] == [p.ods for p in without.partners]

@@ -43,14 +43,16 @@ async def single_view(request: Request, services: ServicesDep, caller: ViewerDep
 
     def parse() -> Enquiry:
         """Everything that can refuse the question, inside the enquiry reader: each refusal is audited there."""
-        read["forwarded"], read["targets"] = split(parse_json(raw))
+        read["forwarded"], read["targets"], read["area"] = split(parse_json(raw))
         enquiry = from_parameters(read["forwarded"], raw, subject_issues=gates.subject_issues)
         read["purpose"] = gates.purpose(enquiry)
         return enquiry
 
     enquiry = services.enquiries.read(raw, parse, asker)
     purpose: str = read["purpose"]
-    question = question_from(read["forwarded"], read["targets"], purpose=purpose, items=enquiry.items, raw=raw)
+    question = question_from(
+        read["forwarded"], read["targets"], purpose=purpose, items=enquiry.items, raw=raw, area=read["area"]
+    )
     actor = Actor(
         org_ods=caller.org_ods,
         client_id=caller.client_id,

@@ -173,6 +173,25 @@ class SqliteResourceStore:
         except sqlite3.Error as exc:
             raise Unavailable("The resource store could not be written") from exc
 
+    def write_many(self, changes: Sequence[Change], *, mark: tuple[str, str | None] | None = None) -> list[Stored]:
+        try:
+            with self.db.transaction() as conn:
+                written = [self._write(conn, change) for change in changes]
+                if mark is not None and mark[1] is None:
+                    conn.execute("DELETE FROM store_meta WHERE k = ?", (mark[0],))
+                elif mark is not None:
+                    conn.execute("INSERT OR REPLACE INTO store_meta (k, v) VALUES (?, ?)", mark)
+                return written
+        except sqlite3.Error as exc:
+            raise Unavailable("The resource store could not be written") from exc
+
+    def read_mark(self, key: str) -> str | None:
+        try:
+            row = self.db.connection().execute("SELECT v FROM store_meta WHERE k = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            raise Unavailable("The resource store cannot be read") from exc
+        return None if row is None else str(row[0])
+
     def _write(self, conn: sqlite3.Connection, change: Change) -> Stored:
         current = conn.execute(
             "SELECT rid, vid, deleted FROM resource WHERE rtype = ? AND id = ?",

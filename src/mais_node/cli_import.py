@@ -13,6 +13,7 @@ import typer
 from mais_node.cli_common import StoreOpt, node_settings
 from mais_node.cli_register import operator
 from mais_node.fhir.bulk import ImportReport
+from mais_node.fhir.bulk.importer import BATCH
 
 if TYPE_CHECKING:
     from mais_node.wiring import Services
@@ -94,6 +95,9 @@ def person_import(
         ),
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress lines, only the summary")] = False,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, max=50_000, help="Rows written (and checkpointed) per transaction")
+    ] = BATCH,
 ) -> None:
     """Import people, their involvements and the teams that hold them, from a file of any size: every row is
     validated first; an interrupted import resumes where it stopped when run again."""
@@ -116,6 +120,7 @@ def person_import(
                 skip_invalid=skip_invalid,
                 nhs_verified=nhs_verified,
                 progress=progress,
+                batch=batch_size,
             )
             report = importer.report
             importer.run(Reading(file), lambda: Reading(file))

@@ -266,9 +266,10 @@ class ResourceService:
         for number, body in enumerate(bodies):
             kind = str(body.get("resourceType"))
             try:
-                if not valid_id(str(body.get("id"))):
-                    raise InvalidRequest(f"'{str(body.get('id'))[:64]}' is not a valid FHIR id", expression=("id",))
-                self._check(kind, body, str(body["id"]), structure=not structure_checked)
+                rid = body.get("id")
+                if not (isinstance(rid, str) and valid_id(rid)):
+                    raise InvalidRequest(f"'{str(rid)[:64]}' is not a valid FHIR id", expression=("id",))
+                self._check(kind, body, rid, structure=not structure_checked)
             except MaisError as exc:
                 refused[number] = exc
                 continue

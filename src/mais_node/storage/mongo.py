@@ -16,7 +16,6 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pymongo
-from pymongo import ReplaceOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
@@ -166,6 +165,7 @@ class MongoResourceStore:
         keys = list(dict.fromkeys(f"{c.resource_type}/{c.id}" for c in changes))
         found = self.current.find({"_id": {"$in": keys}}, {"vid": 1, "del": 1})
         held: dict[str, tuple[int, bool]] = {d["_id"]: (d["vid"], d["del"]) for d in found}
+        first = dict(held)
         docs: list[Document] = []
         latest: dict[str, tuple[Document, list[Document]]] = {}
         for change in changes:
@@ -186,19 +186,20 @@ class MongoResourceStore:
             for key in latest:
                 self._repair(key)
             raise VersionConflict("A resource of the batch was changed by another request; retry") from exc
-        replaces = [
-            ReplaceOne(
-                {"_id": key, "vid": {"$lt": doc["vid"]}},
-                {"_id": key, **doc, "ix": index, "sk": _sort_keys(doc["t"], index)},
-                upsert=True,
-            )
-            for key, (doc, index) in latest.items()
-        ]
-        try:
-            self.current.bulk_write(replaces, ordered=False)
-        except BulkWriteError as exc:  # only a newer version already current (a duplicate key) is expected here
-            if any(error.get("code") != 11000 for error in exc.details.get("writeErrors", [])):
-                raise
+        # New resources (most of a first import) in one insert; those already held rolled forward one by one, as a
+        # single write does (mongomock's bulk_write cannot take pymongo's ReplaceOne, so both paths stay testable).
+        fresh = [key for key in latest if first.get(key) is None]
+        if fresh:
+            documents = [self._current_doc(key, *latest[key]) for key in fresh]
+            try:
+                self.current.insert_many(documents, ordered=False)
+            except BulkWriteError as exc:  # created meanwhile by another writer: roll forward as below
+                failed = {error.get("index") for error in exc.details.get("writeErrors", [])}
+                for i in failed:
+                    self._roll_forward(fresh[int(i or 0)], *latest[fresh[int(i or 0)]])
+        for key, (doc, index) in latest.items():
+            if first.get(key) is not None:
+                self._roll_forward(key, doc, index)
         return [_stored(doc) for doc in docs]
 
     def read_mark(self, key: str) -> str | None:
@@ -207,6 +208,9 @@ class MongoResourceStore:
         except PyMongoError as exc:
             raise Unavailable("The resource store cannot be read") from exc
         return None if doc is None else str(doc["v"])
+
+    def _current_doc(self, key: str, doc: Document, index: list[Document]) -> Document:
+        return {"_id": key, **doc, "ix": index, "sk": _sort_keys(doc["t"], index)}
 
     def _roll_forward(self, key: str, doc: Document, index: list[Document]) -> None:
         current = {**doc, "ix": index, "sk": _sort_keys(doc["t"], index)}

@@ -73,6 +73,7 @@ class Importer:
         self.report = ImportReport()
         self._bad: set[int] = set()
         self._held_cache: dict[str, bool] = {}
+        self._named = False  # a Bundle entry named urn:uuid: references to it are rewritten as they are written
 
     def run(self, reading: Reading, rewind: Callable[[], Reading]) -> ImportReport:
         """Check the whole file, then (unless a row is bad and bad rows are not skipped) write it."""
@@ -108,6 +109,7 @@ class Importer:
             elif "id" in resource:
                 kept.append((f"r:{resource['resourceType']}/{resource['id']}", ""))
                 if row.named:
+                    self._named = True
                     kept.append((f"n:{UUID_PREFIX}{row.named}", f"{resource['resourceType']}/{row.named}"))
             if len(kept) + len(wanted) >= self.batch:
                 self._settle(kept, wanted)
@@ -216,7 +218,7 @@ class Importer:
         if not batch:
             return
         resources = [row.resource or {} for row in batch]
-        names = {u for r in resources for u in uuid_references(r, set())}
+        names = {u for r in resources for u in uuid_references(r, set())} if self._named else set()
         if names:
             found = self.scratch.get_many([f"n:{u}" for u in names])
             renamed = {u: found[f"n:{u}"] for u in names if f"n:{u}" in found}

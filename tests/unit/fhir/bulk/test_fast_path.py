@@ -16,10 +16,11 @@ from mais_node.matching.fhir_patient import to_fhir_patient
 from mais_node.matching.synthetic import iter_population
 from tests.builders import NHS, patient
 
+ACCURACY = "https://mais.example.org/fhir/StructureDefinition/mais-birth-date-accuracy"
+VERIFICATION = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland"
 VERIFIED = {
     "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus",
-    "valueCodeableConcept": {"coding": [{"system": "https://fhir.hl7.org.uk/CodeSystem/"
-                                         "UKCore-NHSNumberVerificationStatusEngland", "code": "01"}]},
+    "valueCodeableConcept": {"coding": [{"system": VERIFICATION, "code": "01"}]},
 }  # fmt: skip
 
 
@@ -49,12 +50,10 @@ MUTATIONS: dict[str, Mutation] = {
     "name-text": lambda p: p.update(name=[{"text": "John Smith"}]),
     "address-use": lambda p: p.update(address=[{"use": "house", "postalCode": "LS1 4AP"}]),
     "address-number": lambda p: p.update(address=[{"postalCode": 1}]),
-    "accuracy-code": lambda p: p.update(_birthDate={"extension": [{"url": "https://mais.example.org/fhir/"
-                                        "StructureDefinition/mais-birth-date-accuracy", "valueCode": "ZZZ"}]}),
+    "accuracy-code": lambda p: p.update(_birthDate={"extension": [{"url": ACCURACY, "valueCode": "ZZZ"}]}),
     "accuracy-url": lambda p: p.update(_birthDate={"extension": [{"url": "https://example.org/x", "valueCode": "AAA"}]}),
     "verification-code": lambda p: p.update(identifier=[{"system": NHS, "value": "9434765919", "extension": [
-        {**VERIFIED, "valueCodeableConcept": {"coding": [{"system": VERIFIED["valueCodeableConcept"]["coding"][0]["system"],
-                                                          "code": "99"}]}}]}]),
+        {**VERIFIED, "valueCodeableConcept": {"coding": [{"system": VERIFICATION, "code": "99"}]}}]}]),
     "unknown-element": lambda p: p.update(colour="blue"),
     "bad-id": lambda p: p.update(id="a b"),
     "control-character": lambda p: p.update(name=[{"family": "Sm\x07ith", "given": ["John"]}]),

@@ -51,7 +51,7 @@ MUTATIONS: dict[str, Mutation] = {
     "address-use": lambda p: p.update(address=[{"use": "house", "postalCode": "LS1 4AP"}]),
     "address-number": lambda p: p.update(address=[{"postalCode": 1}]),
     "accuracy-code": lambda p: p.update(_birthDate={"extension": [{"url": ACCURACY, "valueCode": "ZZZ"}]}),
-    "accuracy-url": lambda p: p.update(_birthDate={"extension": [{"url": "https://example.org/x", "valueCode": "AAA"}]}),
+    "accuracy-url": lambda p: p.update(_birthDate={"extension": [{"url": "https://example.org/x", "valueCode": "A"}]}),
     "verification-code": lambda p: p.update(identifier=[{"system": NHS, "value": "9434765919", "extension": [
         {**VERIFIED, "valueCodeableConcept": {"coding": [{"system": VERIFICATION, "code": "99"}]}}]}]),
     "unknown-element": lambda p: p.update(colour="blue"),

@@ -32,15 +32,16 @@ class Progress:
     def __init__(self, stream: TextIO, *, quiet: bool = False) -> None:
         self.stream, self.quiet = stream, quiet
         self.tty = stream.isatty()
-        self.started = time.monotonic()
+        self.started = self.seen = time.monotonic()
         self.phase = ""
         self.last = 0.0
         self.drawn = False
 
     def __call__(self, phase: str, rows: int, read: int, size: int) -> None:
         now = time.monotonic()
-        if phase != self.phase:
-            self.phase, self.started, self.last = phase, now, 0.0
+        if phase != self.phase:  # a phase starts where the one before it ended
+            self.phase, self.started, self.last = phase, self.seen, 0.0
+        self.seen = now
         if self.quiet or now - self.last < (TTY_EVERY if self.tty else PLAIN_EVERY):
             return
         self.last = now

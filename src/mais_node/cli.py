@@ -20,9 +20,10 @@ from mais_node.cli_common import (
     require_store,
 )
 from mais_node.cli_governance import audit_app, policy_app, sharing_app, terminology_app
+from mais_node.cli_import import person_app
 from mais_node.cli_network import authority_app, check_register_settings, register_app
 from mais_node.cli_people import user_app
-from mais_node.cli_register import client_app, keys_app, operator, org_app
+from mais_node.cli_register import client_app, keys_app, org_app
 from mais_node.cli_review import review_app
 from mais_node.cli_single_view import single_view
 from mais_node.config import Settings
@@ -36,9 +37,6 @@ app = typer.Typer(
     no_args_is_help=True,
     cls=MaisGroup,
     pretty_exceptions_enable=False,
-)
-person_app = typer.Typer(
-    help="The node's person index (Patients and their EpisodeOfCare involvements).", no_args_is_help=True
 )
 app.add_typer(person_app, name="person")
 app.add_typer(policy_app, name="policy")
@@ -104,71 +102,6 @@ def serve(
         proxy_headers=False,
         timeout_keep_alive=settings.keep_alive_seconds,
     )
-
-
-@person_app.command("import")
-def person_import(
-    file: Annotated[
-        Path,
-        typer.Argument(
-            exists=True, dir_okay=False, help="FHIR Bundle or NDJSON of Patient, EpisodeOfCare and Organization (teams)"
-        ),
-    ],
-    store: StoreOpt = None,
-    skip_invalid: Annotated[
-        bool, typer.Option("--skip-invalid", help="Import the good rows of a file with bad ones")
-    ] = False,
-    nhs_verified: Annotated[
-        bool,
-        typer.Option(
-            "--nhs-verified",
-            help="The file's NHS numbers were traced against the national spine: mark each as verified"
-            " (UK Core number-present-and-verified) where a record states no status; recorded in the audit",
-        ),
-    ] = False,
-) -> None:
-    """Import people, their involvements and the teams that hold them; every row is validated first."""
-    from mais_node.audit import balp
-    from mais_node.fhir.bulk import import_rows, read_rows
-    from mais_node.validation.records import person_index_conformance
-    from mais_node.wiring import build_services
-
-    rows = list(read_rows(file))
-    services = build_services(_settings(store))
-    try:
-        services.vocabularies.load_files()  # the profiles' bindings need the vocabularies, as at `mais serve`
-        report = import_rows(
-            services.resources,
-            rows,
-            skip_invalid=skip_invalid,
-            conformance=person_index_conformance(services.validator()),
-            nhs_verified=nhs_verified,
-        )
-        if report.written:
-            services.checkpointer.append(
-                balp.person_import(
-                    services.node,
-                    services.clock.now(),
-                    operator(),
-                    source=file.name,
-                    imported=report.imported,
-                    rejected=len(report.rejected),
-                    nhs_verified=nhs_verified,
-                    marked=report.nhs_verified,
-                )
-            )
-    finally:
-        services.close()
-    for row in report.rejected:
-        typer.echo(f"line {row.line}: {'; '.join(row.problems)}", err=True)
-    if not report.written:
-        typer.echo(
-            f"{len(report.rejected)} invalid row(s): nothing imported (use --skip-invalid to import the rest)", err=True
-        )
-        raise typer.Exit(1)
-    counts = ", ".join(f"{n} {kind}" for kind, n in sorted(report.imported.items())) or "nothing"
-    verified = f"; {report.nhs_verified} NHS number(s) marked verified" if nhs_verified else ""
-    typer.echo(f"imported {counts}; rejected {len(report.rejected)}{verified}")
 
 
 @app.command()

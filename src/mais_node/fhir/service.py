@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from mais_node.clock import Clock
-from mais_node.errors import Gone, InvalidRequest, NotFound, PreconditionFailed, VersionConflict
+from mais_node.errors import Gone, InvalidRequest, MaisError, NotFound, PreconditionFailed, VersionConflict
 from mais_node.fhir.models import check_structure, valid_id
 from mais_node.fhir.search.dates import date_range, render
 from mais_node.fhir.search.extract import index_entries, walk
@@ -254,10 +254,43 @@ class ResourceService:
         except NotFound:
             return
 
+    def write_many(
+        self, bodies: Sequence[dict[str, Any]], *, structure_checked: bool = False, mark: tuple[str, str | None] | None
+    ) -> list[Stored | MaisError]:
+        """Write a batch of resources by their ids (a bulk import's), each checked as an update is, in one store
+        batch that also sets the store mark ``mark`` (the import's checkpoint); a body refused by its check is
+        answered by its error and the others are written. ``structure_checked``: the caller ran the R4 structure
+        check on each body already (the import validates every row before it writes any)."""
+        refused: dict[int, MaisError] = {}
+        changes: list[Change] = []
+        for number, body in enumerate(bodies):
+            kind = str(body.get("resourceType"))
+            try:
+                rid = body.get("id")
+                if not (isinstance(rid, str) and valid_id(rid)):
+                    raise InvalidRequest(f"'{str(rid)[:64]}' is not a valid FHIR id", expression=("id",))
+                self._check(kind, body, rid, structure=not structure_checked)
+            except MaisError as exc:
+                refused[number] = exc
+                continue
+            changes.append(self._change("update", kind, body, expected=None))
+        written = iter(self.store.write_many(changes, mark=mark))
+        return [refused[n] if n in refused else next(written) for n in range(len(bodies))]
+
     def _write(self, operation: str, resource_type: str, body: dict[str, Any], *, expected: int) -> Stored:
+        change = self._change(operation, resource_type, body, expected=expected)
+        try:
+            return self.store.write(change)
+        except VersionConflict as exc:
+            if operation == "create":
+                raise
+            raise VersionConflict(f"{resource_type}/{body['id']} was changed concurrently; retry") from exc
+
+    def _change(self, operation: str, resource_type: str, body: dict[str, Any], *, expected: int | None) -> Change:
+        """The one way a write becomes a ``Change``: stamped, with every derived index of the body."""
         last_updated = render(self.clock.now())
         body = {**body, "meta": {**(body.get("meta") or {}), "lastUpdated": fhir_instant(last_updated)}}
-        change = Change(
+        return Change(
             "create" if operation == "create" else "update",
             resource_type,
             str(body["id"]),
@@ -266,12 +299,6 @@ class ResourceService:
             index_entries(body),
             expected,
         )
-        try:
-            return self.store.write(change)
-        except VersionConflict as exc:
-            if operation == "create":
-                raise
-            raise VersionConflict(f"{resource_type}/{body['id']} was changed concurrently; retry") from exc
 
     def _check(self, resource_type: str, body: dict[str, Any], id: str | None, *, structure: bool = True) -> None:
         if body.get("resourceType") != resource_type:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
 import pymongo
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 from pymongo.write_concern import WriteConcern
 
 from mais_node.errors import InvalidRequest, Unavailable, VersionConflict
@@ -147,6 +147,70 @@ class MongoResourceStore:
             raise VersionConflict(f"{key} was changed by another request; retry") from exc
         self._roll_forward(key, doc, [] if deleted else [_index_doc(e) for e in change.index])
         return _stored(doc)
+
+    def write_many(self, changes: Sequence[Change], *, mark: tuple[str, str | None] | None = None) -> list[Stored]:
+        try:
+            written = self._write_many(changes) if changes else []
+            meta = self.db.get_collection("store_meta", write_concern=_DURABLE)
+            if mark is not None and mark[1] is None:
+                meta.delete_one({"_id": mark[0]})
+            elif mark is not None:
+                meta.replace_one({"_id": mark[0]}, {"v": mark[1]}, upsert=True)
+        except PyMongoError as exc:
+            raise Unavailable("The resource store could not be written") from exc
+        return written
+
+    def _write_many(self, changes: Sequence[Change]) -> list[Stored]:
+        """The versions of the batch in one ordered insert, then the current documents in one bulk write."""
+        keys = list(dict.fromkeys(f"{c.resource_type}/{c.id}" for c in changes))
+        found = self.current.find({"_id": {"$in": keys}}, {"vid": 1, "del": 1})
+        held: dict[str, tuple[int, bool]] = {d["_id"]: (d["vid"], d["del"]) for d in found}
+        first = dict(held)
+        docs: list[Document] = []
+        latest: dict[str, tuple[Document, list[Document]]] = {}
+        for change in changes:
+            key = f"{change.resource_type}/{change.id}"
+            current = held.get(key)
+            check_version(change, current)
+            version = 1 if current is None else current[0] + 1
+            deleted = change.operation == "delete"
+            payload = b"" if deleted or change.body is None else stamp(change.body, version, change.last_updated)
+            doc: Document = {"t": change.resource_type, "id": change.id, "vid": version,
+                             "lu": change.last_updated, "del": deleted, "json": payload}  # fmt: skip
+            held[key] = (version, deleted)
+            docs.append(doc)
+            latest[key] = (doc, [] if deleted else [_index_doc(e) for e in change.index])
+        try:
+            self.versions.insert_many([{"_id": f"{d['t']}/{d['id']}/{d['vid']}", **d} for d in docs], ordered=True)
+        except BulkWriteError as exc:
+            for key in latest:
+                self._repair(key)
+            raise VersionConflict("A resource of the batch was changed by another request; retry") from exc
+        # New resources (most of a first import) in one insert; those already held rolled forward one by one, as a
+        # single write does (mongomock's bulk_write cannot take pymongo's ReplaceOne, so both paths stay testable).
+        fresh = [key for key in latest if first.get(key) is None]
+        if fresh:
+            documents = [self._current_doc(key, *latest[key]) for key in fresh]
+            try:
+                self.current.insert_many(documents, ordered=False)
+            except BulkWriteError as exc:  # created meanwhile by another writer: roll forward as below
+                failed = {error.get("index") for error in exc.details.get("writeErrors", [])}
+                for i in failed:
+                    self._roll_forward(fresh[int(i or 0)], *latest[fresh[int(i or 0)]])
+        for key, (doc, index) in latest.items():
+            if first.get(key) is not None:
+                self._roll_forward(key, doc, index)
+        return [_stored(doc) for doc in docs]
+
+    def read_mark(self, key: str) -> str | None:
+        try:
+            doc = self.db.get_collection("store_meta").find_one({"_id": key})
+        except PyMongoError as exc:
+            raise Unavailable("The resource store cannot be read") from exc
+        return None if doc is None else str(doc["v"])
+
+    def _current_doc(self, key: str, doc: Document, index: list[Document]) -> Document:
+        return {"_id": key, **doc, "ix": index, "sk": _sort_keys(doc["t"], index)}
 
     def _roll_forward(self, key: str, doc: Document, index: list[Document]) -> None:
         current = {**doc, "ix": index, "sk": _sort_keys(doc["t"], index)}

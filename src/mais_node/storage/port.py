@@ -61,6 +61,16 @@ class ResourceStore(Protocol):
         """Apply one change atomically; raise VersionConflict / PreconditionFailed when the version disagrees."""
         ...
 
+    def write_many(self, changes: Sequence[Change], *, mark: tuple[str, str | None] | None = None) -> list[Stored]:
+        """Apply a batch of changes (a bulk import's), in order, and set (or, with None, clear) the store mark
+        ``mark``: on SQLite all in one transaction; on MongoDB one bulk write per collection, then the mark, so a
+        crash between them leaves a batch written whose mark says it is not (writing it again is idempotent)."""
+        ...
+
+    def read_mark(self, key: str) -> str | None:
+        """The store mark ``key`` set by ``write_many`` (a bulk import's checkpoint), or None."""
+        ...
+
     def read(self, resource_type: str, id: str, version: int | None = None) -> Stored | None:
         """The current (or the named) version, tombstones included; None if never written."""
         ...

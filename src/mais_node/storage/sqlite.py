@@ -173,7 +173,35 @@ class SqliteResourceStore:
         except sqlite3.Error as exc:
             raise Unavailable("The resource store could not be written") from exc
 
-    def _write(self, conn: sqlite3.Connection, change: Change) -> Stored:
+    def write_many(self, changes: Sequence[Change], *, mark: tuple[str, str | None] | None = None) -> list[Stored]:
+        try:
+            with self.db.transaction() as conn:
+                index: dict[int, list[tuple[Any, ...]]] = {}
+                written = [self._write(conn, change, index) for change in changes]
+                conn.executemany(
+                    "INSERT INTO sidx (rid, p, v, s, x, lo, hi) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (row for rows in index.values() for row in rows),
+                )
+                if mark is not None and mark[1] is None:
+                    conn.execute("DELETE FROM store_meta WHERE k = ?", (mark[0],))
+                elif mark is not None:
+                    conn.execute("INSERT OR REPLACE INTO store_meta (k, v) VALUES (?, ?)", mark)
+                return written
+        except sqlite3.Error as exc:
+            raise Unavailable("The resource store could not be written") from exc
+
+    def read_mark(self, key: str) -> str | None:
+        try:
+            row = self.db.connection().execute("SELECT v FROM store_meta WHERE k = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            raise Unavailable("The resource store cannot be read") from exc
+        return None if row is None else str(row[0])
+
+    def _write(
+        self, conn: sqlite3.Connection, change: Change, index: dict[int, list[tuple[Any, ...]]] | None = None
+    ) -> Stored:
+        """One change in the open transaction; its search-index rows are written, or added to ``index`` for the
+        caller to write with those of the rest of its batch in one statement."""
         current = conn.execute(
             "SELECT rid, vid, deleted FROM resource WHERE rtype = ? AND id = ?",
             (change.resource_type, change.id),
@@ -194,16 +222,19 @@ class SqliteResourceStore:
                 (version, change.last_updated, deleted, payload, rid),
             )
             conn.execute("DELETE FROM sidx WHERE rid = ?", (rid,))
+            if index is not None:
+                index.pop(rid, None)  # an earlier change of the same batch to this resource
         conn.execute(
             "INSERT INTO resource_version (rtype, id, vid, lu, deleted, json) VALUES (?, ?, ?, ?, ?, ?)",
             (change.resource_type, change.id, version, change.last_updated, deleted, payload),
         )
         if not deleted:
             prefix = change.resource_type + "."
-            conn.executemany(
-                "INSERT INTO sidx (rid, p, v, s, x, lo, hi) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(rid, prefix + e.param, e.value, e.system, e.exact, e.lo, e.hi) for e in change.index],
-            )
+            rows = [(rid, prefix + e.param, e.value, e.system, e.exact, e.lo, e.hi) for e in change.index]
+            if index is None:
+                conn.executemany("INSERT INTO sidx (rid, p, v, s, x, lo, hi) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            else:
+                index[int(rid or 0)] = rows
         return Stored(change.resource_type, change.id, version, change.last_updated, deleted, payload)
 
     # -- reads --------------------------------------------------------------------------------------------

@@ -62,12 +62,16 @@ def declared_conformance(validator: Callable[[], Validator]) -> Callable[[dict[s
         kind = resource.get("resourceType")
         if kind == "Task":
             return
-        current = validator()
         meta = resource.get("meta")
         declared = meta.get("profile", []) if isinstance(meta, Mapping) else []
-        if any(url in current.registry for url in (declared if isinstance(declared, list) else [])):
+        declared = declared if isinstance(declared, list) else []
+        register_entry = kind == "Organization" and is_register_entry(resource)
+        if not declared and not register_entry:
+            return  # nothing to check: the validator (and its look at the vocabularies) is not needed
+        current = validator()
+        if any(url in current.registry for url in declared):
             issues = current.validate(resource)
-        elif kind == "Organization" and is_register_entry(resource):
+        elif register_entry:
             issues = current.validate(resource, ORGANISATION_PROFILE)
         else:
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 from mais_node.errors import InvalidRequest
@@ -17,6 +18,15 @@ _ADDRESS_PARTS = ("text", "line", "city", "district", "state", "postalCode", "co
 
 def walk(node: Any, path: str) -> Iterator[Any]:
     """Every value at a dotted path, walking through arrays."""
+    if type(node) is dict and path and "." not in path:  # the common last step, without the generic recursion
+        if path in node:
+            value = node[path]
+            if type(value) is list:
+                for item in value:
+                    yield from walk(item, "")
+            else:
+                yield value
+        return
     if isinstance(node, list):
         for item in node:
             yield from walk(item, path)
@@ -83,12 +93,17 @@ def _entries(param: SearchParam, value: Any) -> Iterator[IndexEntry]:
         yield IndexEntry(param.name, value=value)
 
 
+@lru_cache(maxsize=64)
+def _params(resource_type: str) -> tuple[SearchParam, ...]:
+    return tuple(params_for(resource_type).values())
+
+
 def index_entries(resource: Mapping[str, Any]) -> list[IndexEntry]:
     """Every (parameter, value) pair the resource can be found by; duplicates removed."""
     resource_type = str(resource.get("resourceType"))
     seen: dict[IndexEntry, None] = {}
     try:
-        for param in params_for(resource_type).values():
+        for param in _params(resource_type):
             for path in param.paths:
                 for value in walk(resource, path):
                     for entry in _entries(param, value):

@@ -1,0 +1,68 @@
+"""``mais person import`` at scale (issue 17 item 3): people/s through the real command, one process.
+
+Writes an NDJSON file of synthetic people (``matching/synthetic``, as bench/seed.py writes them: the NHS numbers
+marked verified, one person in ten with an open involvement of the one team), then times ``mais person import`` on a
+fresh node. ``python -m bench.bench_import --people 100000 1000000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from bench.seed import _rows, _team
+from mais_node.config import Settings
+from mais_node.matching.synthetic import iter_population
+from mais_node.wiring import build_services
+
+
+def write_file(path: Path, people: int) -> int:
+    """The file of ``people`` synthetic people and their involvements (the team first); its rows."""
+    rows = 0
+    with path.open("wb") as out:
+        out.write(orjson.dumps(_team()) + b"\n")
+        for number, record in enumerate(iter_population(people, seed=17)):
+            for _, body in _rows(record, number):
+                out.write(orjson.dumps(body) + b"\n")
+                rows += 1
+    return rows + 1
+
+
+def run(people: int, directory: Path) -> dict[str, float]:
+    path = directory / f"people-{people}.ndjson"
+    rows = write_file(path, people)
+    store = f"sqlite:///{directory / f'node-{people}.db'}"
+    build_services(Settings(store=store)).close()
+    mais = Path(sys.executable).with_name("mais")
+    started = time.perf_counter()
+    subprocess.run([str(mais), "person", "import", str(path), "--store", store, "--quiet"], check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+    seconds = time.perf_counter() - started
+    db = Path(store.removeprefix("sqlite:///"))
+    size = sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
+    return {"people": people, "rows": rows, "seconds": seconds, "people_per_s": people / seconds,
+            "file_bytes": path.stat().st_size, "store_bytes_per_person": size / people}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--people", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--dir", type=Path, default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.dir) as directory:
+        for people in args.people:
+            result = run(people, Path(directory))
+            print(orjson.dumps(result).decode(), flush=True)
+            for name in os.listdir(directory):
+                (Path(directory) / name).unlink()
+
+
+if __name__ == "__main__":
+    main()

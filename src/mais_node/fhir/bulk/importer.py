@@ -1,0 +1,250 @@
+"""``mais person import`` at scale (issue 17 item 3): two streamed passes over the file, in bounded memory.
+
+1. **Check**: every row is validated (R4 structure and required bindings, the profile that applies, each
+   involvement's references to a row of the file or a resource the node holds); what the references need is kept in
+   the scratch space, not in memory. A file with a bad row writes nothing unless told to skip bad rows.
+2. **Write**: the good rows in batches, each batch one store write that also records the checkpoint (the file's
+   hash and the last line committed), so a rerun of an interrupted import starts after it. Rows with an id are
+   written by id; a row without one is matched on its identifier (fhir/bulk/identity.py), so that a rerun from
+   scratch duplicates nobody either. Within a batch teams are written before people and people before involvements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mais_node.errors import Issue, MaisError
+from mais_node.fhir.bulk.fast import FastPatients
+from mais_node.fhir.bulk.identity import assign_ids
+from mais_node.fhir.bulk.nhs import mark_nhs_verified
+from mais_node.fhir.bulk.rows import IMPORTABLE, UUID_PREFIX, Reading, Row, describe, problems, rewrite, uuid_references
+from mais_node.fhir.bulk.scratch import Scratch
+from mais_node.fhir.models import valid_id
+from mais_node.fhir.service import ResourceService
+
+REFERENCES = {"patient": "Patient", "managingOrganization": "Organization"}
+BATCH = 2000
+MARK = "person-import"
+HELD_CACHE = 4096
+
+Conformance = Callable[[Mapping[str, Any]], list[Issue]]
+"""The profile check of one row (the profile that applies to its type), beyond R4's."""
+Progress = Callable[[str, int, int, int], None]
+"""Told (phase "checking" or "importing", rows so far, bytes read, file size) after each batch."""
+
+
+@dataclass(slots=True)
+class ImportReport:
+    imported: dict[str, int] = field(default_factory=dict)
+    rejected: list[Row] = field(default_factory=list)
+    written: bool = False
+    nhs_verified: int = 0
+    rows: int = 0
+    digest: str = ""
+    resumed_after: int = 0
+    committed: int = 0  # the last line written and checkpointed
+
+    @property
+    def count(self) -> int:
+        return sum(self.imported.values())
+
+
+class Importer:
+    """One import of one file into the node, through the resource service."""
+
+    def __init__(
+        self,
+        service: ResourceService,
+        scratch: Scratch,
+        *,
+        conformance: Conformance | None = None,
+        skip_invalid: bool = False,
+        nhs_verified: bool = False,
+        progress: Progress | None = None,
+        batch: int = BATCH,
+    ) -> None:
+        self.service, self.scratch, self.conformance = service, scratch, conformance
+        self.skip_invalid, self.nhs_verified = skip_invalid, nhs_verified
+        self.progress = progress or (lambda phase, rows, read, size: None)
+        self.batch = batch
+        self.fast = FastPatients(self._full)
+        self.report = ImportReport()
+        self._bad: set[int] = set()
+        self._held_cache: dict[str, bool] = {}
+        self._named = False  # a Bundle entry named urn:uuid: references to it are rewritten as they are written
+
+    def run(self, reading: Reading, rewind: Callable[[], Reading]) -> ImportReport:
+        """Check the whole file, then (unless a row is bad and bad rows are not skipped) write it."""
+        self.check(reading)
+        if self.report.rejected and not self.skip_invalid:
+            return self.report
+        self.write(rewind())
+        return self.report
+
+    # -- pass 1 ---------------------------------------------------------------------------------------------
+    def _full(self, resource: dict[str, Any]) -> tuple[str, ...]:
+        found = problems(resource)
+        if found or self.conformance is None:
+            return found
+        return tuple(describe(i) for i in self.conformance(resource) if i.severity in ("error", "fatal"))
+
+    def verdict(self, resource: dict[str, Any]) -> tuple[str, ...]:
+        """The problems of one row (none: it may be written)."""
+        return () if self.fast.ok(resource) else self._full(resource)
+
+    def check(self, reading: Reading) -> None:
+        kept: list[tuple[str, str]] = []
+        wanted: list[tuple[int, str, str, str]] = []
+        rows = 0
+        for row in reading.rows():
+            rows += 1
+            found = row.problems or self.verdict(row.resource or {})
+            resource = row.resource or {}
+            if not found and resource.get("resourceType") == "EpisodeOfCare":
+                found = self._reference_shapes(row.line, resource, wanted)
+            if found:
+                self._reject(row.line, found)
+            elif "id" in resource:
+                kept.append((f"r:{resource['resourceType']}/{resource['id']}", ""))
+                if row.named:
+                    self._named = True
+                    kept.append((f"n:{UUID_PREFIX}{row.named}", f"{resource['resourceType']}/{row.named}"))
+            if len(kept) + len(wanted) >= self.batch:
+                self._settle(kept, wanted)
+                self.progress("checking", rows, reading.read, reading.size)
+        self._settle(kept, wanted)
+        self.progress("checking", rows, reading.read, reading.size)
+        self._pending()
+        self.report.rows = rows
+        self.report.digest = reading.digest
+        self.report.rejected.sort(key=lambda r: r.line)
+
+    def _reject(self, line: int, found: Iterable[str]) -> None:
+        self._bad.add(line)
+        self.report.rejected.append(Row(line, None, tuple(found)))
+
+    def _reference_shapes(
+        self, line: int, resource: dict[str, Any], wanted: list[tuple[int, str, str, str]]
+    ) -> tuple[str, ...]:
+        found = []
+        for element, kind in REFERENCES.items():
+            value = resource.get(element)
+            if value is None:
+                continue
+            reference = value.get("reference") if isinstance(value, dict) else None
+            reference = reference if isinstance(reference, str) else ""
+            rtype, _, rid = reference.partition("/")
+            if reference.startswith(UUID_PREFIX) or (rtype == kind and valid_id(rid)):
+                wanted.append((line, element, kind, reference))
+            else:
+                found.append(f"{element} must be a reference {kind}/{{id}} to a {kind} of this file or of the node")
+        return tuple(found)
+
+    def _settle(self, kept: list[tuple[str, str]], wanted: list[tuple[int, str, str, str]]) -> None:
+        """Keep the batch's rows; a reference to a row not (yet) seen nor held waits for the end of the file."""
+        self.scratch.put_many(kept)
+        pending = []
+        for line, element, kind, reference in wanted:
+            if self._resolved(reference, kind) is None and not self._held(reference, kind):
+                pending.append((f"p:{line:012d}:{element}", f"{kind} {reference}"))
+        self.scratch.put_many(pending)
+        kept.clear()
+        wanted.clear()
+
+    def _resolved(self, reference: str, kind: str) -> str | None:
+        """``Type/id`` of a row of the file that ``reference`` names, if it has been seen (and is of ``kind``)."""
+        if reference.startswith(UUID_PREFIX):
+            named = self.scratch.get_many([f"n:{reference}"]).get(f"n:{reference}")
+            if named is None or not named.startswith(f"{kind}/"):
+                return None
+            reference = named
+        return reference if self.scratch.get_many([f"r:{reference}"]) else None
+
+    def _held(self, reference: str, kind: str) -> bool:
+        """Whether the node holds ``reference`` (remembered for the few teams every involvement names)."""
+        known = self._held_cache.get(reference)
+        if known is not None:
+            return known
+        rtype, _, rid = reference.partition("/")
+        held = self.service.store.read(kind, rid) if rtype == kind and valid_id(rid) else None
+        known = held is not None and not held.deleted
+        if len(self._held_cache) < HELD_CACHE:
+            self._held_cache[reference] = known
+        return known
+
+    def _pending(self) -> None:
+        late: dict[int, list[str]] = {}
+        for key, value in self.scratch.scan("p:"):
+            _, line, element = key.split(":", 2)
+            kind, _, reference = value.partition(" ")
+            if self._resolved(reference, kind) is None:
+                late.setdefault(int(line), []).append(
+                    f"{element} names {reference[:80]}, which is neither a row of this file nor held by the node:"
+                    f" import the {kind} with the people"
+                )
+        for number, found in late.items():
+            self._reject(number, found)
+
+    # -- pass 2 ---------------------------------------------------------------------------------------------
+    def mark(self) -> str:
+        """The store mark of this file's import with these options: the last line committed."""
+        options = f"{'skip' if self.skip_invalid else 'all'}:{'verified' if self.nhs_verified else 'as-recorded'}"
+        return f"{MARK}:{self.report.digest}:{options}"
+
+    def write(self, reading: Reading) -> None:
+        key = self.mark()
+        held = self.service.store.read_mark(key)
+        after = int(held) if held and held.isdigit() else 0
+        self.report.resumed_after = self.report.committed = after
+        self.report.written = True
+        batch: list[Row] = []
+        rows = 0
+        for row in reading.rows():
+            rows += 1
+            if row.line <= after or row.line in self._bad or row.resource is None:
+                continue
+            batch.append(row)
+            if len(batch) >= self.batch:
+                self._write_batch(batch, key)
+                self.progress("importing", rows, reading.read, reading.size)
+        self._write_batch(batch, key)
+        self.service.store.write_many([], mark=(key, None))  # done: a rerun imports the file afresh
+        self.progress("importing", rows, reading.read, reading.size)
+        self.report.rejected.sort(key=lambda r: r.line)
+
+    def _write_batch(self, batch: list[Row], key: str) -> None:
+        if not batch:
+            return
+        resources = [row.resource or {} for row in batch]
+        names = {u for r in resources for u in uuid_references(r, set())} if self._named else set()
+        if names:
+            found = self.scratch.get_many([f"n:{u}" for u in names])
+            renamed = {u: found[f"n:{u}"] for u in names if f"n:{u}" in found}
+            resources = [rewrite(r, renamed) for r in resources]
+        nameless = [i for i, r in enumerate(resources) if "id" not in r]
+        lines = [row.line for row in batch]
+        for i, given in zip(nameless, assign_ids(self.service.store, [resources[i] for i in nameless]), strict=True):
+            resources[i] = {**resources[i], "id": given}
+        if self.nhs_verified:
+            for i, resource in enumerate(resources):
+                if resource["resourceType"] == "Patient":
+                    resources[i], marked = mark_nhs_verified(resource)
+                    self.report.nhs_verified += marked
+        order = sorted(range(len(batch)), key=lambda i: IMPORTABLE.index(resources[i]["resourceType"]))
+        writable = [i for i in order if not str(resources[i]["id"]).startswith("!")]
+        for i in order:
+            if str(resources[i]["id"]).startswith("!"):
+                self.report.rejected.append(Row(lines[i], None, (str(resources[i]["id"])[1:],)))
+        outcomes = self.service.write_many(
+            [resources[i] for i in writable], structure_checked=True, mark=(key, str(lines[-1]))
+        )
+        for i, outcome in zip(writable, outcomes, strict=True):
+            if isinstance(outcome, MaisError):
+                self.report.rejected.append(Row(lines[i], None, (outcome.diagnostics,)))
+                continue
+            kind = resources[i]["resourceType"]
+            self.report.imported[kind] = self.report.imported.get(kind, 0) + 1
+        self.report.committed = lines[-1]
+        batch.clear()

@@ -19,8 +19,9 @@ from mais_node.fhir.search.extract import index_entries, walk
 from mais_node.fhir.search.params import params_for
 from mais_node.fhir.search.parse import is_small_int, parse_search
 from mais_node.fhir.search.query import Criterion, Include, Query, ReferenceValue, SearchRequest
+from mais_node.matching.rows import person_entry
 from mais_node.storage.keyset import fhir_instant
-from mais_node.storage.port import Change, Page, ResourceStore, Stored
+from mais_node.storage.port import PERSON_TYPE, Change, Page, ResourceStore, Stored
 
 # A profile check run after structure validation: raises NotConformant listing every issue.
 Conformance = Callable[[dict[str, Any]], None]
@@ -255,9 +256,19 @@ class ResourceService:
             return
 
     def _write(self, operation: str, resource_type: str, body: dict[str, Any], *, expected: int) -> Stored:
+        change = self._change(operation, resource_type, body, expected=expected)
+        try:
+            return self.store.write(change)
+        except VersionConflict as exc:
+            if operation == "create":
+                raise
+            raise VersionConflict(f"{resource_type}/{body['id']} was changed concurrently; retry") from exc
+
+    def _change(self, operation: str, resource_type: str, body: dict[str, Any], *, expected: int | None) -> Change:
+        """The one way a write becomes a ``Change``: stamped, with every derived index of the body."""
         last_updated = render(self.clock.now())
         body = {**body, "meta": {**(body.get("meta") or {}), "lastUpdated": fhir_instant(last_updated)}}
-        change = Change(
+        return Change(
             "create" if operation == "create" else "update",
             resource_type,
             str(body["id"]),
@@ -265,13 +276,8 @@ class ResourceService:
             body,
             index_entries(body),
             expected,
+            person=person_entry(body) if resource_type == PERSON_TYPE else None,
         )
-        try:
-            return self.store.write(change)
-        except VersionConflict as exc:
-            if operation == "create":
-                raise
-            raise VersionConflict(f"{resource_type}/{body['id']} was changed concurrently; retry") from exc
 
     def _check(self, resource_type: str, body: dict[str, Any], id: str | None, *, structure: bool = True) -> None:
         if body.get("resourceType") != resource_type:

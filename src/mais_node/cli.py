@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -169,6 +170,20 @@ def person_import(
     counts = ", ".join(f"{n} {kind}" for kind, n in sorted(report.imported.items())) or "nothing"
     verified = f"; {report.nhs_verified} NHS number(s) marked verified" if nhs_verified else ""
     typer.echo(f"imported {counts}; rejected {len(report.rejected)}{verified}")
+
+
+@person_app.command("reindex")
+def person_reindex(store: StoreOpt = None) -> None:
+    """Build the person index again from the stored Patients (a store restored from elsewhere; a check)."""
+    from mais_node.wiring import build_services
+
+    services = build_services(_settings(store))
+    try:
+        started = time.perf_counter()
+        built = services.persons.rows.rebuild()
+    finally:
+        services.close()
+    typer.echo(f"indexed {built} people in {time.perf_counter() - started:.1f} s")
 
 
 @app.command()

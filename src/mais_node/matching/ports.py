@@ -24,6 +24,10 @@ class PersonRows(Protocol):
         the number of people indexed by that build, 0 when there was nothing to do."""
         ...
 
+    def rebuild(self) -> int:
+        """Make every row again from the stored Patients (``mais person reindex``); the number of people indexed."""
+        ...
+
 
 class PersonRowWriter(Protocol):
     """The write side, for an index that is not kept by a resource store (the in-memory one)."""

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from mais_node.cli import app
 from mais_node.clock import FixedClock
 from mais_node.enquiry.persons import IndexedPersons, match_bundle
 from mais_node.fhir.service import ResourceService
@@ -67,4 +70,22 @@ def test_a_store_with_patients_but_no_index_is_indexed_by_the_first_refresh(tmp_
     assert persons.match(person(3)).person_id == "p3"  # never against an empty index: built first
     assert persons.refresh() == 0
     assert persons_on(store, clock).refresh() == 0  # another worker: the mark says it is built
+    db.close()
+
+
+def test_mais_person_reindex_builds_the_index_again_from_the_stored_patients(tmp_path: Path, clock: FixedClock) -> None:
+    db = SqliteDatabase(f"sqlite:///{tmp_path / 'mais.db'}")
+    store = SqliteResourceStore(db)
+    for i in range(3):
+        ResourceService(store, clock).update("Patient", f"p{i}", person(i))
+    ResourceService(store, clock).delete("Patient", "p0")
+    with db.transaction() as conn:  # rows lost, the mark kept: only a reindex makes them again
+        conn.execute("DELETE FROM person")
+        conn.execute("DELETE FROM person_key")
+    assert persons_on(store, clock).match(person(1)).grade is MatchGrade.CERTAINLY_NOT
+    result = CliRunner().invoke(app, ["person", "reindex", "--store", f"sqlite:///{tmp_path / 'mais.db'}"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("indexed 2 people in ")
+    assert persons_on(store, clock).match(person(1)).person_id == "p1"
+    assert "p0" not in [c.id for c in persons_on(store, clock).candidates(person(0))]  # deleted: not made again
     db.close()

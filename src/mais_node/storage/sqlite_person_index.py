@@ -44,9 +44,11 @@ _ROWS = "SELECT id, nhs, birth, postcode, flags, names FROM person WHERE rid IN 
 
 
 def prepare(conn: sqlite3.Connection) -> None:
-    """Create the tables (at every open of the file)."""
+    """Create the tables (at every open of the file), and mark a file without Patients as indexed; a file already
+    marked is only read (an open never waits for another process's long write)."""
     conn.executescript(SCHEMA)
-    conn.execute(_MARK_EMPTY, (MARK, VERSION))
+    if conn.execute("SELECT 1 FROM store_meta WHERE k = ?", (MARK,)).fetchone() is None:
+        conn.execute(_MARK_EMPTY, (MARK, VERSION))
 
 
 def _pack(keys: Sequence[int]) -> bytes:

@@ -8,6 +8,7 @@ quality set each store gives the same candidates, grades and scores as the in-me
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ class Index:
             self.write(body)
             return
         change = Change("update", "Patient", body["id"], "2026-11-26T09:30:00.000000", body, index_entries(body))
-        self.store.write(Change(**{**_fields(change), "person": person_entry(body)}))
+        self.store.write(replace(change, person=person_entry(body)))
 
     def delete(self, person_id: str) -> None:
         if self.resources is None:
@@ -67,10 +68,6 @@ class Index:
     def match(self, subject: dict[str, Any], limit: int = 5) -> list[Candidate]:
         profile = profile_of(from_fhir_patient({**subject, "id": "subject"}))
         return rank(profile, self.rows.block(lookup(profile)), limit)
-
-
-def _fields(change: Change) -> dict[str, Any]:
-    return {name: getattr(change, name) for name in Change.__dataclass_fields__}
 
 
 @pytest.fixture(params=KINDS)

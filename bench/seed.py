@@ -1,8 +1,8 @@
 """Seeding for the benchmarks: the register, clients with keys, and a synthetic person index.
 
-People are written straight into the SQLite store in batches (one transaction per batch, the same stamp and
-search-index rows as the resource service writes, without its per-resource structure validation): seeding a
-million people through the API would take hours. Every NHS number is marked verified, as in ``mais demo``, and
+People are written straight into the SQLite store in batches (one transaction per batch, the same stamp,
+search-index and person-index rows as the resource service writes, without its per-resource structure validation):
+seeding a million people through the API would take hours. Every NHS number is marked verified, as in ``mais demo``, and
 one person in ten has an open EpisodeOfCare with the contact team.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,9 @@ from mais_node.fhir.search.dates import render
 from mais_node.fhir.search.extract import index_entries
 from mais_node.matching import PersonRecord
 from mais_node.matching.fhir_patient import to_fhir_patient
+from mais_node.matching.rows import person_entry
 from mais_node.storage.keyset import fhir_instant
-from mais_node.storage.port import Change
+from mais_node.storage.port import PERSON_TYPE, Change
 from mais_node.storage.sqlite import SqliteResourceStore
 from mais_node.wiring import build_services
 
@@ -59,8 +60,7 @@ class BenchStore:
         self.path = path
         self.url = f"sqlite:///{path}"
         self.people = 0
-        # One millisecond apart, ending before now: the index refresh reads "lastUpdated >= the last it saw" at
-        # millisecond precision, so people sharing one stamp would be read again at every refresh.
+        # One millisecond apart, ending before now, so that history and _lastUpdated searches see distinct stamps.
         self.epoch = datetime.now(UTC) - timedelta(milliseconds=2 * capacity + 1000)
 
     def register(self) -> dict[str, Client]:
@@ -92,7 +92,9 @@ class BenchStore:
                             stamp = render(self.epoch + timedelta(milliseconds=2 * self.people + offset))
                             meta = {"lastUpdated": fhir_instant(stamp)}
                             body["meta"] = meta
+                            person = person_entry(body) if rtype == PERSON_TYPE else None
                             change = Change("update", rtype, body["id"], stamp, body, index_entries(body))
+                            change = replace(change, person=person)
                             store._write(conn, change)  # the bulk path: many writes, one commit
                         self.people += 1
         finally:

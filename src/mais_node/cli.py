@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -102,6 +103,20 @@ def serve(
         proxy_headers=False,
         timeout_keep_alive=settings.keep_alive_seconds,
     )
+
+
+@person_app.command("reindex")
+def person_reindex(store: StoreOpt = None) -> None:
+    """Build the person index again from the stored Patients (a store restored from elsewhere; a check)."""
+    from mais_node.wiring import build_services
+
+    services = build_services(_settings(store))
+    try:
+        started = time.perf_counter()
+        built = services.persons.rows.rebuild()
+    finally:
+        services.close()
+    typer.echo(f"indexed {built} people in {time.perf_counter() - started:.1f} s")
 
 
 @app.command()

@@ -32,6 +32,7 @@ from mais_node.enquiry.rules import RuleBook
 from mais_node.enquiry.service import EnquiryService
 from mais_node.errors import InvalidRequest, NotFound
 from mais_node.fhir.service import ResourceService
+from mais_node.matching.ports import PersonRows
 from mais_node.network.national import NationalRegister
 from mais_node.network.poller import Poller
 from mais_node.network.ports import NetworkStore, RegisterSource
@@ -111,6 +112,23 @@ def open_store(
     return MongoResourceStore(database), MongoAuditLog(database), database.client.close  # type: ignore[arg-type]
 
 
+def open_person_rows(store: ResourceStore) -> PersonRows:
+    """The person index kept by the resource store (issue 17), on the same database."""
+    from mais_node.storage.sqlite import SqliteResourceStore
+
+    if isinstance(store, SqliteResourceStore):
+        from mais_node.storage.sqlite_person_index import SqlitePersonRows
+
+        return SqlitePersonRows(store.db)
+    from mais_node.storage.mongo import MongoResourceStore
+
+    if isinstance(store, MongoResourceStore):
+        from mais_node.storage.mongo_person_index import MongoPersonRows
+
+        return MongoPersonRows(store.db)
+    raise InvalidRequest(f"No person index adapter for {type(store).__name__}")
+
+
 class NodeStore(RegisterStore, NetworkStore, Protocol):
     """The register adapter: the auth services' ports and the network's, on the node's database."""
 
@@ -167,7 +185,7 @@ def build_services(
         node=node,
         clock=clock,
     )
-    persons = IndexedPersons(resources)
+    persons = IndexedPersons(resources, open_person_rows(store))
     http = HttpJwksFetcher()
     national = NationalRegister(register_store)
     auth = build_auth(
@@ -286,7 +304,8 @@ def start_sync(services: Services) -> Poller | None:
 
 
 def start(services: Services) -> None:
-    """What a serving node does once at start: vocabularies in the store, rules in force, person index built."""
+    """What a serving node does once at start: vocabularies in the store, rules in force, and the person index
+    checked (built once, here, only for a store written before it existed)."""
     services.vocabularies.load_files()
     services.rules.refresh(force=True)
     services.persons.refresh()

@@ -1,69 +1,65 @@
-"""The node's person index for matching: every Patient in the store, kept in memory and refreshed from the
-store's changes (at most every second), so a person imported by another process is found within seconds."""
+"""The node's person index for matching (issue 17): the ``PersonMatcher`` port over the durable index.
+
+The rows live with the data (``matching.ports.PersonRows``: the SQLite tables or the MongoDB collection the store
+writes with every Patient), so a Patient written by any process is matched by every worker at its next enquiry,
+and a deleted one never again; nothing is read into memory at start.
+"""
 
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 from mais_node.enquiry.model import Match
-from mais_node.fhir.search.parse import encode_cursor
 from mais_node.fhir.service import ResourceService
-from mais_node.matching import MATCH_GRADE_EXTENSION, PersonIndex, from_fhir_patient, match_grade_summary
+from mais_node.matching import MATCH_GRADE_EXTENSION, Candidate, from_fhir_patient, match_grade_summary
+from mais_node.matching.blocking import lookup
+from mais_node.matching.ports import PersonRows
+from mais_node.matching.profile import profile_of
+from mais_node.matching.rows import rank
 from mais_node.policy import MatchGrade
 
 NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
 
 
 class IndexedPersons:
-    """The ``PersonMatcher`` port over a ``PersonIndex`` built from the store's Patients."""
+    """The ``PersonMatcher`` port over a ``PersonRows`` index kept by the store."""
 
-    def __init__(self, resources: ResourceService, *, refresh_every: float = 1.0) -> None:
+    def __init__(self, resources: ResourceService, rows: PersonRows) -> None:
         self.resources = resources
-        self.refresh_every = refresh_every
-        self.index = PersonIndex()
-        self._after: tuple[str, str] | None = None
-        self._refreshed = 0.0
+        self.rows = rows
+        self._ensured = False
         self._lock = threading.Lock()
 
     def refresh(self) -> int:
-        """Add or replace every Patient written since the last refresh; the number taken in.
-
-        Pages by the store's own keyset on (lastUpdated, id), so a bulk load written within one instant is read once,
-        not again at every refresh.
-        """
+        """Make sure the index is built (once per store: one that holds Patients but no index rows is indexed now);
+        the number of people that build indexed, 0 when the index was already there."""
+        if self._ensured:
+            return 0
         with self._lock:
-            self._refreshed = time.monotonic()
-            taken = 0
-            while True:
-                pairs = [("_sort", "_lastUpdated"), ("_count", "200")]
-                if self._after is not None:
-                    pairs.append(("_cursor", encode_cursor(self._after)))
-                result = self.resources.search("Patient", pairs)
-                for stored in result.page.items:
-                    self.index.add(from_fhir_patient({**stored.body, "id": stored.id}))
-                    taken += 1
-                if result.page.items:
-                    last = result.page.items[-1]
-                    self._after = (last.last_updated, last.id)
-                if result.page.next_after is None:
-                    return taken
+            built = 0 if self._ensured else self.rows.ensure()
+            self._ensured = True
+            return built
+
+    def candidates(self, subject: dict[str, Any], limit: int = 5) -> list[Candidate]:
+        """The best candidates for an enquiry's subject (a FHIR Patient), strongest first."""
+        self.refresh()
+        profile = profile_of(from_fhir_patient({**subject, "id": "subject"}))
+        return rank(profile, self.rows.block(lookup(profile)), limit)
 
     def match(self, subject: dict[str, Any]) -> Match:
-        if time.monotonic() - self._refreshed >= self.refresh_every:
-            self.refresh()
-        query = from_fhir_patient({**subject, "id": "subject"})
-        summary = match_grade_summary(self.index.match(query))
-        best = summary.best
-        if best is None:
-            return Match(MatchGrade.CERTAINLY_NOT)
-        stored = self.resources.store.read("Patient", best.id)
-        if stored is None or stored.deleted:
-            self.index.remove(best.id)
-            return self.match(subject)
-        nhs = _nhs_number(stored.body)
-        return Match(MatchGrade(summary.grade.value), best.id, best.score, summary.ambiguous, nhs)
+        candidates = self.candidates(subject)
+        while True:
+            summary = match_grade_summary(candidates)
+            best = summary.best
+            if best is None:
+                return Match(MatchGrade.CERTAINLY_NOT)
+            stored = self.resources.store.read("Patient", best.id)
+            if stored is not None and not stored.deleted:
+                nhs = _nhs_number(stored.body)
+                return Match(MatchGrade(summary.grade.value), best.id, best.score, summary.ambiguous, nhs)
+            # Only after a crash between a MongoDB write's two steps, until its repair: never answer with it.
+            candidates = [candidate for candidate in candidates if candidate.id != best.id]
 
 
 def _nhs_number(patient: dict[str, Any]) -> str | None:
@@ -76,10 +72,8 @@ def _nhs_number(patient: dict[str, Any]) -> str | None:
 
 def match_bundle(persons: IndexedPersons, subject: dict[str, Any], base: str) -> dict[str, Any]:
     """FHIR R4 ``Patient/$match`` output: a searchset of candidates with score and match grade (R4 §Patient)."""
-    persons.refresh()
-    candidates = persons.index.match(from_fhir_patient({**subject, "id": "subject"}))
     entries = []
-    for candidate in candidates:
+    for candidate in persons.candidates(subject):
         stored = persons.resources.store.read("Patient", candidate.id)
         if stored is None or stored.deleted:
             continue

@@ -19,8 +19,9 @@ from mais_node.fhir.search.extract import index_entries, walk
 from mais_node.fhir.search.params import params_for
 from mais_node.fhir.search.parse import is_small_int, parse_search
 from mais_node.fhir.search.query import Criterion, Include, Query, ReferenceValue, SearchRequest
+from mais_node.matching.rows import person_entry
 from mais_node.storage.keyset import fhir_instant
-from mais_node.storage.port import Change, Page, ResourceStore, Stored
+from mais_node.storage.port import PERSON_TYPE, Change, Page, ResourceStore, Stored
 
 # A profile check run after structure validation: raises NotConformant listing every issue.
 Conformance = Callable[[dict[str, Any]], None]
@@ -298,6 +299,7 @@ class ResourceService:
             body,
             index_entries(body),
             expected,
+            person=person_entry(body) if resource_type == PERSON_TYPE else None,
         )
 
     def _check(self, resource_type: str, body: dict[str, Any], id: str | None, *, structure: bool = True) -> None:

@@ -3,8 +3,9 @@
 Collections: ``resource`` (current version of each resource, with its searchable values ``ix`` and sort keys
 ``sk``) and ``resource_version`` (every version). The durable step of a write is ONE atomic insert of the version
 document, whose ``_id`` (type/id/version) is unique: a concurrent writer of the same version loses with a duplicate
-key, which becomes a VersionConflict. The current document is then rolled forward; a crash in between is repaired by
-the next writer. No multi-document transaction is needed, so mongomock can test the same code.
+key, which becomes a VersionConflict. The current document is then rolled forward (and a Patient's person-index
+document, ``mongo_person_index.py``); a crash in between is repaired by the next writer. No multi-document
+transaction is needed, so mongomock can test the same code.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ from mais_node.fhir.search.query import (
 )
 from mais_node.fhir.search.text import MAX_CHAR
 from mais_node.fhir.search.text import VERSION as NORMALISATION
+from mais_node.matching.rows import person_entry
+from mais_node.storage import mongo_person_index
 from mais_node.storage.keyset import check_version, keyset, stamp
-from mais_node.storage.port import Change, Page, Stored
+from mais_node.storage.port import PERSON_TYPE, Change, Page, Stored
 
 Document = dict[str, Any]
 _DURABLE = WriteConcern(w="majority", j=True)
@@ -85,6 +88,7 @@ class MongoResourceStore:
         self.db = db
         self.current: Collection[Document] = db.get_collection("resource", write_concern=_DURABLE)
         self.versions: Collection[Document] = db.get_collection("resource_version", write_concern=_DURABLE)
+        self.persons = mongo_person_index.collection(db)
         self._ensure_indexes()
         self._renormalise()
 
@@ -146,6 +150,9 @@ class MongoResourceStore:
             self._repair(key)
             raise VersionConflict(f"{key} was changed by another request; retry") from exc
         self._roll_forward(key, doc, [] if deleted else [_index_doc(e) for e in change.index])
+        if change.resource_type == PERSON_TYPE:
+            entry = None if deleted else change.person
+            mongo_person_index.write_person(self.persons, mongo_person_index.person_doc(change.id, version, entry))
         return _stored(doc)
 
     def write_many(self, changes: Sequence[Change], *, mark: tuple[str, str | None] | None = None) -> list[Stored]:
@@ -168,6 +175,7 @@ class MongoResourceStore:
         first = dict(held)
         docs: list[Document] = []
         latest: dict[str, tuple[Document, list[Document]]] = {}
+        people: dict[str, Document] = {}
         for change in changes:
             key = f"{change.resource_type}/{change.id}"
             current = held.get(key)
@@ -180,6 +188,8 @@ class MongoResourceStore:
             held[key] = (version, deleted)
             docs.append(doc)
             latest[key] = (doc, [] if deleted else [_index_doc(e) for e in change.index])
+            if change.resource_type == PERSON_TYPE:
+                people[key] = mongo_person_index.person_doc(change.id, version, None if deleted else change.person)
         try:
             self.versions.insert_many([{"_id": f"{d['t']}/{d['id']}/{d['vid']}", **d} for d in docs], ordered=True)
         except BulkWriteError as exc:
@@ -200,7 +210,21 @@ class MongoResourceStore:
         for key, (doc, index) in latest.items():
             if first.get(key) is not None:
                 self._roll_forward(key, doc, index)
+        self._write_people(people, fresh={key for key in fresh if key in people})
         return [_stored(doc) for doc in docs]
+
+    def _write_people(self, people: dict[str, Document], *, fresh: set[str]) -> None:
+        """The batch's Patients' person-index documents: the new ones in one insert, the rest rolled forward."""
+        new = [people[key] for key in people if key in fresh]
+        if new:
+            try:
+                self.persons.insert_many(new, ordered=False)
+            except BulkWriteError as exc:  # indexed meanwhile (a repair, another writer): roll forward as below
+                for error in exc.details.get("writeErrors", []):
+                    mongo_person_index.write_person(self.persons, new[int(error.get("index") or 0)])
+        for key, doc in people.items():
+            if key not in fresh:
+                mongo_person_index.write_person(self.persons, doc)
 
     def read_mark(self, key: str) -> str | None:
         try:
@@ -227,6 +251,9 @@ class MongoResourceStore:
         index = [] if stored.deleted else [_index_doc(e) for e in index_entries(stored.body)]
         doc = {k: latest[k] for k in ("t", "id", "vid", "lu", "del", "json")}
         self._roll_forward(key, doc, index)
+        if rtype == PERSON_TYPE:
+            entry = None if stored.deleted else person_entry({**stored.body, "id": id_})
+            mongo_person_index.write_person(self.persons, mongo_person_index.person_doc(id_, stored.version, entry))
 
     def read(self, resource_type: str, id: str, version: int | None = None) -> Stored | None:
         try:

@@ -13,13 +13,20 @@ from typing import Any, Literal, Protocol
 import orjson
 
 from mais_node.fhir.search.query import IndexEntry, Query
+from mais_node.matching.rows import PersonEntry
+
+# The resource type whose writes keep the person index (matching/rows.py) in step, in the same write.
+PERSON_TYPE = "Patient"
 
 Operation = Literal["create", "update", "delete"]
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One write. ``expected_version``: None = any, 0 = must not exist yet, n = current must be version n."""
+    """One write. ``expected_version``: None = any, 0 = must not exist yet, n = current must be version n.
+
+    ``person``: a Patient's person-index entry, which the store writes with the resource (a Patient written or
+    deleted without one leaves no row: it is never matched)."""
 
     operation: Operation
     resource_type: str
@@ -28,6 +35,7 @@ class Change:
     body: dict[str, Any] | None = None
     index: Sequence[IndexEntry] = ()
     expected_version: int | None = None
+    person: PersonEntry | None = None
 
 
 @dataclass(slots=True)

@@ -1,7 +1,8 @@
 """The embedded store: one SQLite file in WAL mode (DESIGN §8).
 
 Tables: ``resource`` (the current version of each resource), ``resource_version`` (every version, the history),
-``sidx`` (the searchable values of current resources, one row per value). A write is one ``BEGIN IMMEDIATE``
+``sidx`` (the searchable values of current resources, one row per value); a Patient's person-index rows
+(``sqlite_person_index.py``) are written in the same transaction. A write is one ``BEGIN IMMEDIATE``
 transaction, so writers in several processes queue on the file lock instead of failing with "database is locked".
 
 The date index ``sidx_range`` holds only the rows that have a range (``lo``), the date parameters' values: indexing
@@ -31,8 +32,9 @@ from mais_node.fhir.search.query import (
 )
 from mais_node.fhir.search.text import MAX_CHAR, normalise
 from mais_node.fhir.search.text import VERSION as NORMALISATION
+from mais_node.storage import sqlite_person_index
 from mais_node.storage.keyset import check_version, keyset, stamp
-from mais_node.storage.port import Change, Page, Stored
+from mais_node.storage.port import PERSON_TYPE, Change, Page, Stored
 from mais_node.storage.sqlite_checkpoint import BACKSTOP_PAGES, Checkpointer
 from mais_node.storage.sqlite_writers import write_lock
 
@@ -83,6 +85,7 @@ class SqliteDatabase:
         self._write_lock = write_lock(self.path)
         try:
             self.connection().executescript(SCHEMA)
+            sqlite_person_index.prepare(self.connection())
             self._renormalise()
         except sqlite3.Error as exc:
             raise Unavailable("The resource store cannot be prepared") from exc
@@ -235,6 +238,9 @@ class SqliteResourceStore:
                 conn.executemany("INSERT INTO sidx (rid, p, v, s, x, lo, hi) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             else:
                 index[int(rid or 0)] = rows
+        if change.resource_type == PERSON_TYPE:
+            assert rid is not None  # an INSERT's lastrowid
+            sqlite_person_index.write_person(conn, rid, None if deleted else change.person, existed=current is not None)
         return Stored(change.resource_type, change.id, version, change.last_updated, deleted, payload)
 
     # -- reads --------------------------------------------------------------------------------------------

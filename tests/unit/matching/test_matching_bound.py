@@ -6,8 +6,10 @@ import random
 from dataclasses import replace
 
 from mais_node.matching import Grade, PersonIndex
+from mais_node.matching.blocking import lookup
 from mais_node.matching.grades import Candidate
 from mais_node.matching.profile import Profile, profile_of
+from mais_node.matching.rows import profile_of_row
 from mais_node.matching.scoring import could_be_possible, score
 from mais_node.matching.synthetic import generate_population, noisy_queries
 
@@ -50,10 +52,10 @@ def test_the_index_answers_as_if_it_scored_every_candidate_of_the_block() -> Non
     for labelled in QUERIES:
         query = profile_of(labelled.query)
         every: list[Candidate] = []
-        for row in index._block(query):
-            person_id = index._ids[row]
+        for row in index.rows.block(lookup(query)):
+            person_id = row.id
             assert person_id is not None
-            scored = score(query, index._profile(row))
+            scored = score(query, profile_of_row(row))
             if scored.grade is not Grade.CERTAINLY_NOT:
                 every.append(Candidate(person_id, scored.score, scored.grade, scored.features, scored.reasons))
         every.sort(key=lambda c: (-c.grade.rank, -c.score, c.id))
@@ -69,17 +71,17 @@ def test_a_query_with_an_nhs_number_skips_the_strangers_born_the_same_day() -> N
     ][:40]
     index = PersonIndex([me, *strangers])
     query = profile_of(me)
-    rows = index._block(query)
+    rows = index.rows.block(lookup(query))
     kept = [
-        index._ids[r]
+        r.id
         for r in rows
         if could_be_possible(
             query,
-            index._nhs[r],
-            index._birth[r],
-            bool(index._flags[r] & 2),
-            index._postcode[r],
-            index._flags[r] >> 2,
+            r.nhs,
+            r.birth,
+            bool(r.flags & 2),
+            r.postcode,
+            r.flags >> 2,
         )
     ]
     assert len(rows) == 41
@@ -96,21 +98,21 @@ def test_the_bound_never_skips_a_candidate_the_verified_number_floor_lifts() -> 
         query = replace(person, id="Q", postcode="ZE3 9XP", nhs_verified=False, **others)  # type: ignore[arg-type]
         profile = profile_of(query)
         every = []
-        for row in index._block(profile):
-            person_id = index._ids[row]
+        for row in index.rows.block(lookup(profile)):
+            person_id = row.id
             assert person_id is not None
             assert (
                 could_be_possible(
                     profile,
-                    index._nhs[row],
-                    index._birth[row],
-                    bool(index._flags[row] & 2),
-                    index._postcode[row],
-                    index._flags[row] >> 2,
+                    row.nhs,
+                    row.birth,
+                    bool(row.flags & 2),
+                    row.postcode,
+                    row.flags >> 2,
                 )
-                or score(profile, index._profile(row)).grade is Grade.CERTAINLY_NOT
+                or score(profile, profile_of_row(row)).grade is Grade.CERTAINLY_NOT
             )
-            scored = score(profile, index._profile(row))
+            scored = score(profile, profile_of_row(row))
             if scored.grade is not Grade.CERTAINLY_NOT:
                 every.append(Candidate(person_id, scored.score, scored.grade, scored.features, scored.reasons))
         every.sort(key=lambda c: (-c.grade.rank, -c.score, c.id))

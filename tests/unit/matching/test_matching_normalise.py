@@ -1,5 +1,6 @@
 """Normalisation of names, postcodes and dates before matching."""
 
+import random
 from datetime import date
 
 import pytest
@@ -7,6 +8,8 @@ import pytest
 from mais_node.matching.nicknames import are_nicknames, nicknames_of
 from mais_node.matching.normalise import (
     birth_key,
+    fold,
+    fold_unicode,
     name_tokens,
     normalise_name,
     normalise_postcode,
@@ -83,3 +86,17 @@ def test_unrelated_names_and_the_same_name_are_not_nicknames() -> None:
     assert not are_nicknames("william", "william")
     assert not are_nicknames("zebedee", "william")
     assert "bill" in nicknames_of("william")
+
+
+def test_the_ascii_shortcut_folds_exactly_as_the_unicode_steps() -> None:
+    chance = random.Random(17)
+    ascii_chars = [chr(code) for code in range(128)]
+    samples = [
+        "O'Brien-Smith",
+        "  Mc Donald ",
+        "A`B",
+        "x\x00y\ty",
+        *("".join(chance.choice(ascii_chars) for _ in range(chance.randint(0, 12))) for _ in range(20_000)),
+    ]
+    for value in samples:
+        assert fold(value) == fold_unicode(value), repr(value)

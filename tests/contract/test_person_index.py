@@ -121,6 +121,36 @@ def test_a_deleted_person_is_never_matched_again_and_can_come_back(index: Index)
     assert ids(index.match(smith()))[0] == "smith"
 
 
+def test_a_batch_of_an_import_files_its_people_as_single_writes_do(index: Index) -> None:
+    """``write_many`` (``mais person import``): new people, one already held and moved, one written twice."""
+    if index.resources is None:
+        pytest.skip("the in-memory rows have no store to write a batch to")
+    index.write(smith())
+    moved = smith(
+        identifier=[{"system": NHS, "value": "9000000009"}],
+        name=[{"use": "official", "family": "Okafor", "given": ["Grace"]}],
+        birthDate="1984-11-30",
+        address=[{"postalCode": "M1 1AE"}],
+        gender="female",
+    )
+    first = patient(id="twice", identifier=None, name=[{"family": "Adeyemi", "given": ["Tolu"]}])
+    second = {**first, "birthDate": "2011-04-05"}
+    fresh = patient(
+        id="fresh",
+        identifier=[{"system": NHS, "value": "9876543210"}],
+        name=[{"family": "Nowak", "given": ["Zofia"]}],
+        birthDate="2002-07-19",
+        address=[{"postalCode": "BD1 1AA"}],
+        gender="female",
+    )
+    index.resources.write_many([moved, first, fresh, second], mark=None)
+    assert not index.match(smith())
+    assert ids(index.match(moved)) == ["smith"]
+    assert ids(index.match(fresh)) == ["fresh"]
+    assert ids(index.match(second)) == ["twice"]
+    assert not index.match({key: value for key, value in first.items() if key != "address"})  # the first birth date
+
+
 def test_a_person_filed_under_many_keys_of_the_lookup_is_one_candidate(index: Index) -> None:
     index.write(smith(name=[{"family": "Smith-Jones", "given": ["John"]}, {"use": "maiden", "family": "Smyth"}]))
     profile = profile_of(from_fhir_patient({**smith(), "id": "q"}))

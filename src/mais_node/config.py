@@ -57,6 +57,17 @@ class Settings(BaseSettings):
     keep_alive_seconds: int = Field(5, gt=0, description="An idle keep-alive connection is closed after this")
     max_connections: int = Field(1000, gt=0, description="Connections one worker holds (503 beyond)")
     max_connections_per_address: int = Field(64, gt=0, description="Connections one address holds (503 beyond)")
+    # The console's sign-in with the organisation's identity provider (issue 16 §2; console/oidc.py checks them).
+    console_oidc_issuer: str = Field("", description="Issuer URL of the OpenID provider (none: local accounts only)")
+    console_oidc_client_id: str = Field("", description="The console's client id at the OpenID provider")
+    console_oidc_client_secret: str = Field("", description="Its client secret (empty: a public client, PKCE only)")
+    console_oidc_role_claim: str = Field("roles", description="The ID token claim holding the person's roles")
+    console_oidc_role_map: str = Field("", description="IdP role=console role, comma-separated (ig=ig-officer,...)")
+    console_oidc_redirect_url: str = Field("", description="The callback URL registered at the provider")
+    console_oidc_name: str = Field("", description="The provider's name on the sign-in button (the issuer's host)")
+    console_sign_in_failures_per_minute: int = Field(
+        10, gt=0, description="Failed password sign-ins one address may make per minute (429 beyond)"
+    )
 
     @field_validator("trusted_proxies")
     @classmethod

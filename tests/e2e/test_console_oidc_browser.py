@@ -8,7 +8,6 @@ a temporary folder; with MAIS_CONSOLE_SCREENSHOTS=1 it replaces docs/console/sig
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_console_browser import ARGS, AXE, CHROMIUM, axe
-from tests.e2e.test_demo import free_port, wait_ready
+from tests.e2e.test_demo import free_port, stop, wait_ready
 from tests.oidc.provider import CLIENT_ID, CLIENT_SECRET, MISSING, provider
 
 pytestmark = [
@@ -64,14 +63,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
             wait_ready(port, process)
             yield Node(base, workdir / "shots")
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-            if process.stdout is not None:
-                process.stdout.close()
+            stop(process)
 
 
 @pytest.fixture(scope="module")

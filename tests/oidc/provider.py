@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -13,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from tests.e2e.test_demo import stop
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).resolve().parent / "provider.mjs"
@@ -55,14 +56,7 @@ def provider(port: int, redirects: list[str], timeout: float = 20) -> Iterator[s
             time.sleep(0.2)
         yield issuer
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        if process.stdout is not None:
-            process.stdout.close()
+        stop(process)
 
 
 def login_form(html: str) -> tuple[str, dict[str, str]]:

@@ -30,7 +30,7 @@ from mais_node.audit.actors import Actor
 from mais_node.config import Settings
 from mais_node.console.people import ROLES, Person, Session, session_extra
 from mais_node.console.sessions import key_of
-from mais_node.console.web import SESSION_COOKIE, Console, ConsoleDep, is_loopback, render, safe_next
+from mais_node.console.web import SESSION_COOKIE, Console, ConsoleDep, error_page, is_loopback, render, safe_next
 
 router = APIRouter(prefix="/console/oidc", include_in_schema=False)
 
@@ -288,9 +288,7 @@ def _failed(request: Request, console: Console, reason: str, *, status: int = 40
 async def start(request: Request, console: ConsoleDep, next: str = "") -> Response:
     provider = provider_of(console)
     if provider is None:
-        return render(
-            request, "error.html", status=404, title="Page not found", message="There is no such page in the console."
-        )
+        return error_page(request, 404, "There is no such page in the console.")
     state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(48)
     try:
         url = await provider.authorization_url(state, nonce, verifier)
@@ -309,9 +307,7 @@ async def start(request: Request, console: ConsoleDep, next: str = "") -> Respon
 async def callback(request: Request, console: ConsoleDep) -> Response:
     provider = provider_of(console)
     if provider is None:
-        return render(
-            request, "error.html", status=404, title="Page not found", message="There is no such page in the console."
-        )
+        return error_page(request, 404, "There is no such page in the console.")
     params = request.query_params
     token = request.cookies.get(PENDING_COOKIE, "")
     pending = console.sessions.store.get_session(key_of(token)) if token else None

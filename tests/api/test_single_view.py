@@ -83,7 +83,7 @@ def make_requester(tmp_path: Path) -> Iterator[tuple[Node, FakePeers]]:
             listing=listing,
             terminology=services.vocabularies,
             store=services.resources,
-            follow_ups=services.network.store,
+            follow_ups=services.network.store,  # type: ignore[union-attr]
             audit=services.checkpointer,
             clock=services.clock,
             node=services.node,

@@ -25,6 +25,7 @@ from mais_node.config import Settings
 from mais_node.network.ports import Published
 from mais_node.network.publish import publish
 from mais_node.wiring import build_services
+from tests.api.test_single_view import rows as rows  # one reading of a view's rows for every tier
 from tests.e2e.test_crash import free_port
 
 READY_WITHIN = 30.0
@@ -142,17 +143,6 @@ def seed(store: Path, org: str, *people: dict[str, Any]) -> None:
             services.resources.create("Patient", person)
     finally:
         services.close()
-
-
-def rows(view: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
-    found = {}
-    for output in view.get("output", []):
-        parts = {
-            e["url"]: next(v for k, v in e.items() if k.startswith("value"))
-            for e in output["extension"][0]["extension"]
-        }
-        found[output["valueReference"]["identifier"]["value"]] = (output["type"]["coding"][0]["code"], parts)
-    return found
 
 
 def traced(base: str, bearer: str, trace_id: str) -> list[dict[str, Any]]:

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # The single view (issue 15): how long a practitioner waits, how long referred rows are followed.
     single_view_seconds: float = Field(20.0, description="The live deadline of a single view")
     single_view_collection_seconds: float = Field(900.0, description="Referred rows are followed this long")
+    single_view_follow_seconds: float = Field(
+        1.0, gt=0, description="How often a worker claims referred rows due a poll (any worker of the node)"
+    )
     identity_client_id: str = Field("", description="This node's client id in the register (found there when empty)")
     trusted_proxies: str = Field(
         "", description="Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is believed"

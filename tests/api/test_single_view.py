@@ -20,6 +20,7 @@ from mais_node.network.peers_fake import FakePeers, Scripted
 from mais_node.network.rows import Exchange, Stage
 from mais_node.network.single_view import SingleViews
 from mais_node.network.view import PROFILE, ROW_EXTENSION, TRACE_SYSTEM
+from mais_node.wiring import build_services
 from mais_node.wiring_single_view import EXTRA
 from tests.api.conftest import Node, make_node
 from tests.unit.network.test_fan_out import DENIED, DOWN, FHIR, match
@@ -341,11 +342,17 @@ def test_stopping_the_node_leaves_the_follow_up_in_the_store_unheld_and_closes_t
     while not [c for c in peers.calls if c.stage is Stage.FOLLOW] and time.monotonic() < deadline:
         time.sleep(0.02)
     assert [c.target for c in peers.calls if c.stage is Stage.FOLLOW] == [PARTNER_TASK]
-    store = node.services.network.store  # type: ignore[union-attr]
+    settings = node.services.settings
     next(fixture, None)  # the node stops
     assert peers.closed
-    # The lease was given up at once: another worker claims the view now, not after the lease expires.
-    claimed = store.claim_follow_ups("next-worker", now=time.time(), lease_until=time.time() + 30, limit=10)
+    # The lease was given up at once: another worker (its own services on the same file) claims the view now, not
+    # after the lease expires.
+    other = build_services(settings)
+    try:
+        store = other.network.store  # type: ignore[union-attr]
+        claimed = store.claim_follow_ups("next-worker", now=time.time(), lease_until=time.time() + 30, limit=10)
+    finally:
+        other.close()
     assert [f.view_id for f in claimed] == [view["id"]]
 
 

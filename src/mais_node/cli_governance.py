@@ -86,48 +86,25 @@ def policy_test(
     ] = None,
 ) -> None:
     """Run a folder of cases (request → expected decision per item and rule ids); non-zero exit on any mismatch."""
-    from mais_node.adapters.cedar import CedarPolicyEngine
     from mais_node.errors import MaisError
-    from mais_node.policy import compile_sharing_policies, load_rule_set, read_sharing_policy
-    from mais_node.policy.ask_cases import load_ask_cases, render_ask_table, run_ask_cases
-    from mais_node.policy.cases import all_passed, load_cases, render_table, run_cases
+    from mais_node.policy.ask_cases import render_ask_table
+    from mais_node.policy.cases import render_table
+    from mais_node.policy_testing import run_policy_tests
 
     services = _services(store, read_only=True)
     try:
-        folder = agreements or services.settings.rules_dir.parent / "sharing-policies"
-        files = [read_sharing_policy(path) for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
-        held = [*services.rules.agreements.held(), *files]
-        engine = CedarPolicyEngine()
-        engine.load(
-            load_rule_set(
-                rules or services.settings.rules_dir, compile_sharing_policies(held, services.settings.node_org)
-            )
-        )
-        rows = run_cases(load_cases(directory, held), engine)
-        asked = load_ask_cases(directory)
-        ask_rows = run_ask_cases(asked, _ask_rules(rules or services.settings.rules_dir)) if asked else []
+        run = run_policy_tests(services, directory, rules=rules, agreements=agreements)
     except MaisError as exc:
         typer.echo(f"error: {exc.diagnostics}", err=True)
         raise typer.Exit(2) from exc
     finally:
         services.close()
-    if rows or not ask_rows:
-        typer.echo(render_table(rows))
-    if ask_rows:
-        typer.echo(render_ask_table(ask_rows))
-    if not all_passed(rows) or not all(r.ok for r in ask_rows):
+    if run.rows or not run.ask_rows:
+        typer.echo(render_table(run.rows))
+    if run.ask_rows:
+        typer.echo(render_ask_table(run.ask_rows))
+    if not run.ok:
         raise typer.Exit(1)
-
-
-def _ask_rules(rules_dir: Path):  # type: ignore[no-untyped-def]
-    """This node's rules on asking, loaded now (a refusal is the command's error)."""
-    from mais_node.adapters.cedar_asking import CedarAskRules
-    from mais_node.config import DEFAULTS
-    from mais_node.policy.asking import ASKING_DIR
-
-    ask = CedarAskRules(rules_dir if (rules_dir / ASKING_DIR).is_dir() else DEFAULTS / "rules")
-    ask.load()
-    return ask
 
 
 @sharing_app.command("add")

@@ -6,6 +6,7 @@ shown as text; the role and the CSRF token checked."""
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,10 @@ import orjson
 import pytest
 from markupsafe import escape
 
+from mais_node import sharing_policies
 from mais_node.adapters.jose_keys import generate_private_jwk
+from mais_node.config import DEFAULTS
+from mais_node.policy_testing import run_policy_tests
 from tests.api.conftest import ADMIN_ACTOR, Node, make_node
 from tests.api.test_console_review import signed_in
 from tests.registers import Authority, a_system, an_organisation
@@ -172,3 +176,111 @@ def test_an_unknown_entry_is_a_404_page(node: Node) -> None:
     missing = node.http.post("/console/register/org/ZZ9999/confirm", data={"csrf": csrf})
     assert missing.status_code == 404
     assert "Not in the register" in missing.text
+
+
+AGREEMENT = DEFAULTS / "sharing-policies" / "LA0001-NODE01-2026.json"
+
+
+def console_actions(node: Node, action: str) -> list[tuple[str, str, str]]:
+    """(target, outcome, agent) of each console record of ``action``."""
+    found = []
+    for record in node.services.audit.scan():
+        event = record.event
+        if action in [c["code"] for c in event.get("subtype", [])]:
+            who = event["agent"][0]["who"]["identifier"]["value"]
+            found.append((event["entity"][0]["what"]["reference"], event["outcome"], who))
+    return found
+
+
+def test_a_sharing_policy_is_held_listed_and_retired_after_confirmation(node: Node) -> None:
+    csrf = signed_in(node, "ada", "admin")
+    text = AGREEMENT.read_text(encoding="utf-8")
+    held = node.http.post("/console/register/policies", data={"csrf": csrf, "document": text}, follow_redirects=False)
+    assert held.status_code == 303, held.text
+    assert [(e.policy.identifier, e.state) for e in sharing_policies.held(node.services)] == [
+        ("LA0001-NODE01-2026", "in force")
+    ]
+    assert console_actions(node, "sharing-policy-add") == [("Contract/LA0001-NODE01-2026", "0", "ada")]
+    page = node.http.get(held.headers["location"]).text
+    assert "LA0001-NODE01-2026 version 1 held" in page
+    assert 'action="/console/register/policy/LA0001-NODE01-2026/confirm"' in page
+    confirm = node.http.post("/console/register/policy/LA0001-NODE01-2026/confirm", data={"csrf": csrf})
+    assert "Are you sure you want to retire this sharing policy?" in confirm.text
+    unconfirmed = node.http.post("/console/register/policy/LA0001-NODE01-2026/retire", data={"csrf": csrf})
+    assert unconfirmed.status_code == 400
+    assert sharing_policies.held(node.services)[0].state == "in force"
+    retired = node.http.post(
+        "/console/register/policy/LA0001-NODE01-2026/retire",
+        data={"csrf": csrf, "confirmed": "yes"},
+        follow_redirects=False,
+    )
+    assert retired.status_code == 303
+    assert [(e.policy.version, e.state) for e in sharing_policies.held(node.services)] == [
+        (1, "active"),
+        (2, "retired"),
+    ]
+    listed = node.http.get("/console/register").text
+    assert re.findall(r'govuk-tag--grey">([a-z ]+)<', listed) == ["not in force", "retired"]
+    assert "Retire<span" not in listed
+    assert console_actions(node, "sharing-policy-retire") == [("Contract/LA0001-NODE01-2026", "0", "ada")]
+    gone = node.http.post("/console/register/policy/LA0001-NODE01-2026/confirm", data={"csrf": csrf})
+    assert gone.status_code == 404
+
+
+def test_a_sharing_policy_the_node_cannot_act_on_is_refused_whole_with_an_error_summary(node: Node) -> None:
+    csrf = signed_in(node, "ada", "admin")
+    not_json = node.http.post("/console/register/policies", data={"csrf": csrf, "document": "{not json"})
+    assert not_json.status_code == 400
+    assert "There is a problem" in not_json.text
+    assert "The document is not JSON" in not_json.text
+    assert "{not json</textarea>" in not_json.text  # the person's entry is kept
+    document = orjson.loads(AGREEMENT.read_bytes())
+    document["Name"] = HOSTILE[1]
+    document["Purpose"] = ["https://mais.example.org/fhir/CodeSystem/no-such|<script>alert(1)</script>"]
+    refused = node.http.post(
+        "/console/register/policies", data={"csrf": csrf, "document": orjson.dumps(document).decode()}
+    )
+    assert refused.status_code == 400
+    assert 'href="#document"' in refused.text
+    assert "<script>alert" not in refused.text
+    assert "<img src=x" not in refused.text
+    assert sharing_policies.held(node.services) == []
+    assert [outcome for _, outcome, _ in console_actions(node, "sharing-policy-add")] == ["4"], refused.text
+
+
+def test_the_rules_page_shows_the_set_in_force_and_the_policy_tests_on_disk(node: Node) -> None:
+    signed_in(node, "ian", "ig-officer")
+    page = node.http.get("/console/rules")
+    assert page.status_code == 200, page.text
+    in_force = node.services.rules.in_force
+    assert in_force is not None
+    assert in_force.content_hash in page.text
+    assert "national/s17-child-in-need.cedar" in page.text
+    run = run_policy_tests(node.services, node.services.settings.rules_dir / "tests")
+    total = len(run.rows) + len(run.ask_rows)
+    assert total > 10
+    assert f"{total} passed, 0 failed" in page.text
+    assert page.text.count('govuk-tag--green">passed') == total
+    assert console_actions(node, "policy-test") == [("tests", "0", "ian")]
+    assert 'href="/console/rules"' in page.text
+
+
+def test_a_failing_case_on_disk_is_shown_failed(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(DEFAULTS / "rules", rules)
+    shutil.copytree(DEFAULTS / "sharing-policies", tmp_path / "sharing-policies")
+    case = rules / "tests" / "use-cases" / "s17-child-in-need.json"
+    case.write_text(case.read_text(encoding="utf-8").replace('"PERMIT"', '"DENY"', 1), encoding="utf-8")
+    for node in make_node(tmp_path, rules_dir=rules):
+        signed_in(node, "ada", "admin")
+        page = node.http.get("/console/rules").text
+        assert re.search(r"\d+ passed, 1 failed", page), page
+        assert page.count('govuk-tag--red">failed') == 1
+
+
+def test_a_practitioner_cannot_open_the_rules_or_hold_a_policy(node: Node) -> None:
+    csrf = signed_in(node, "pat", "practitioner")
+    assert node.http.get("/console/rules").status_code == 403
+    text = AGREEMENT.read_text(encoding="utf-8")
+    assert node.http.post("/console/register/policies", data={"csrf": csrf, "document": text}).status_code == 403
+    assert sharing_policies.held(node.services) == []

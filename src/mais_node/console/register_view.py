@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mais_node.register.model import ACTIVE, Client, Organisation
+from mais_node.sharing_policies import HeldPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,4 +64,28 @@ def client_row(client: Client) -> ClientRow:
         scopes=" ".join(client.scopes),
         source=source_of(client.source, client.suspended_here),
         suspendable=client.active,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRow:
+    identifier: str
+    name: str
+    version: str
+    state: str
+    dates: str
+    parties: str
+    retirable: bool
+
+
+def policy_row(entry: HeldPolicy) -> PolicyRow:
+    policy = entry.policy
+    return PolicyRow(
+        identifier=policy.identifier,
+        name=policy.name,
+        version=str(policy.version),
+        state=entry.state if entry.state in ("in force", "retired") else "not in force",
+        dates=f"{policy.start.isoformat()} to {policy.end.isoformat()}",
+        parties=", ".join(party.name for party in policy.parties),
+        retirable=entry.state == "in force",
     )

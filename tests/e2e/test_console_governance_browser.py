@@ -19,7 +19,7 @@ from tests.e2e.test_console_browser import (  # noqa: F401 (browser, demo and pa
 )
 
 
-def test_an_administrator_suspends_a_system_after_confirming_and_reactivates_it(page: Any, demo: Demo) -> None:
+def test_an_administrator_suspends_a_system_after_confirming_and_reactivates_it(page: Any, demo: Demo) -> None:  # noqa: F811
     sign_in(page, demo, "admin")
     page.click("nav a[href='/console/register']")
     axe(page, demo, "register")
@@ -37,7 +37,7 @@ def test_an_administrator_suspends_a_system_after_confirming_and_reactivates_it(
     assert "Suspend" in page.locator("tr", has_text=demo.la_client).inner_text()
 
 
-def test_an_ig_officer_sees_the_rules_in_force_and_the_policy_tests(page: Any, demo: Demo) -> None:
+def test_an_ig_officer_sees_the_rules_in_force_and_the_policy_tests(page: Any, demo: Demo) -> None:  # noqa: F811
     sign_in(page, demo, "ig")
     page.click("nav a[href='/console/rules']")
     text = page.inner_text("main")
@@ -47,7 +47,7 @@ def test_an_ig_officer_sees_the_rules_in_force_and_the_policy_tests(page: Any, d
     axe(page, demo, "rules")
 
 
-def test_a_practitioner_gets_the_403_page_for_both(page: Any, demo: Demo) -> None:
+def test_a_practitioner_gets_the_403_page_for_both(page: Any, demo: Demo) -> None:  # noqa: F811
     sign_in(page, demo, "practitioner")
     for path in ("/console/register", "/console/rules"):
         answer = page.goto(f"{demo.base}{path}")

@@ -101,7 +101,8 @@ def _page(
         clients=[view.client_row(c) for c in auth.clients.list()],
         policies=[view.policy_row(p) for p in sharing_policies.held(console.services)],
         done=done,
-        problem=problem,
+        # The error summary: the service's refusal of a change, or each problem of a document (linked to its field).
+        problems=[("main-content", problem)] if problem else [("document", e) for e in errors or []],
         errors=errors or [],
         document=document,
     )

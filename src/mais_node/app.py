@@ -21,7 +21,7 @@ from mais_node.console import web as console
 from mais_node.fhir.capability import OPERATIONS, UNSTORED, capability_statement
 from mais_node.fhir.search.params import DECLARED
 from mais_node.wiring import Services, build_services, start, start_sync
-from mais_node.wiring_single_view import close_single_views
+from mais_node.wiring_single_view import close_single_views, start_follow_ups
 
 log = logging.getLogger("mais_node")
 
@@ -54,9 +54,12 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         start(node)
         poller = start_sync(node)
+        follow_ups = start_follow_ups(node)
         _freeze_startup_objects()
         log.info("mais-node %s serving %s on %s", __version__, settings.fhir_base, settings.store.split("?")[0])
         yield
+        if follow_ups is not None:
+            await follow_ups.aclose()
         await close_single_views(node)
         if poller is not None:
             poller.stop()

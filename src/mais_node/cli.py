@@ -54,6 +54,17 @@ app.add_typer(register_app, name="register")
 app.command("single-view")(single_view)
 
 
+def check_console_oidc(settings: Settings) -> None:
+    """Before ``mais serve`` starts: the console's identity provider settings make sense, or one line and exit 2."""
+    from mais_node.console.oidc import OidcSettingsError, oidc_config
+
+    try:
+        oidc_config(settings)
+    except OidcSettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
 def _settings(store: str | None, *, create: bool = False, **overrides: object) -> Settings:
     """Settings for a command; the store must exist unless the command is one that creates it (serve, demo, init)."""
     return node_settings(store, create=create, **overrides)
@@ -82,6 +93,7 @@ def serve(
     check_port(settings.host, settings.port)
     check_store(settings.store)
     check_register_settings(settings)  # one line and exit 1, not a traceback from every worker
+    check_console_oidc(settings)
     # Workers are separate processes: the settings reach them through the environment.
     os.environ["MAIS_STORE"] = settings.store
     os.environ["MAIS_HOST"] = settings.host

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # The single view (issue 15): how long a practitioner waits, how long referred rows are followed.
     single_view_seconds: float = Field(20.0, description="The live deadline of a single view")
     single_view_collection_seconds: float = Field(900.0, description="Referred rows are followed this long")
+    single_view_follow_seconds: float = Field(
+        1.0, gt=0, description="How often a worker claims referred rows due a poll (any worker of the node)"
+    )
     identity_client_id: str = Field("", description="This node's client id in the register (found there when empty)")
     trusted_proxies: str = Field(
         "", description="Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is believed"
@@ -57,6 +60,17 @@ class Settings(BaseSettings):
     keep_alive_seconds: int = Field(5, gt=0, description="An idle keep-alive connection is closed after this")
     max_connections: int = Field(1000, gt=0, description="Connections one worker holds (503 beyond)")
     max_connections_per_address: int = Field(64, gt=0, description="Connections one address holds (503 beyond)")
+    # The console's sign-in with the organisation's identity provider (issue 16 §2; console/oidc.py checks them).
+    console_oidc_issuer: str = Field("", description="Issuer URL of the OpenID provider (none: local accounts only)")
+    console_oidc_client_id: str = Field("", description="The console's client id at the OpenID provider")
+    console_oidc_client_secret: str = Field("", description="Its client secret (empty: a public client, PKCE only)")
+    console_oidc_role_claim: str = Field("roles", description="The ID token claim holding the person's roles")
+    console_oidc_role_map: str = Field("", description="IdP role=console role, comma-separated (ig=ig-officer,...)")
+    console_oidc_redirect_url: str = Field("", description="The callback URL registered at the provider")
+    console_oidc_name: str = Field("", description="The provider's name on the sign-in button (the issuer's host)")
+    console_sign_in_failures_per_minute: int = Field(
+        10, gt=0, description="Failed password sign-ins one address may make per minute (429 beyond)"
+    )
 
     @field_validator("trusted_proxies")
     @classmethod

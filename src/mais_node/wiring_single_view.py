@@ -14,6 +14,7 @@ from mais_node.adapters.peers_http import HttpPeers, Identity
 from mais_node.config import DEFAULTS
 from mais_node.errors import MaisError, Unavailable
 from mais_node.network.fan_out import FanOut
+from mais_node.network.follow_up import FollowUpLoop
 from mais_node.network.single_view import SingleViews
 from mais_node.policy.asking import ASKING_DIR
 from mais_node.wiring import Services
@@ -53,6 +54,7 @@ def single_views(services: Services) -> SingleViews:
         listing=national,
         terminology=services.vocabularies,
         store=services.resources,
+        follow_ups=services.network.store,
         audit=services.checkpointer,
         clock=services.clock,
         node=services.node,
@@ -76,6 +78,28 @@ def ask_rules(rules_dir: Path) -> CedarAskRules:
     except MaisError as exc:  # every single view is refused (503) until the files are mended
         log.error("rules on asking refused: %s", exc.diagnostics)
     return rules
+
+
+def start_follow_ups(services: Services) -> FollowUpLoop | None:
+    """This worker's follow-ups of referred rows (any view of this node, whoever started it), claimed from the store
+    while this node can ask its partners."""
+    if services.network is None:
+        return None
+
+    def rounds() -> SingleViews | None:
+        try:
+            return single_views(services)
+        except Unavailable:
+            return None  # not a system in the register (yet): no view of this node can be followed here
+
+    loop = FollowUpLoop(
+        services.network.store,
+        rounds,
+        lambda: services.clock.now().timestamp(),
+        tick=services.settings.single_view_follow_seconds,
+    )
+    loop.start()
+    return loop
 
 
 async def close_single_views(services: Services) -> None:

@@ -64,7 +64,7 @@ def on_hold() -> Exchange:
 
 def make_requester(tmp_path: Path) -> Iterator[tuple[Node, FakePeers]]:
     """A node whose partners are the in-memory Peers: the register's network of test_targets, each scripted."""
-    for node in make_node(tmp_path):
+    for node in make_node(tmp_path, single_view_follow_seconds=0.05):
         peers = FakePeers(
             queries={
                 "POL001": Scripted(known_with_contact()),
@@ -83,6 +83,7 @@ def make_requester(tmp_path: Path) -> Iterator[tuple[Node, FakePeers]]:
             listing=listing,
             terminology=services.vocabularies,
             store=services.resources,
+            follow_ups=services.network.store,  # type: ignore[union-attr]
             audit=services.checkpointer,
             clock=services.clock,
             node=services.node,
@@ -331,15 +332,21 @@ def test_a_view_continues_the_practitioners_systems_trace(requester: tuple[Node,
     assert {c.traceparent.split("-")[1] for c in peers.calls} == {trace_id}
 
 
-def test_stopping_the_node_ends_the_follow_ups_and_closes_the_peers(tmp_path: Path) -> None:
+def test_stopping_the_node_leaves_the_follow_up_in_the_store_unheld_and_closes_the_peers(tmp_path: Path) -> None:
     fixture = make_requester(tmp_path)
     node, peers = next(fixture)
-    post(node, ask(), node.as_(SCOPE))  # LA0002's row is referred: a follow-up is under way
-    views: SingleViews = node.services.extras[EXTRA]
-    assert views._background
+    peers.tasks[PARTNER_TASK] = [Scripted(on_hold(), delay=30)]  # a poll under way when the node stops
+    view = post(node, ask(), node.as_(SCOPE)).json()  # LA0002's row is referred
+    deadline = time.monotonic() + 5
+    while not [c for c in peers.calls if c.stage is Stage.FOLLOW] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [c.target for c in peers.calls if c.stage is Stage.FOLLOW] == [PARTNER_TASK]
+    store = node.services.network.store  # type: ignore[union-attr]
     next(fixture, None)  # the node stops
-    assert not views._background
     assert peers.closed
+    # The lease was given up at once: another worker claims the view now, not after the lease expires.
+    claimed = store.claim_follow_ups("next-worker", now=time.time(), lease_until=time.time() + 30, limit=10)
+    assert [f.view_id for f in claimed] == [view["id"]]
 
 
 @pytest.mark.parametrize(

@@ -46,6 +46,7 @@ def requester(tmp_path: Path) -> Iterator[tuple[Node, FakePeers, Path]]:
             listing=listing,
             terminology=services.vocabularies,
             store=services.resources,
+            follow_ups=services.network.store,  # type: ignore[union-attr]
             audit=services.checkpointer,
             clock=services.clock,
             node=services.node,

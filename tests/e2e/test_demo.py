@@ -39,6 +39,18 @@ def wait_ready(port: int, process: subprocess.Popen[str], timeout: float = 90) -
     raise AssertionError("the demo node did not become ready")
 
 
+def stop(process: subprocess.Popen[str]) -> None:
+    """Stop a server the test started, by its PID: SIGTERM, then SIGKILL after 15 s; its output pipe closed."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+    if process.stdout is not None:
+        process.stdout.close()
+
+
 @pytest.fixture
 def demo(tmp_path: Path) -> tuple[int, Path, subprocess.Popen[str]]:
     port = free_port()
@@ -66,14 +78,7 @@ def demo(tmp_path: Path) -> tuple[int, Path, subprocess.Popen[str]]:
         wait_ready(port, process)
         yield port, tmp_path, process
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        if process.stdout is not None:
-            process.stdout.close()
+        stop(process)
 
 
 def printed_commands(process: subprocess.Popen[str]) -> dict[str, list[str]]:

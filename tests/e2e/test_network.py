@@ -6,15 +6,8 @@ rolled-back register are refused at every node, the last good one kept. Every pr
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from datetime import timedelta
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -23,71 +16,16 @@ import orjson
 import pytest
 
 from mais_node.adapters.jose_keys import generate_private_jwk, public_jwks
-from mais_node.audit.actors import Actor
 from mais_node.client import client_assertion
 from mais_node.config import Settings
 from mais_node.network.ports import Published
-from mais_node.network.publish import publish
 from mais_node.network.signature import sign
 from mais_node.wiring import build_services
-from tests.e2e.test_crash import free_port
+from tests.e2e.nodes import ACTOR, publish_from, register_serial, serving, until
 
 pytestmark = pytest.mark.slow
 
 SYNC_SECONDS = 2.0
-READY_WITHIN = 30.0
-ACTOR = Actor(org_ods="AUTH01", client_id="network-test")
-
-
-@contextmanager
-def serving(store: Path, log: Path, **env: str) -> Iterator[str]:
-    """``mais serve`` on a free loopback port until the block ends; then stopped by its process id (and group)."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("MAIS_")}
-    environment |= {"MAIS_BASE_URL": base, "MAIS_LOG_LEVEL": "warning"} | env
-    command = [sys.executable, "-m", "mais_node", "serve", "--store", f"sqlite:///{store}", "--port", str(port)]
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            command, env=environment, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            _until(lambda: _ready(base), f"{base} ready", server)
-            yield base
-        finally:
-            if server.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(server.pid, signal.SIGTERM)
-                try:
-                    server.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(server.pid, signal.SIGKILL)
-                    server.wait(timeout=10)
-
-
-def _ready(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/readyz", timeout=1.0).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def _until(
-    condition: Any, what: str, server: subprocess.Popen[bytes] | None = None, within: float = READY_WITHIN
-) -> float:
-    """Seconds until ``condition()`` held (failing the test after ``within``)."""
-    started = time.monotonic()
-    while time.monotonic() - started < within:
-        if server is not None and server.poll() is not None:
-            pytest.fail(f"{what}: the server exited with {server.returncode}")
-        if condition():
-            return time.monotonic() - started
-        time.sleep(0.1)
-    pytest.fail(f"not {what} within {within} s")
-
-
-def register_serial(base: str) -> dict[str, Any]:
-    return dict(httpx.get(f"{base}/readyz", timeout=2.0).json()["register"])
 
 
 def token_status(base: str, client_id: str, key: dict[str, Any]) -> int:
@@ -117,26 +55,6 @@ def authority_store(path: Path, key: dict[str, Any]) -> tuple[Settings, str]:
     finally:
         services.close()
     return settings, client.client_id
-
-
-def publish_from(settings: Settings, private: dict[str, Any], *, revoke: str | None = None) -> Published:
-    services = build_services(settings)
-    try:
-        if revoke:
-            services.auth.clients.revoke(revoke, actor=ACTOR)
-        assert services.network is not None
-        return publish(
-            services.auth.organisations,
-            services.auth.clients,
-            services.resources,
-            services.network.store,
-            services.clock,
-            private_jwk=private,
-            valid_for=timedelta(days=7),
-            base=settings.public_base,
-        )
-    finally:
-        services.close()
 
 
 def serve_instead(settings: Settings, document: bytes, serial: int) -> None:
@@ -174,14 +92,14 @@ def test_an_authority_and_three_nodes(tmp_path: Path) -> None:
             for i in (1, 2, 3)
         ]
         for node in nodes:
-            _until(lambda node=node: register_serial(node)["serial"] == first.serial, f"{node} on serial 1")
+            until(lambda node=node: register_serial(node)["serial"] == first.serial, f"{node} on serial 1")
             assert token_status(node, client_id, system_key) == 200
 
         second = publish_from(settings, authority_key, revoke=client_id)
         published = time.monotonic()
         refused_after = []
         for node in nodes:
-            _until(lambda node=node: token_status(node, client_id, system_key) == 401, f"{node} refusing", within=10)
+            until(lambda node=node: token_status(node, client_id, system_key) == 401, f"{node} refusing", within=10)
             refused_after.append(time.monotonic() - published)
         print(f"\nrevocation refused at the three nodes after {', '.join(f'{s:.2f}' for s in refused_after)} s")
         assert max(refused_after) <= SYNC_SECONDS + 1.0  # one interval, and the time to fetch and apply
@@ -194,14 +112,14 @@ def test_an_authority_and_three_nodes(tmp_path: Path) -> None:
         )
         serve_instead(settings, orjson.dumps(forged), 3)
         for node in nodes:
-            _until(
+            until(
                 lambda node=node: "does not verify" in register_serial(node).get("last_refusal", ""),
                 f"{node} refusing a forgery",
             )
             assert register_serial(node)["serial"] == second.serial
         serve_instead(settings, first.document, 4)  # serial 1's genuine document, replayed
         for node in nodes:
-            _until(
+            until(
                 lambda node=node: "rollback" in register_serial(node).get("last_refusal", ""),
                 f"{node} refusing a rollback",
             )

@@ -10,15 +10,11 @@ trails are joined by the view's trace id. Every process is stopped by its id."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +24,28 @@ import pytest
 
 from mais_node.adapters.jose_keys import generate_private_jwk, public_jwks, write_key_pair
 from mais_node.audit.actors import Actor
-from mais_node.client import client_assertion
 from mais_node.config import DEFAULTS, Settings
 from mais_node.demo_network import silent_node
 from mais_node.matching.fhir_patient import NHS_VERIFICATION, UKCORE_VERIFICATION_SYSTEM
 from mais_node.wiring import build_services
+from tests.e2e.nodes import (
+    TRACE_SYSTEM,
+    local_client,
+    publish_from,
+    register_serial,
+    rows,
+    seed,
+    serving_on,
+    token,
+    traced,
+    until,
+)
 from tests.e2e.test_crash import free_port
-from tests.e2e.test_network import _ready, _until, publish_from, register_serial
 
 pytestmark = pytest.mark.slow
 
 ACTOR = Actor(org_ods="AUTH01", client_id="single-view-test")
 NHS = "https://fhir.nhs.uk/Id/nhs-number"
-TRACE_SYSTEM = "https://mais.example.org/fhir/Id/trace-id"
 CHILD = "9991316825"
 LIVE_SECONDS = 8.0
 PARTNERS = {  # ODS: (type, role in the scenario)
@@ -67,89 +72,7 @@ def child(*, verified: bool) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def serving_on(port: int, store: Path, log: Path, **env: str) -> Iterator[str]:
-    """``mais serve`` on ``port`` until the block ends; then stopped by its process id (and group)."""
-    base = f"http://127.0.0.1:{port}"
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("MAIS_")}
-    environment |= {"MAIS_BASE_URL": base, "MAIS_LOG_LEVEL": "warning"} | env
-    command = [sys.executable, "-m", "mais_node", "serve", "--store", f"sqlite:///{store}", "--port", str(port)]
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            command, env=environment, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            _until(lambda: _ready(base), f"{base} ready", server)
-            yield base
-        finally:
-            if server.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(server.pid, signal.SIGTERM)
-                try:
-                    server.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(server.pid, signal.SIGKILL)
-                    server.wait(timeout=10)
-
-
 never_answering = silent_node  # a node that accepts connections and never says a word
-
-
-def local_client(store: Path, org: str, scope: str, **settings: Any) -> tuple[str, dict[str, Any]]:
-    """A system registered at one node only (its store, written beside the running node): id and private key."""
-    services = build_services(Settings(store=f"sqlite:///{store}", node_org=org, **settings))
-    try:
-        key = generate_private_jwk("ES384")
-        client = services.auth.clients.add(org, scope.split(), actor=ACTOR, jwks=public_jwks(key))
-        return client.client_id, key
-    finally:
-        services.close()
-
-
-def token(base: str, client_id: str, key: dict[str, Any], scope: str) -> str:
-    answer = httpx.post(
-        f"{base}/auth/token",
-        data={
-            "grant_type": "client_credentials",
-            "scope": scope,
-            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            "client_assertion": client_assertion(client_id, f"{base}/auth/token", key),
-        },
-        timeout=10.0,
-    )
-    assert answer.status_code == 200, answer.text
-    return str(answer.json()["access_token"])
-
-
-def seed(store: Path, org: str, *people: dict[str, Any]) -> None:
-    services = build_services(Settings(store=f"sqlite:///{store}", node_org=org))
-    try:
-        for person in people:
-            services.resources.create("Patient", person)
-    finally:
-        services.close()
-
-
-def rows(view: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
-    found = {}
-    for output in view.get("output", []):
-        parts = {
-            e["url"]: next(v for k, v in e.items() if k.startswith("value"))
-            for e in output["extension"][0]["extension"]
-        }
-        found[output["valueReference"]["identifier"]["value"]] = (output["type"]["coding"][0]["code"], parts)
-    return found
-
-
-def traced(base: str, bearer: str, trace_id: str) -> list[dict[str, Any]]:
-    found = httpx.get(
-        f"{base}/fhir/AuditEvent",
-        params={"entity:identifier": f"{TRACE_SYSTEM}|{trace_id}", "_count": 100},
-        headers={"Authorization": f"Bearer {bearer}"},
-        timeout=10.0,
-    )
-    assert found.status_code == 200, found.text
-    return [e["resource"] for e in found.json().get("entry", [])]
 
 
 def test_a_single_view_across_a_network_of_real_nodes(tmp_path: Path) -> None:
@@ -215,7 +138,7 @@ def test_a_single_view_across_a_network_of_real_nodes(tmp_path: Path) -> None:
                 serving_on(ports[ods], tmp_path / f"{ods}.db", tmp_path / f"{ods}.log", **env)
             )
         for ods, node in nodes.items():
-            _until(lambda node=node: register_serial(node)["serial"] == 1, f"{ods} on serial 1")
+            until(lambda node=node: register_serial(node)["serial"] == 1, f"{ods} on serial 1")
 
         practitioner_id, practitioner_key = local_client(
             tmp_path / "LA0001.db", "LA0001", "mais/single-view system/Task.rs"
@@ -305,7 +228,7 @@ def test_a_single_view_across_a_network_of_real_nodes(tmp_path: Path) -> None:
             latest = httpx.get(location, headers=read, timeout=10).json()
             return rows(latest)["LA0002"][0] == "KNOWN"
 
-        waited = _until(followed, "the referred row decided", within=40)
+        waited = until(followed, "the referred row decided", within=40)
         print(f"the referred row turned KNOWN {waited:.1f} s after the IG officer's decision")
         latest = httpx.get(location, headers=read, timeout=10)
         assert latest.headers["etag"] != answer.headers["etag"]

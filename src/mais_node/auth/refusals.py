@@ -66,6 +66,14 @@ class RefusalThrottle:
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
 
+    def over(self, address: str | None) -> bool:
+        """Whether ``address`` has used up its refusals in this window (a check before costly work; counts nothing)."""
+        if not self.policy.enabled:
+            return False
+        window = int(self.clock.now().timestamp() // self.policy.window_seconds)
+        with self._lock:
+            return window == self._window and self._counts.get(address or "unknown", 0) >= self.policy.requests
+
     def refused(self, address: str | None) -> Refusal:
         """Count one refused attempt from ``address`` (None: the address is unknown) and say how to answer it."""
         if not self.policy.enabled:

@@ -40,6 +40,7 @@ class Person:
     failures: int = 0
     locked_until: float = 0.0
     version: int = 1
+    issuer: str = ""  # set for a person signed in by the identity provider (console/oidc.py): never stored
 
     @property
     def scopes(self) -> tuple[str, ...]:
@@ -111,6 +112,26 @@ class Session:
             expires=float(doc["expires"]),
             extra={str(k): str(v) for k, v in (doc.get("extra") or {}).items()},
         )
+
+
+def session_extra(person: Person) -> dict[str, str]:
+    """What a session started by the identity provider keeps of the person (no local account stands behind it)."""
+    return {
+        "kind": "oidc",
+        "sub": person.name,
+        "issuer": person.issuer,
+        "name": person.display_name,
+        "role": person.role,
+    }
+
+
+def person_of_session(session: Session) -> Person | None:
+    """The person of a session the identity provider started; None for any other session."""
+    extra = session.extra
+    if extra.get("kind") != "oidc" or extra.get("role") not in ROLES or not extra.get("sub"):
+        return None
+    name, issuer, role = extra["sub"], extra.get("issuer", ""), extra["role"]
+    return Person(name, role, "", "", display_name=extra.get("name", ""), issuer=issuer)
 
 
 class AccountStore(Protocol):

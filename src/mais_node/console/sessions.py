@@ -40,13 +40,16 @@ class Sessions:
         self.clock = clock
         self.timeouts = timeouts or Timeouts()
 
-    def start(self, person: str, *, replacing: str | None = None) -> tuple[str, Session]:
+    def start(
+        self, person: str, *, replacing: str | None = None, extra: dict[str, str] | None = None
+    ) -> tuple[str, Session]:
         """A new session for ``person`` (its cookie token and record); the session it replaces is ended."""
         if replacing:
             self.store.delete_session(key_of(replacing))
         token = secrets.token_urlsafe(32)
         now = self.clock.now().timestamp()
-        session = Session(key_of(token), person, secrets.token_urlsafe(32), now, now, now + self.timeouts.absolute)
+        csrf, ends = secrets.token_urlsafe(32), now + self.timeouts.absolute
+        session = Session(key_of(token), person, csrf, now, now, ends, extra or {})
         self.store.put_session(session)
         return token, session
 

@@ -68,7 +68,17 @@ def _form(
     request: Request, console: ConsoleDep, *, next_path: str, error: str = "", name: str = "", status: int = 200
 ) -> Response:
     token = secrets.token_urlsafe(32)
-    response = render(request, "sign_in.html", status=status, csrf=token, next_path=next_path, error=error, name=name)
+    oidc_name = console.oidc.config.name if console.oidc else ""
+    response = render(
+        request,
+        "sign_in.html",
+        status=status,
+        csrf=token,
+        next_path=next_path,
+        error=error,
+        name=name,
+        oidc_name=oidc_name,
+    )
     _set_cookie(console, response, SIGN_IN_COOKIE, token, max_age=3600)
     return response
 
@@ -93,12 +103,29 @@ async def sign_in(request: Request, console: ConsoleDep) -> Response:
             status=403,
             error="The sign-in form had expired. Enter your details again.",
         )
+    if console.throttle.over(address):  # before the hash: a flood of wrong passwords burns no CPU
+        refusal = console.throttle.refused(address)
+        if refusal.recorded:
+            actor = console.person_actor(None, name=name, address=address)
+            why = refusal.note("too many failed sign-ins from this address")
+            console.record(balp.console_sign_in(node, now, actor, kind="login", outcome="4", reason=why))
+        response = _form(
+            request,
+            console,
+            next_path=next_path,
+            name=name,
+            status=429,
+            error=f"Too many failed sign-ins from this address. Wait {refusal.retry_after} seconds and try again.",
+        )
+        response.headers["Retry-After"] = str(refusal.retry_after)
+        return response
     try:
         # argon2id costs ~0.1-0.7 s of CPU by design: off the event loop, so other requests are not held up.
         person = await run_in_threadpool(console.accounts.sign_in, name, form.get("password", ""), form.get("code", ""))
     except SignInRefused as refused:
         actor = console.person_actor(refused.person, name=name, address=address)
         why = "account locked" if refused.locked else "wrong name, password or code"
+        why = console.throttle.refused(address).note(why)
         console.record(balp.console_sign_in(node, now, actor, kind="login", outcome="4", reason=why))
         return _form(request, console, next_path=next_path, name=name, status=401, error=str(refused))
     token, _ = console.sessions.start(person.name, replacing=request.cookies.get(SESSION_COOKIE))

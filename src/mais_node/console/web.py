@@ -21,7 +21,7 @@ from mais_node.api import errors as api_errors
 from mais_node.audit import balp
 from mais_node.audit.actors import Actor, Coding
 from mais_node.console.accounts import Accounts, Lockout
-from mais_node.console.people import ROLE_NAMES, Person, Session
+from mais_node.console.people import ROLE_NAMES, Person, Session, person_of_session
 from mais_node.console.security import ConsoleHeaders
 from mais_node.console.sessions import Sessions, Timeouts
 from mais_node.console.store import open_people_store
@@ -41,18 +41,20 @@ class Console:
     sessions: Sessions
     templates: Environment
     secure_cookies: bool
+    oidc: Any = None  # the identity provider (console/oidc.py Provider) when MAIS_CONSOLE_OIDC_ISSUER is set
+    throttle: Any = None  # failed password sign-ins per address (auth/refusals.py RefusalThrottle)
 
     def person_actor(self, person: Person | None, *, name: str = "", address: str | None = None) -> Actor:
         """The AuditEvent agent for a person (or for the name someone tried to sign in with)."""
         base = self.services.node.canonical_base
-        role = Coding(f"{base}/CodeSystem/console-role", person.role) if person else None
+        role = Coding(f"{base}/CodeSystem/console-role", person.role) if person and person.role else None
         return Actor(
             org_ods=self.services.settings.node_org,
             user_id=person.name if person else name[:64] or None,
             user_name=person.display_name if person else None,
             user_role=role,
             address=address,
-            user_system=f"{base}/Id/console-user",
+            user_system=person.issuer if person and person.issuer else f"{base}/Id/console-user",
         )
 
     def record(self, event: dict[str, Any]) -> None:
@@ -81,7 +83,18 @@ def environment() -> Environment:
 
 def install(app: FastAPI, services: Services) -> None:
     """Mount the console on the app: its routes, its static assets, its headers."""
-    from mais_node.console import audit_pages, register_pages, review, rules_pages, signin, vocabularies, what_if
+    from mais_node.auth.ratelimit import RateLimitPolicy
+    from mais_node.auth.refusals import RefusalThrottle
+    from mais_node.console import (
+        audit_pages,
+        oidc,
+        register_pages,
+        review,
+        rules_pages,
+        signin,
+        vocabularies,
+        what_if,
+    )
 
     settings = services.settings
     store = open_people_store(services.store)
@@ -91,9 +104,13 @@ def install(app: FastAPI, services: Services) -> None:
         sessions=Sessions(store, services.clock, Timeouts()),
         templates=environment(),
         secure_cookies=not is_loopback(settings.public_base),
+        throttle=RefusalThrottle(services.clock, RateLimitPolicy(settings.console_sign_in_failures_per_minute, 60)),
     )
+    oidc_config = oidc.oidc_config(settings)  # `mais serve` has refused bad settings before this
+    app.state.console.oidc = oidc.Provider(oidc_config) if oidc_config else None
     app.mount("/console/static", StaticFiles(directory=HERE / "static", check_dir=False), name="console-static")
     app.include_router(signin.router)
+    app.include_router(oidc.router)
     app.include_router(review.router)
     app.include_router(audit_pages.router)
     app.include_router(what_if.router)
@@ -141,7 +158,7 @@ class Visit:
 def signed_in(request: Request, console: ConsoleDep) -> Visit:
     token = request.cookies.get(SESSION_COOKIE)
     session = console.sessions.resume(token)
-    person = console.accounts.store.get_person(session.person) if session else None
+    person = (person_of_session(session) or console.accounts.store.get_person(session.person)) if session else None
     if token is None or session is None or person is None:
         raise SignInNeeded(request.url.path)
     return Visit(token, session, person, request.client.host if request.client else None)

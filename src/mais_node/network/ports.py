@@ -5,7 +5,8 @@ register entry by entry and writes per serial only the entries that changed, swi
 compare-and-set, so an import is all or nothing on every store (DESIGN §8: one transaction on SQLite; on MongoDB
 entries kept by their content's hash and one pointer document naming them, replaced in one write);
 ``LocalDecisions`` are this node's own suspensions of national entries; ``PublishedRegisters`` is the
-authority's side (what ``GET /register`` serves).
+authority's side (what ``GET /register`` serves). ``FollowUps`` keeps the single view's referred rows still to follow,
+each under a lease any worker of the node can claim (``network/follow_up.py``).
 """
 
 from __future__ import annotations
@@ -100,5 +101,41 @@ class PublishedRegisters(Protocol):
         ...
 
 
-class NetworkStore(NationalStore, LocalDecisions, PublishedRegisters, Protocol):
-    """What a storage adapter gives the network: all three on the node's store."""
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """One single view whose referred rows are still followed: its state (``follow_up.encode``), when its next poll
+    is due and its collection deadline (epoch seconds), and the worker holding its lease until ``lease_until``."""
+
+    view_id: str
+    state: bytes
+    due: float
+    until: float
+    holder: str | None = None
+    lease_until: float = 0.0
+
+
+class FollowUps(Protocol):
+    def add_follow_up(self, follow_up: FollowUp) -> None:
+        """Keep a view to follow (unheld); a view already kept is replaced."""
+        ...
+
+    def claim_follow_ups(self, holder: str, *, now: float, lease_until: float, limit: int) -> list[FollowUp]:
+        """Claim up to ``limit`` follow-ups due by ``now`` that no one holds (or whose lease has expired) for
+        ``holder`` until ``lease_until``; each is claimed by one worker only, however many claim at once."""
+        ...
+
+    def renew_follow_up(self, view_id: str, holder: str, *, lease_until: float) -> bool:
+        """Extend ``holder``'s lease; False when it holds it no longer (it expired and another claimed it)."""
+        ...
+
+    def release_follow_up(self, view_id: str, holder: str, *, state: bytes, due: float) -> bool:
+        """Give the lease up, keeping the view's new state and its next poll; False when ``holder`` had lost it."""
+        ...
+
+    def end_follow_up(self, view_id: str, holder: str) -> bool:
+        """The view is followed no longer (complete): forget it; False when ``holder`` had lost its lease."""
+        ...
+
+
+class NetworkStore(NationalStore, LocalDecisions, PublishedRegisters, FollowUps, Protocol):
+    """What a storage adapter gives the network: all four on the node's store."""

@@ -4,13 +4,13 @@
     ─► store the view and record each row ─► follow referred rows until the collection deadline, storing each change
 
 Nothing is asked before the view's own record is durable (fail closed, DESIGN §7). The view is a Task in the store
-(``view.py``), so any replica can answer a poll of it; the replica that started a view follows its referred rows.
+(``view.py``), so any replica can answer a poll of it; its referred rows are followed from the store by whichever
+worker claims them (``follow_up.py``), so a restart loses none.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -22,10 +22,12 @@ from mais_node.audit.actors import Actor, Node, Subject
 from mais_node.audit.port import AuditSink, Event
 from mais_node.audit.trace import TRACE_ID
 from mais_node.clock import Clock
-from mais_node.errors import InvalidRequest, MaisError
+from mais_node.errors import InvalidRequest
 from mais_node.network.breakers import is_failure
 from mais_node.network.fan_out import FanOut
+from mais_node.network.follow_up import encode
 from mais_node.network.peers import Deadline, Partner, Trace
+from mais_node.network.ports import FollowUp, FollowUps
 from mais_node.network.rows import Row, RowState
 from mais_node.network.targets import RELEVANCE_MAP, Listing, screen, select
 from mais_node.network.view import View, to_task
@@ -33,7 +35,6 @@ from mais_node.policy.asking import AskEveryone, Asking, AskRules
 from mais_node.register.areas import LAD_SYSTEM, lad_code
 from mais_node.terminology import CANONICAL_BASE
 
-log = logging.getLogger("mais_node.network")
 NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
 FOLLOW_FIRST = 2.0  # seconds before the first poll of a partner's referred Task; doubled each time up to FOLLOW_MOST
 FOLLOW_MOST = 60.0
@@ -81,6 +82,7 @@ class SingleViews:
         listing: Listing,
         terminology: Callable[[], Terminology],
         store: ViewStore,
+        follow_ups: FollowUps,
         audit: AuditSink,
         clock: Clock,
         node: Node,
@@ -93,6 +95,7 @@ class SingleViews:
         self.listing = listing
         self.terminology = terminology
         self.store = store
+        self.follow_ups = follow_ups
         self.audit = audit
         self.clock = clock
         self.node = node
@@ -101,7 +104,6 @@ class SingleViews:
         self.follow_first = follow_first
         self.ask_rules: AskRules = ask_rules or AskEveryone()
         self._background: set[asyncio.Task[None]] = set()
-        self._locks: dict[str, asyncio.Lock] = {}
 
     def start(self, question: Question, actor: Actor) -> tuple[View, list[Partner], Stored]:
         """Select the partners, record the view and its NOT_ASKED rows, store it: nothing is asked yet."""
@@ -156,29 +158,26 @@ class SingleViews:
         view.complete = not view.pending() or self.clock.now() >= view.collect_until
         stored = self._save(view)
         self.audit.append_many([self._row_event(view, row, actor) for row in rows])
-        if not view.complete:
-            self.spawn(self.follow(view, actor))
+        if not view.complete:  # followed from the store by whichever worker claims it (network/follow_up.py)
+            due = self.clock.now().timestamp() + self.follow_first
+            state = encode(view, actor, self.follow_first)
+            self.follow_ups.add_follow_up(FollowUp(view.id, state, due=due, until=view.collect_until.timestamp()))
         return stored
 
-    async def follow(self, view: View, actor: Actor) -> None:
-        """Poll each referred row's partner Task with back-off until it is decided or the collection deadline."""
-        wait = self.follow_first
-        while view.pending() and self.clock.now() < view.collect_until:
-            left = (view.collect_until - self.clock.now()).total_seconds()
-            await asyncio.sleep(max(0.0, min(wait, left)))
-            wait = min(wait * 2, FOLLOW_MOST)
+    async def round(self, view: View, actor: Actor, wait: float) -> float | None:
+        """One poll of each referred row's partner Task, the view stored and each change recorded: the wait before
+        the next round (back-off), or None once no row waits or the collection deadline has passed (the view is then
+        completed; rows still referred stay PENDING_REVIEW with the partner's Task to follow there)."""
+        if view.pending() and self.clock.now() < view.collect_until:
             changed = await self._poll(view)
-            if changed:
-                try:
-                    self._save(view)
-                    self.audit.append_many([self._row_event(view, row, actor) for row in changed])
-                except MaisError as exc:  # the store or trail is down: try again at the next poll
-                    log.error("single view %s not updated: %s", view.id, exc.diagnostics)
-        view.complete = True  # rows still referred now stay PENDING_REVIEW with the partner's Task to follow there
-        try:
-            self._save(view)
-        except MaisError as exc:
-            log.error("single view %s not completed: %s", view.id, exc.diagnostics)
+            if changed:  # a store or trail that is down raises: the round is tried again from the state before
+                self._save(view)
+                self.audit.append_many([self._row_event(view, row, actor) for row in changed])
+        if view.pending() and self.clock.now() < view.collect_until:
+            return min(wait * 2, FOLLOW_MOST)
+        view.complete = True
+        self._save(view)
+        return None
 
     async def _poll(self, view: View) -> list[Row]:
         pending = view.pending()
@@ -212,14 +211,14 @@ class SingleViews:
         task.add_done_callback(self._background.discard)
 
     async def aclose(self) -> None:
-        """The node is stopping: follow-ups end (their views stay in-progress, rows as last stored), peers close."""
+        """The node is stopping: live fan-outs end (their views stay in-progress, rows as last stored), peers close."""
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*list(self._background), return_exceptions=True)
         await self.fan_out.peers.aclose()
 
     async def settle(self) -> None:
-        """Wait for every background follow-up (tests, and a clean shutdown)."""
+        """Wait for every background fan-out (tests)."""
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 

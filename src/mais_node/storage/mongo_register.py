@@ -20,6 +20,7 @@ from pymongo.write_concern import WriteConcern
 from mais_node.auth.ports import KeyStatus, NodeKey
 from mais_node.errors import Unavailable, VersionConflict
 from mais_node.register.model import Client
+from mais_node.storage.mongo_follow_ups import MongoFollowUps
 from mais_node.storage.mongo_network import MongoNetworkCollections
 
 Document = dict[str, Any]
@@ -30,7 +31,7 @@ def _instant(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-class MongoRegisterStore(MongoNetworkCollections):
+class MongoRegisterStore(MongoNetworkCollections, MongoFollowUps):
     """ClientStore, ReplayCache, RateCounter, NodeKeyStore and the network's collections on one MongoDB database."""
 
     def __init__(self, db: Database[Document]) -> None:
@@ -45,6 +46,7 @@ class MongoRegisterStore(MongoNetworkCollections):
         except PyMongoError as exc:
             raise Unavailable("The register collections cannot be prepared") from exc
         self._prepare_network(db)
+        self._prepare_follow_ups(db)
 
     # -- clients ------------------------------------------------------------------------------------------
     def put_client(self, client: Client, *, expected_version: int) -> None:

@@ -17,6 +17,7 @@ from mais_node.auth.ports import KeyStatus, NodeKey
 from mais_node.errors import Unavailable, VersionConflict
 from mais_node.register.model import Client
 from mais_node.storage.sqlite import SqliteDatabase
+from mais_node.storage.sqlite_follow_ups import SqliteFollowUps
 from mais_node.storage.sqlite_network import SqliteNetworkTables
 
 SCHEMA = """
@@ -37,7 +38,7 @@ CREATE TABLE IF NOT EXISTS node_key (
 """
 
 
-class SqliteRegisterStore(SqliteNetworkTables):
+class SqliteRegisterStore(SqliteNetworkTables, SqliteFollowUps):
     """ClientStore, ReplayCache, RateCounter and NodeKeyStore (and the network's tables) on one SQLite file."""
 
     def __init__(self, db: SqliteDatabase) -> None:
@@ -47,6 +48,7 @@ class SqliteRegisterStore(SqliteNetworkTables):
         except sqlite3.Error as exc:
             raise Unavailable("The register tables cannot be prepared") from exc
         self._prepare_network()
+        self._prepare_follow_ups()
 
     # -- clients ------------------------------------------------------------------------------------------
     def put_client(self, client: Client, *, expected_version: int) -> None:

@@ -3,21 +3,15 @@ auditor's and the terminology manager's commands (DESIGN §9)."""
 
 from __future__ import annotations
 
-import base64
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
-import orjson
 import typer
 
 from mais_node.cli_common import StoreOpt, node_settings, read_json
 from mais_node.config import Settings
-
-if TYPE_CHECKING:
-    from mais_node.terminology import TerminologyService
-    from mais_node.wiring import Services
 
 policy_app = typer.Typer(
     help="Decision rules: check them against the schema, run IG officers' test cases.", no_args_is_help=True
@@ -86,61 +80,37 @@ def policy_test(
     ] = None,
 ) -> None:
     """Run a folder of cases (request → expected decision per item and rule ids); non-zero exit on any mismatch."""
-    from mais_node.adapters.cedar import CedarPolicyEngine
     from mais_node.errors import MaisError
-    from mais_node.policy import compile_sharing_policies, load_rule_set, read_sharing_policy
-    from mais_node.policy.ask_cases import load_ask_cases, render_ask_table, run_ask_cases
-    from mais_node.policy.cases import all_passed, load_cases, render_table, run_cases
+    from mais_node.policy.ask_cases import render_ask_table
+    from mais_node.policy.cases import render_table
+    from mais_node.policy_testing import run_policy_tests
 
     services = _services(store, read_only=True)
     try:
-        folder = agreements or services.settings.rules_dir.parent / "sharing-policies"
-        files = [read_sharing_policy(path) for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
-        held = [*services.rules.agreements.held(), *files]
-        engine = CedarPolicyEngine()
-        engine.load(
-            load_rule_set(
-                rules or services.settings.rules_dir, compile_sharing_policies(held, services.settings.node_org)
-            )
-        )
-        rows = run_cases(load_cases(directory, held), engine)
-        asked = load_ask_cases(directory)
-        ask_rows = run_ask_cases(asked, _ask_rules(rules or services.settings.rules_dir)) if asked else []
+        run = run_policy_tests(services, directory, rules=rules, agreements=agreements)
     except MaisError as exc:
         typer.echo(f"error: {exc.diagnostics}", err=True)
         raise typer.Exit(2) from exc
     finally:
         services.close()
-    if rows or not ask_rows:
-        typer.echo(render_table(rows))
-    if ask_rows:
-        typer.echo(render_ask_table(ask_rows))
-    if not all_passed(rows) or not all(r.ok for r in ask_rows):
+    if run.rows or not run.ask_rows:
+        typer.echo(render_table(run.rows))
+    if run.ask_rows:
+        typer.echo(render_ask_table(run.ask_rows))
+    if not run.ok:
         raise typer.Exit(1)
-
-
-def _ask_rules(rules_dir: Path):  # type: ignore[no-untyped-def]
-    """This node's rules on asking, loaded now (a refusal is the command's error)."""
-    from mais_node.adapters.cedar_asking import CedarAskRules
-    from mais_node.config import DEFAULTS
-    from mais_node.policy.asking import ASKING_DIR
-
-    ask = CedarAskRules(rules_dir if (rules_dir / ASKING_DIR).is_dir() else DEFAULTS / "rules")
-    ask.load()
-    return ask
 
 
 @sharing_app.command("add")
 def sharing_add(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], store: StoreOpt = None) -> None:
     """Hold a sharing policy (a new version of an agreement supersedes the old); it compiles into the rules."""
-    from mais_node.enquiry.records import check_sharing_policy, to_contract
+    from mais_node import sharing_policies
     from mais_node.errors import NotConformant
 
     document = read_json(file, "a MAIS SharingPolicy document")
     services = _services(store)
     try:
-        policy = check_sharing_policy(document, node_ods=services.settings.node_org, terminology=_terminology(services))
-        written = services.resources.update("Contract", policy.identifier, to_contract(document, policy))
+        policy, stored = sharing_policies.hold(services, document)
     except NotConformant as exc:
         for issue in exc.issues:
             typer.echo(f"error: {file.name}: {issue.diagnostics}", err=True)
@@ -148,60 +118,32 @@ def sharing_add(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False
         raise typer.Exit(1) from None
     finally:
         services.close()
-    typer.echo(
-        f"held {policy.identifier} version {policy.version}"
-        f" (Contract/{written.stored.id}, version {written.stored.version})"
-    )
-
-
-def _terminology(services: Services) -> TerminologyService:
-    """The vocabularies in force, or the files' when the store holds none yet (a node not yet started)."""
-    from mais_node.errors import MaisError
-    from mais_node.terminology import PURPOSE_VALUESET, TerminologyService, load_directory
-
-    try:
-        terminology = services.vocabularies()
-        terminology.expand(PURPOSE_VALUESET)
-    except MaisError:
-        return TerminologyService(load_directory(services.settings.terminology_dir))
-    return terminology
+    typer.echo(f"held {policy.identifier} version {policy.version} (Contract/{stored.id}, version {stored.version})")
 
 
 @sharing_app.command("list")
 def sharing_list(store: StoreOpt = None) -> None:
     """Every sharing policy held, its version, status and dates."""
-    from mais_node.policy import current_versions
+    from mais_node import sharing_policies
 
     services = _services(store, read_only=True)
     try:
-        held = services.rules.agreements.held()
-        current = {p.key for p in current_versions(held)}
+        listed = sharing_policies.held(services)
     finally:
         services.close()
-    for policy in sorted(held, key=lambda p: (p.identifier, p.version)):
-        state = "in force" if policy.key in current else policy.status
-        typer.echo(f"{policy.identifier}\tv{policy.version}\t{state}\t{policy.start} .. {policy.end}")
+    for entry in listed:
+        policy = entry.policy
+        typer.echo(f"{policy.identifier}\tv{policy.version}\t{entry.state}\t{policy.start} .. {policy.end}")
 
 
 @sharing_app.command("retire")
 def sharing_retire(identifier: str, store: StoreOpt = None) -> None:
     """Retire an agreement: its rules stop at once, and an older version does not come back into force."""
-    from mais_node.enquiry.records import from_contract, to_contract
-    from mais_node.errors import NotFound
-    from mais_node.policy import parse_sharing_policy
+    from mais_node import sharing_policies
 
     services = _services(store)
     try:
-        stored = services.resources.read("Contract", identifier)
-        policy = from_contract(stored.body)
-        if policy is None:
-            raise NotFound(f"Contract/{identifier} holds no sharing policy")
-        document = orjson.loads(base64.b64decode(stored.body["legallyBindingAttachment"]["data"]))
-        document["Status"] = "retired"
-        document["Version"] = policy.version + 1
-        services.resources.update(
-            "Contract", identifier, to_contract(document, parse_sharing_policy(document)), if_match=stored.version
-        )
+        sharing_policies.retire(services, identifier)
     finally:
         services.close()
     typer.echo(f"retired {identifier}")

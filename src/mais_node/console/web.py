@@ -85,7 +85,16 @@ def install(app: FastAPI, services: Services) -> None:
     """Mount the console on the app: its routes, its static assets, its headers."""
     from mais_node.auth.ratelimit import RateLimitPolicy
     from mais_node.auth.refusals import RefusalThrottle
-    from mais_node.console import audit_pages, oidc, review, signin, vocabularies, what_if
+    from mais_node.console import (
+        audit_pages,
+        oidc,
+        register_pages,
+        review,
+        rules_pages,
+        signin,
+        vocabularies,
+        what_if,
+    )
 
     settings = services.settings
     store = open_people_store(services.store)
@@ -106,6 +115,8 @@ def install(app: FastAPI, services: Services) -> None:
     app.include_router(audit_pages.router)
     app.include_router(what_if.router)
     app.include_router(vocabularies.router)
+    app.include_router(register_pages.router)
+    app.include_router(rules_pages.router)
     app.include_router(signin.unknown)  # last: any other /console path is a 404 page
     app.add_exception_handler(PageRefused, _refused)
     # Under /console a refusal is a page; elsewhere the API's OperationOutcome, as before.
@@ -217,6 +228,9 @@ def render(
             nav.append(("Audit", "/console/audit"))
         if person.may("mais/terminology-manager"):
             nav.append(("Vocabularies", "/console/vocabularies"))
+        if person.may("mais/admin") or person.may("mais/reviewer"):
+            nav.append(("Register", "/console/register"))
+            nav.append(("Rules", "/console/rules"))
     page = {
         "person": {"name": person.display_name, "role": ROLE_NAMES[person.role]} if person else None,
         "csrf": visit.session.csrf if visit else "",

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from mais_node.audit import balp
@@ -20,6 +22,15 @@ from mais_node.errors import MaisError
 from mais_node.policy import PolicyEngine, compile_sharing_policies, load_rule_set
 
 SYSTEM = Actor(client_id="mais-node")
+
+
+@dataclass(frozen=True, slots=True)
+class InForce:
+    """The rule set the node decides with: its content hash, when it was loaded, its sources in load order."""
+
+    content_hash: str
+    loaded_at: datetime
+    sources: tuple[str, ...]
 
 
 class RuleBook:
@@ -46,6 +57,7 @@ class RuleBook:
         self._fingerprint: str | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
+        self.in_force: InForce | None = None
 
     def __call__(self) -> PolicyEngine:
         """The engine with the current rules, reloaded first if anything changed since the last look."""
@@ -73,6 +85,9 @@ class RuleBook:
                     self.rules_dir, compile_sharing_policies(self.agreements.held(), self.node_ods)
                 )
                 self.engine.load(rule_set)
+                self.in_force = InForce(
+                    rule_set.content_hash, self.clock.now(), tuple(source.name for source in rule_set.sources)
+                )
             except MaisError as exc:
                 self.audit.append(
                     balp.rules_loaded(

@@ -30,8 +30,8 @@ from mais_node.audit.query import parse_audit_query
 from mais_node.config import Settings
 from mais_node.console.oidc import CallbackFailed, OidcSettingsError, check_id_token, parse_role_map
 from mais_node.wiring import Services, build_services
-from tests.e2e.test_demo import free_port
 from tests.oidc.provider import CLIENT_ID, CLIENT_SECRET, MISSING, login_form, provider
+from tests.processes import free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.skipif(bool(MISSING), reason=MISSING or "-")]
 BASE = "http://127.0.0.1:8080"

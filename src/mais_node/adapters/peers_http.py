@@ -6,6 +6,10 @@ expires, one request for it at a time. Every call: the fan-out's deadline bounds
 read, and the body as a whole, so a partner trickling a byte a second is cut off at the deadline); no redirect is
 followed; the body is read up to a size limit and cut off there; one retry on a connection error, none on any answer;
 a W3C ``traceparent`` on every request. httpx errors never leave this module: they become an ``Exchange`` failure.
+
+Requests go straight to an httpx transport, one per partner origin (its own connection pool), not through
+``httpx.AsyncClient``: the client's redirect, auth and cookie steps do nothing here (no redirect is followed, no
+cookie is kept) yet cost about a fifth of the requester's CPU per call (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 import orjson
 
+from mais_node import __version__
 from mais_node.client import client_assertion
 from mais_node.network.peers import Deadline, Partner, Trace
 from mais_node.network.rows import Exchange, Failure, Stage
@@ -30,6 +35,7 @@ RENEW_BEFORE = 30.0  # seconds before expiry a cached token is no longer used
 DEFAULT_MAX_BYTES = 1024 * 1024
 CONNECT_TIMEOUT = 3.0
 FHIR_JSON = "application/fhir+json"
+USER_AGENT = {"User-Agent": f"mais-node/{__version__}"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +66,11 @@ class HttpPeers:
         self.max_bytes = max_bytes
         self.connect_timeout = connect_timeout
         self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        self._transport = transport
-        self._tls = httpx.create_ssl_context()  # once: loading the CA bundle costs ~20 ms a client
-        # One client (one connection pool) per partner origin: httpcore matches each request against every
+        self._given = transport  # the tests' in-process or hostile transport, for every origin
+        self._tls = httpx.create_ssl_context()  # once: loading the CA bundle costs ~20 ms a pool
+        # One transport (one connection pool) per partner origin: httpcore matches each request against every
         # connection of its pool, so one pool for 200 partners made a first fan-out quadratic (4 s; bench).
-        self._clients: dict[tuple[str, str], httpx.AsyncClient] = {}
+        self._transports: dict[tuple[str, str], httpx.AsyncBaseTransport] = {}
         self._token_urls: dict[str, str] = {}
         self._tokens: dict[str, _Token] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -81,19 +87,17 @@ class HttpPeers:
         return await self._authorised(partner, Stage.FOLLOW, "GET", task, None, deadline, trace)
 
     async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.aclose()
+        transports, self._transports = list(self._transports.values()), {}
+        for transport in transports:
+            await transport.aclose()
 
-    def _client(self, url: str) -> httpx.AsyncClient:
+    def _transport(self, url: str) -> httpx.AsyncBaseTransport:
         origin = _origin(url)
-        client = self._clients.get(origin)
-        if client is None:
-            client = httpx.AsyncClient(
-                follow_redirects=False, transport=self._transport, limits=self._limits, verify=self._tls
-            )
-            self._clients[origin] = client
-        return client
+        transport = self._transports.get(origin)
+        if transport is None:
+            transport = self._given or httpx.AsyncHTTPTransport(verify=self._tls, limits=self._limits)
+            self._transports[origin] = transport
+        return transport
 
     # -- one authorised call ------------------------------------------------------------------------------------
     async def _authorised(
@@ -195,9 +199,10 @@ class HttpPeers:
         timeout = httpx.Timeout(remaining, connect=min(self.connect_timeout, remaining))
         try:
             async with asyncio.timeout(remaining):
-                client = self._client(url)
-                request = client.build_request(method, url, headers=headers, content=body, timeout=timeout)
-                response = await client.send(request, stream=True)
+                request = httpx.Request(
+                    method, url, headers=headers | USER_AGENT, content=body, extensions={"timeout": timeout.as_dict()}
+                )
+                response = await self._transport(url).handle_async_request(request)
                 try:
                     return await self._read(stage, response)
                 finally:

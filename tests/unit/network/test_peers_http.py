@@ -402,7 +402,7 @@ def test_a_first_fan_out_to_many_partners_is_not_slowed_by_their_number(monkeypa
                 exchanges = await asyncio.gather(
                     *(peers.ask(p, ASK, deadline=Deadline.after(20), trace=Trace.new()) for p in partners)
                 )
-                return list(exchanges), len(peers._clients)
+                return list(exchanges), len(peers._transports)
             finally:
                 await peers.aclose()
 

@@ -49,8 +49,13 @@ browser:
 
 # The coverage floor ([tool.coverage.report] fail_under) is checked by coverage itself after the run: pytest-cov once
 # printed a total under the floor yet exited 0. `coverage report` exits 2 below the floor.
+# Two pytest workers (pytest-xdist), a module to a worker so module-scoped servers start once: most of the suite's
+# time is real servers starting and answering, which overlaps (22 → 9 min on 2 cores; docs/decisions.md).
+# `make unit PYTEST_ARGS='-m "not slow"'` skips the multi-node and browser tests locally; `TEST_WORKERS=0` runs serially.
+TEST_WORKERS ?= 2
+PYTEST_ARGS ?=
 unit: $(STAMP) node_modules/.installed $(CONSOLE_ASSETS) browser
-	$(BIN)/pytest --cov --cov-report=
+	$(BIN)/pytest --cov --cov-report= -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 	$(BIN)/coverage report --format=total >/dev/null || { echo "coverage $$($(BIN)/coverage report --format=total --fail-under=0)% is under the floor in pyproject.toml"; exit 1; }
 	@echo "coverage $$($(BIN)/coverage report --format=total --fail-under=0)% (floor in pyproject.toml)"
 

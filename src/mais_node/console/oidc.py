@@ -39,6 +39,8 @@ PENDING_SECONDS = 600.0
 TIMEOUT = 10.0
 LEEWAY = 60  # seconds of clock difference allowed on exp / iat
 SCOPE = "openid profile"
+SIGNATURE_FAILED = "ID token signature not verified"
+KEYS_FOR = 300.0  # seconds the provider's key set is reused; a token signed by a key not in it fetches it again
 
 
 class OidcSettingsError(ValueError):
@@ -134,7 +136,7 @@ def check_id_token(
     try:
         token = jwt.decode(id_token, keys, algorithms=["RS256", "PS256", "ES256", "ES384", "EdDSA"])
     except (JoseError, ValueError) as exc:
-        raise CallbackFailed(f"ID token signature not verified ({type(exc).__name__})") from exc
+        raise CallbackFailed(f"{SIGNATURE_FAILED} ({type(exc).__name__})") from exc
     claims = token.claims
     registry = jwt.JWTClaimsRegistry(
         now=int(now if now is not None else time.time()),
@@ -157,11 +159,14 @@ def check_id_token(
 
 @dataclass
 class Provider:
-    """The identity provider: its discovered metadata (cached) and the flow's two HTTP exchanges."""
+    """The identity provider: its discovered metadata (cached), its key set (cached for ``KEYS_FOR``, fetched
+    again at once when a token names a key it does not hold: the provider rotated) and the flow's two exchanges."""
 
     config: OidcConfig
     transport: httpx.AsyncBaseTransport | None = None
     _metadata: dict[str, Any] = field(default_factory=dict)
+    _keys: tuple[float, KeySet] | None = None  # (monotonic time fetched, the set)
+    key_fetches: int = 0  # how many times the key set was fetched (the cache's effect, for tests)
 
     def _client(self, **kwargs: Any) -> AsyncOAuth2Client:
         return AsyncOAuth2Client(
@@ -195,15 +200,37 @@ class Provider:
         self._metadata = doc
         return doc
 
+    def cached_keys(self) -> KeySet | None:
+        if self._keys is not None and time.monotonic() - self._keys[0] < KEYS_FOR:
+            return self._keys[1]
+        return None
+
     async def keys(self) -> KeySet:
+        """The provider's key set as it publishes it now (and cached from now)."""
         uri = (await self.metadata())["jwks_uri"]
+        self.key_fetches += 1
         async with httpx.AsyncClient(timeout=TIMEOUT, transport=self.transport) as client:
             try:
                 response = await client.get(uri)
                 response.raise_for_status()
-                return KeySet.import_key_set(response.json())
+                keys = KeySet.import_key_set(response.json())
             except (httpx.HTTPError, ValueError, JoseError) as exc:
                 raise CallbackFailed(f"the provider's keys at {uri} could not be read ({type(exc).__name__})") from exc
+        self._keys = (time.monotonic(), keys)
+        return keys
+
+    async def checked(self, id_token: str, nonce: str) -> dict[str, Any]:
+        """The ID token's claims, checked against the cached key set, or against a fresh one when the cached set
+        does not verify it (a rotated key); CallbackFailed if neither does."""
+        issuer, client_id = self.config.issuer, self.config.client_id
+        cached = self.cached_keys()
+        if cached is not None:
+            try:
+                return check_id_token(id_token, cached, issuer=issuer, client_id=client_id, nonce=nonce)
+            except CallbackFailed as exc:
+                if not str(exc).startswith(SIGNATURE_FAILED):
+                    raise
+        return check_id_token(id_token, await self.keys(), issuer=issuer, client_id=client_id, nonce=nonce)
 
     async def authorization_url(self, state: str, nonce: str, verifier: str) -> str:
         endpoint = (await self.metadata())["authorization_endpoint"]
@@ -221,8 +248,7 @@ class Provider:
         id_token = token.get("id_token")
         if not isinstance(id_token, str):
             raise CallbackFailed("the token response has no ID token")
-        keys = await self.keys()
-        return check_id_token(id_token, keys, issuer=self.config.issuer, client_id=self.config.client_id, nonce=nonce)
+        return await self.checked(id_token, nonce)
 
     def person(self, claims: dict[str, Any]) -> Person:
         """The person of an ID token's claims, with the console role their claim maps onto; NoRole if none does."""

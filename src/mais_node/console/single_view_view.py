@@ -180,18 +180,18 @@ def _row(ods: str, name: str, state: str, parts: dict[str, Any], contact: dict[s
         open="Open" if is_open is True else ("Not open" if is_open is False else ""),
         contact=str((contact or {}).get("name") or ""),
         phones=phones,
-        answered_at=when(parts.get("answeredAt")),
+        answered_at=when(parts.get("answeredAt"), "%-d %b %H:%M:%S"),
         latency=f"{float(latency):.0f} ms" if isinstance(latency, int | float) else "",
         reason=str(parts.get("reason") or ""),
     )
 
 
-def when(instant: object) -> str:
-    """A FHIR instant in words (``3 December 2026 11:45:02 UTC``); '' when there is none."""
+def when(instant: object, form: str = "%-d %B %Y %H:%M:%S UTC") -> str:
+    """A FHIR instant in words (``3 December 2026 11:45:02 UTC``), UTC; '' when there is none."""
     if not isinstance(instant, str) or not instant:
         return ""
     try:
         at = datetime.fromisoformat(instant.replace("Z", "+00:00"))
     except ValueError:
         return instant[:40]
-    return at.astimezone(UTC).strftime("%-d %B %Y %H:%M:%S UTC")
+    return at.astimezone(UTC).strftime(form)

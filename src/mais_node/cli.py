@@ -91,9 +91,9 @@ def serve(
     settings = _settings(store, create=True, host=host, port=port)
     check_defaults(settings)
     check_port(settings.host, settings.port)
+    check_console_oidc(settings)  # before the store is created
     check_store(settings.store)
     check_register_settings(settings)  # one line and exit 1, not a traceback from every worker
-    check_console_oidc(settings)
     # Workers are separate processes: the settings reach them through the environment.
     os.environ["MAIS_STORE"] = settings.store
     os.environ["MAIS_HOST"] = settings.host
@@ -161,6 +161,7 @@ def demo(
     store = store or DEMO_STORE
     settings = _settings(store, create=True, host="127.0.0.1", port=port)
     check_port(settings.host, settings.port)
+    check_console_oidc(settings)  # before seeding, not after it
     services = build_services(settings)
     try:
         first = services.resources.search("Patient", [("_summary", "count")]).page.total == 0

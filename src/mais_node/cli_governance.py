@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from mais_node.cli_common import StoreOpt, node_settings, read_json
+from mais_node.cli_register import operator
 from mais_node.config import Settings
 
 policy_app = typer.Typer(
@@ -110,7 +111,7 @@ def sharing_add(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False
     document = read_json(file, "a MAIS SharingPolicy document")
     services = _services(store)
     try:
-        policy, stored = sharing_policies.hold(services, document)
+        policy, stored = sharing_policies.hold(services, document, actor=operator())
     except NotConformant as exc:
         for issue in exc.issues:
             typer.echo(f"error: {file.name}: {issue.diagnostics}", err=True)
@@ -143,7 +144,7 @@ def sharing_retire(identifier: str, store: StoreOpt = None) -> None:
 
     services = _services(store)
     try:
-        sharing_policies.retire(services, identifier)
+        sharing_policies.retire(services, identifier, actor=operator())
     finally:
         services.close()
     typer.echo(f"retired {identifier}")

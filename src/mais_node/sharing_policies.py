@@ -2,7 +2,9 @@
 page alike: list them with their state, hold a new one (or a new version), retire one.
 
 Held as FHIR Contracts through the resource service; a document the node cannot act on is refused whole
-(:class:`~mais_node.errors.NotConformant`, one issue per problem) and nothing is written.
+(:class:`~mais_node.errors.NotConformant`, one issue per problem) and nothing is written. Every change is audited
+here (a ``sharing-policy-change`` record with both versions, as a REST write of a Contract is), with the actor the
+caller names: the person in the console, the operator on the command line.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from mais_node.audit import balp
 from mais_node.errors import MaisError, NotFound
 from mais_node.policy import SharingPolicy, current_versions, parse_sharing_policy
 
 if TYPE_CHECKING:
+    from mais_node.audit.actors import Actor
     from mais_node.storage.port import Stored
     from mais_node.terminology import TerminologyService
     from mais_node.wiring import Services
@@ -36,16 +40,18 @@ def held(services: Services) -> list[HeldPolicy]:
     return [HeldPolicy(p, "in force" if p.key in current else p.status) for p in ordered]
 
 
-def hold(services: Services, document: Any) -> tuple[SharingPolicy, Stored]:
+def hold(services: Services, document: Any, *, actor: Actor) -> tuple[SharingPolicy, Stored]:
     """Hold a sharing policy (a new version of an agreement supersedes the old); it compiles into the rules."""
     from mais_node.enquiry.records import check_sharing_policy, to_contract
 
     policy = check_sharing_policy(document, node_ods=services.settings.node_org, terminology=terminology(services))
+    before = services.resources.store.read("Contract", policy.identifier)
     written = services.resources.update("Contract", policy.identifier, to_contract(document, policy))
+    _audit(services, actor, written.stored, None if before is None or before.deleted else before.version)
     return policy, written.stored
 
 
-def retire(services: Services, identifier: str) -> SharingPolicy:
+def retire(services: Services, identifier: str, *, actor: Actor) -> SharingPolicy:
     """Retire an agreement: its rules stop at once, and an older version does not come back into force."""
     from mais_node.enquiry.records import from_contract, to_contract
 
@@ -57,8 +63,24 @@ def retire(services: Services, identifier: str) -> SharingPolicy:
     document["Status"] = "retired"
     document["Version"] = policy.version + 1
     retired = parse_sharing_policy(document)
-    services.resources.update("Contract", identifier, to_contract(document, retired), if_match=stored.version)
+    written = services.resources.update("Contract", identifier, to_contract(document, retired), if_match=stored.version)
+    _audit(services, actor, written.stored, stored.version)
     return retired
+
+
+def _audit(services: Services, actor: Actor, written: Stored, before: int | None) -> None:
+    services.checkpointer.append(
+        balp.changed(
+            services.node,
+            services.clock.now(),
+            actor,
+            kind="sharing-policy",
+            interaction="update" if before else "create",
+            target=f"Contract/{written.id}",
+            before=None if before is None else str(before),
+            after=str(written.version),
+        )
+    )
 
 
 def terminology(services: Services) -> TerminologyService:

@@ -200,7 +200,7 @@ def test_a_sharing_policy_is_held_listed_and_retired_after_confirmation(node: No
     assert [(e.policy.identifier, e.state) for e in sharing_policies.held(node.services)] == [
         ("LA0001-NODE01-2026", "in force")
     ]
-    assert console_actions(node, "sharing-policy-add") == [("Contract/LA0001-NODE01-2026", "0", "ada")]
+    assert console_actions(node, "sharing-policy-change") == [("Contract/LA0001-NODE01-2026/_history/1", "0", "ada")]
     page = node.http.get(held.headers["location"]).text
     assert "LA0001-NODE01-2026 version 1 held" in page
     assert 'action="/console/register/policy/LA0001-NODE01-2026/confirm"' in page
@@ -222,7 +222,9 @@ def test_a_sharing_policy_is_held_listed_and_retired_after_confirmation(node: No
     listed = node.http.get("/console/register").text
     assert re.findall(r'govuk-tag--grey">([a-z ]+)<', listed) == ["not in force", "retired"]
     assert "Retire<span" not in listed
-    assert console_actions(node, "sharing-policy-retire") == [("Contract/LA0001-NODE01-2026", "0", "ada")]
+    assert console_actions(node, "sharing-policy-change")[1:] == [
+        ("Contract/LA0001-NODE01-2026/_history/2", "0", "ada")
+    ]
     gone = node.http.post("/console/register/policy/LA0001-NODE01-2026/confirm", data={"csrf": csrf})
     assert gone.status_code == 404
 

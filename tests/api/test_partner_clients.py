@@ -6,7 +6,6 @@ SMART v1 scopes. (authlib signs with joserfc's strict registry, so it cannot its
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import uuid
@@ -24,16 +23,11 @@ from joserfc.jws import JWSRegistry
 
 from mais_node.clock import SystemClock
 from tests.builders import patient
+from tests.processes import free_port
 from tests.unit.auth.support import Registered, World, make_world
 
 # A JWS registry that, as RFC 7515 §4 allows, lets a client put fields of its own in the header.
 LENIENT = JWSRegistry(algorithms=["ES384"], strict_check_header=False)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

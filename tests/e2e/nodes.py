@@ -26,7 +26,7 @@ from mais_node.network.ports import Published
 from mais_node.network.publish import publish
 from mais_node.wiring import build_services
 from tests.api.test_single_view import rows as rows  # one reading of a view's rows for every tier
-from tests.e2e.test_crash import free_port
+from tests.processes import free_port
 
 READY_WITHIN = 30.0
 ACTOR = Actor(org_ods="AUTH01", client_id="network-test")

@@ -3,6 +3,7 @@ terminology load. Each command works on a real SQLite store."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import shutil
 from pathlib import Path
@@ -98,6 +99,26 @@ def test_sharing_policies_are_added_listed_and_retired(store: str) -> None:
     code, output = mais("sharing-policy", "list", "--store", store)
     assert "in force" not in output
     assert "retired" in output
+    # Both changes are in the trail with both versions and the operator as the agent, as a REST write of a Contract.
+    services = build_services(Settings(store=store), read_only=True)
+    try:
+        changes = [
+            (
+                r.event["entity"][0]["what"]["reference"],
+                {d["type"]: d["valueString"] for d in r.event["entity"][0]["detail"]},
+                r.event["agent"][0]["who"]["identifier"]["value"],
+            )
+            for r in services.audit.scan()
+            if "sharing-policy-change" in [c["code"] for c in r.event.get("subtype", [])]
+        ]
+    finally:
+        services.close()
+    contract = f"Contract/{identifier}"
+    assert [(target, detail) for target, detail, _ in changes] == [
+        (f"{contract}/_history/1", {"after-version": "1"}),
+        (f"{contract}/_history/2", {"before-version": "1", "after-version": "2"}),
+    ]
+    assert {who for *_, who in changes} == {f"cli:{getpass.getuser()}"}
 
 
 def test_terminology_load_is_idempotent(store: str) -> None:

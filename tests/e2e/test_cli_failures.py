@@ -17,7 +17,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mais_node.cli import app
-from tests.e2e.test_crash import free_port, wait_ready
+from tests.e2e.test_crash import wait_ready
+from tests.processes import free_port
 
 runner = CliRunner()
 DEFAULT_STORE = "sqlite:///./var/mais.db"

@@ -13,7 +13,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ import httpx
 import pytest
 
 from mais_node.client import EnquiryClient
-from tests.e2e.test_demo import free_port, wait_ready
+from tests.processes import free_port, stop, wait_ready
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
@@ -116,14 +115,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         client_id, key = la[la.index("--client-id") + 1], workdir / la[la.index("--key") + 1]
         yield Demo(f"http://127.0.0.1:{port}", workdir, accounts, client_id, key, workdir / "shots")
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        if process.stdout is not None:
-            process.stdout.close()
+        stop(process)
 
 
 @pytest.fixture(scope="module")

@@ -30,8 +30,8 @@ from mais_node.audit.query import parse_audit_query
 from mais_node.config import Settings
 from mais_node.console.oidc import CallbackFailed, OidcSettingsError, check_id_token, parse_role_map
 from mais_node.wiring import Services, build_services
-from tests.e2e.test_demo import free_port
 from tests.oidc.provider import CLIENT_ID, CLIENT_SECRET, MISSING, login_form, provider
+from tests.processes import free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.skipif(bool(MISSING), reason=MISSING or "-")]
 BASE = "http://127.0.0.1:8080"
@@ -281,7 +281,7 @@ def test_an_id_token_not_signed_by_the_provider_is_refused(signed: tuple[str, Ke
         check_id_token(f"{head}.{changed}.{signature}", keys, issuer=issuer, client_id=CLIENT_ID, nonce="the-nonce")
 
 
-# Bad settings: `mais serve` says what is wrong in one line and exits 2.
+# Bad settings: `mais serve` (and `mais demo`, before it seeds anything) says what is wrong in one line and exits 2.
 
 
 @pytest.mark.parametrize(
@@ -306,14 +306,16 @@ def test_an_id_token_not_signed_by_the_provider_is_refused(signed: tuple[str, Ke
         ),
     ],
 )
-def test_bad_oidc_settings_stop_serve_in_one_line(tmp_path: Path, env: dict[str, str], says: str) -> None:
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_bad_oidc_settings_stop_serve_in_one_line(tmp_path: Path, env: dict[str, str], says: str, command: str) -> None:
     store = f"sqlite:///{tmp_path / 'node.db'}"
     done = subprocess.run(
-        [sys.executable, "-m", "mais_node", "serve", "--store", store, "--port", str(free_port())],
+        [sys.executable, "-m", "mais_node", command, "--store", store, "--port", str(free_port())],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=60,
+        cwd=tmp_path,
     )
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
@@ -321,6 +323,8 @@ def test_bad_oidc_settings_stop_serve_in_one_line(tmp_path: Path, env: dict[str,
     assert lines[0].startswith("error: ")
     assert says in lines[0]
     assert "Traceback" not in done.stderr + done.stdout
+    assert not (tmp_path / "node.db").exists()  # nothing seeded, nothing written
+    assert not (tmp_path / "var").exists()
 
 
 def test_a_role_map_onto_no_console_role_is_refused() -> None:

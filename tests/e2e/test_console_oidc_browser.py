@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_console_browser import ARGS, AXE, CHROMIUM, axe
-from tests.e2e.test_demo import free_port, stop, wait_ready
 from tests.oidc.provider import CLIENT_ID, CLIENT_SECRET, MISSING, provider
+from tests.processes import free_port, stop, wait_ready
 
 pytestmark = [
     pytest.mark.slow,

@@ -9,7 +9,6 @@ import contextlib
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -35,6 +34,7 @@ from mais_node.enquiry.records import to_contract
 from mais_node.policy import parse_sharing_policy
 from mais_node.wiring import build_services, start
 from tests.api.test_enquiry import KNOWN, PURPOSE, S47, ask, person, subject
+from tests.processes import free_port
 
 ROUNDS = 10
 THREADS = 3
@@ -114,12 +114,6 @@ def seed(path: Path) -> dict[str, System]:
     finally:
         services.close()
     return systems
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager

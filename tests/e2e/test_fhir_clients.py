@@ -5,7 +5,6 @@ so they meet a real ``mais serve`` on a free loopback port."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from mais_node.client import EnquiryClient
 from mais_node.config import Settings
 from mais_node.wiring import build_services
 from tests.builders import NHS, organization, patient
-from tests.e2e.test_demo import free_port, wait_ready
+from tests.processes import free_port, stop, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -76,14 +75,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             token = EnquiryClient(base, client_id, private, http=http).token("system/*.cruds")
         yield Served(f"{base}/fhir", token, org_id)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        if process.stdout is not None:
-            process.stdout.close()
+        stop(process)
 
 
 def test_fhirpy_counts_pages_by_500_and_searches_by_system_and_code(served: Served) -> None:

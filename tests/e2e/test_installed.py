@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_crash import free_port
 from tests.e2e.test_readme import wait_ready
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

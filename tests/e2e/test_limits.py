@@ -9,7 +9,6 @@ from __future__ import annotations
 import http.client
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_demo import free_port
+from tests.processes import free_port, stop
 
 pytestmark = pytest.mark.slow
 
@@ -99,12 +98,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         wait_ready(port, process, log)
         yield Served(port, log)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop(process)
 
 
 def test_a_connection_that_never_finishes_its_headers_is_answered_408_and_closed(served: Served) -> None:

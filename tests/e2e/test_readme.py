@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_crash import free_port
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"

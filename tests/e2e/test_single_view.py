@@ -40,7 +40,7 @@ from tests.e2e.nodes import (
     traced,
     until,
 )
-from tests.e2e.test_crash import free_port
+from tests.processes import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -30,8 +30,8 @@ from tests.e2e.nodes import (
     traced,
     until,
 )
-from tests.e2e.test_crash import free_port
 from tests.e2e.test_single_view import child
+from tests.processes import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -62,8 +62,7 @@ def _change(console: Console, visit: Visit, kind: str, key: str, action: str) ->
     elif kind == "org":
         auth.organisations.activate(key, actor=actor)
     elif kind == "policy":
-        sharing_policies.retire(console.services, key)
-        _audit(console, visit, "sharing-policy-retire", f"Contract/{key}", "retired")
+        sharing_policies.retire(console.services, key, actor=actor)
     elif action == "suspend":
         auth.clients.revoke(key, actor=actor)
     else:
@@ -126,13 +125,13 @@ async def hold(request: Request, console: ConsoleDep, visit: KeeperDep, form: Fo
     except orjson.JSONDecodeError:
         return _page(request, console, visit, status=400, errors=["The document is not JSON"], document=text)
     try:
-        policy, stored = sharing_policies.hold(console.services, document)
+        actor = console.person_actor(visit.person, address=visit.address)
+        policy, _ = sharing_policies.hold(console.services, document, actor=actor)
     except MaisError as exc:
         issues = exc.issues if isinstance(exc, NotConformant) else ()
         problems = [issue.diagnostics for issue in issues] or [exc.diagnostics]
         _audit(console, visit, "sharing-policy-add", "Contract", problems[0][:200], outcome="4")
         return _page(request, console, visit, status=400, errors=problems, document=text)
-    _audit(console, visit, "sharing-policy-add", f"Contract/{stored.id}", f"version {policy.version}")
     said = f"{policy.identifier} version {policy.version} held"
     return RedirectResponse(f"/console/register?{urlencode({'done': said})}", status_code=303)
 

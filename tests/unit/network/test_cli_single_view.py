@@ -14,7 +14,7 @@ from mais_node.adapters.jose_keys import generate_private_jwk
 from mais_node.cli import app
 from mais_node.cli_single_view import row_lines
 from mais_node.config import DEFAULTS
-from tests.e2e.test_crash import free_port
+from tests.processes import free_port
 
 EXAMPLE = DEFAULTS / "profiles" / "examples" / "mais-single-view-valid-in-progress.json"
 runner = CliRunner()

@@ -19,9 +19,10 @@ from mais_node.clock import SystemClock
 from mais_node.network.fan_out import FanOut
 from mais_node.network.peers_fake import FakePeers, Scripted
 from mais_node.network.single_view import SingleViews
+from mais_node.wiring import Services
 from mais_node.wiring_single_view import EXTRA
 from tests.api.conftest import Node, make_node
-from tests.api.test_console_review import PASSWORD, console
+from tests.api.test_console_review import PASSWORD, console, signed_in
 from tests.api.test_single_view import PARTNER_TASK, decided, known_with_contact, on_hold, referred
 from tests.unit.network.test_fan_out import DENIED, DOWN, match
 from tests.unit.network.test_targets import Listing
@@ -48,6 +49,25 @@ def partners() -> Listing:
     return listing
 
 
+def fake_single_views(
+    services: Services, peers: FakePeers, listing: Listing, *, live_seconds: float, follow_first: float = 0.05
+) -> SingleViews:
+    """The node's single views asking the in-memory ``peers`` about the partners ``listing`` registers."""
+    return SingleViews(
+        fan_out=FanOut(peers, SystemClock(), listing=listing),
+        listing=listing,
+        terminology=services.vocabularies,
+        store=services.resources,
+        follow_ups=services.network.store,  # type: ignore[union-attr]
+        audit=services.checkpointer,
+        clock=services.clock,
+        node=services.node,
+        live_seconds=live_seconds,
+        collection_seconds=60,
+        follow_first=follow_first,
+    )
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, FakePeers]]:
     """One node for the module, its partners the in-memory Peers: a row in each state."""
@@ -65,39 +85,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, Fake
             },
         )
         services = node.services
-        listing = partners()
-        services.extras[EXTRA] = SingleViews(
-            fan_out=FanOut(peers, SystemClock(), listing=listing),
-            listing=listing,
-            terminology=services.vocabularies,
-            store=services.resources,
-            follow_ups=services.network.store,  # type: ignore[union-attr]
-            audit=services.checkpointer,
-            clock=services.clock,
-            node=services.node,
-            live_seconds=0.3,
-            collection_seconds=30,
-            follow_first=0.05,
-        )
+        services.extras[EXTRA] = fake_single_views(services, peers, partners(), live_seconds=0.3)
+        console(node).accounts.add("priya", "practitioner", PASSWORD, display_name="Priya Shah")
         yield node, peers
-
-
-def sign_in(node: Node, name: str, role: str) -> str:
-    """Sign ``node.http`` in as ``name`` (the account made at the first use); the session's CSRF token."""
-    accounts = console(node).accounts
-    if accounts.store.get_person(name) is None:
-        accounts.add(name, role, PASSWORD, display_name=f"{name.title()} Shah")
-    node.http.cookies.clear()
-    form = node.http.get("/console/sign-in").text
-    token = re.search(r'name="csrf" value="([^"]+)"', form)
-    assert token
-    signed = node.http.post(
-        "/console/sign-in", data={"csrf": token.group(1), "name": name, "password": PASSWORD}, follow_redirects=False
-    )
-    assert signed.status_code == 303, signed.text
-    home = re.search(r'name="csrf" value="([^"]+)"', node.http.get("/console").text)
-    assert home
-    return home.group(1)
 
 
 def records(node: Node, action: str) -> list[dict[str, Any]]:
@@ -122,7 +112,7 @@ def start(node: Node, csrf: str, peers: FakePeers, **form: Any) -> str:
     return str(location)
 
 
-def until(node: Node, url: str, condition: Any, within: float = 10.0) -> str:
+def until(node: Node, url: str, condition: Any, within: float = 30.0) -> str:
     started = time.monotonic()
     while time.monotonic() - started < within:
         page = node.http.get(url)
@@ -143,7 +133,7 @@ def states(page: str) -> dict[str, str]:
 
 def test_the_form_offers_the_reasons_in_force_to_a_practitioner(world: tuple[Node, FakePeers]) -> None:
     node, _ = world
-    sign_in(node, "priya", "practitioner")
+    signed_in(node, "priya", "practitioner")
     page = node.http.get("/console/single-view")
     assert page.status_code == 200
     assert '<option value="s47-enquiry"' in page.text
@@ -182,7 +172,7 @@ def test_a_bad_form_is_named_in_an_error_summary_and_starts_nothing(
     world: tuple[Node, FakePeers], form: dict[str, Any], field: str, message: str
 ) -> None:
     node, peers = world
-    csrf = sign_in(node, "priya", "practitioner")
+    csrf = signed_in(node, "priya", "practitioner")
     before, calls = views_started(node), len(peers.calls)
     page = node.http.post("/console/single-view", data={"csrf": csrf, **GOOD, **form})
     assert page.status_code == 400
@@ -196,7 +186,7 @@ def test_a_bad_form_is_named_in_an_error_summary_and_starts_nothing(
 
 def test_a_started_view_shows_one_row_per_partner_in_its_state_as_they_answer(world: tuple[Node, FakePeers]) -> None:
     node, peers = world
-    csrf = sign_in(node, "priya", "practitioner")
+    csrf = signed_in(node, "priya", "practitioner")
     location = start(node, csrf, peers)
     first = node.http.get(location)
     assert first.status_code == 200
@@ -224,17 +214,20 @@ def test_a_started_view_shows_one_row_per_partner_in_its_state_as_they_answer(wo
 
 def test_a_referred_row_shows_pending_review_until_the_partner_decides(world: tuple[Node, FakePeers]) -> None:
     node, peers = world
-    csrf = sign_in(node, "priya", "practitioner")
+    csrf = signed_in(node, "priya", "practitioner")
     location = start(node, csrf, peers)
     peers.tasks[PARTNER_TASK] = [Scripted(on_hold())]  # the partner's IG officer has not decided yet
     page = until(node, location, lambda text: "LA0002" in states(text))
     assert states(page)["LA0002"] == "PENDING_REVIEW"
     assert "In progress" in page
+    peers.tasks[PARTNER_TASK] = [Scripted(decided(False))]  # decided: the view ends, nothing left following it
+    done = until(node, location, lambda text: "Every row is final" in text)
+    assert states(done)["LA0002"] == "NOT_KNOWN"
 
 
 def test_the_rows_fragment_answers_204_while_nothing_changed(world: tuple[Node, FakePeers]) -> None:
     node, peers = world
-    csrf = sign_in(node, "priya", "practitioner")
+    csrf = signed_in(node, "priya", "practitioner")
     location = start(node, csrf, peers)
     until(node, location, lambda text: states(text).get("LA0002") == "KNOWN" and "Every row is final" in text)
     version = node.services.resources.read("Task", location.rsplit("/", 1)[1]).version
@@ -249,7 +242,7 @@ def test_the_rows_fragment_answers_204_while_nothing_changed(world: tuple[Node, 
 
 def test_hostile_partner_and_contact_names_are_shown_as_text(world: tuple[Node, FakePeers]) -> None:
     node, peers = world
-    csrf = sign_in(node, "priya", "practitioner")
+    csrf = signed_in(node, "priya", "practitioner")
     location = start(
         node, csrf, peers, nhs_number="", family=HOSTILE, given="Ann", birth_day="2", birth_month="3", birth_year="2015"
     )
@@ -266,7 +259,7 @@ def test_hostile_partner_and_contact_names_are_shown_as_text(world: tuple[Node, 
 
 def test_the_form_without_its_csrf_token_is_refused_and_starts_nothing(world: tuple[Node, FakePeers]) -> None:
     node, peers = world
-    sign_in(node, "priya", "practitioner")
+    signed_in(node, "priya", "practitioner")
     before, calls = views_started(node), len(peers.calls)
     refused = node.http.post("/console/single-view", data={**GOOD, "csrf": "forged"})
     assert refused.status_code == 403
@@ -277,8 +270,8 @@ def test_the_form_without_its_csrf_token_is_refused_and_starts_nothing(world: tu
 
 def test_an_auditor_gets_the_403_page_everywhere(world: tuple[Node, FakePeers]) -> None:
     node, peers = world
-    location = start(node, sign_in(node, "priya", "practitioner"), peers)
-    csrf = sign_in(node, "aud", "auditor")
+    location = start(node, signed_in(node, "priya", "practitioner"), peers)
+    csrf = signed_in(node, "aud", "auditor")
     home = node.http.get("/console").text
     assert 'href="/console/single-view"' not in home
     for page in (
@@ -293,19 +286,19 @@ def test_an_auditor_gets_the_403_page_everywhere(world: tuple[Node, FakePeers]) 
 
 def test_someone_elses_view_is_a_404_as_an_unknown_one_is(world: tuple[Node, FakePeers]) -> None:
     node, peers = world
-    location = start(node, sign_in(node, "priya", "practitioner"), peers)
-    sign_in(node, "sam", "practitioner")
+    location = start(node, signed_in(node, "priya", "practitioner"), peers)
+    signed_in(node, "sam", "practitioner")
     for url in (location, f"{location}/rows", "/console/single-view/" + "0" * 32, "/console/single-view/..%2Fx"):
         page = node.http.get(url)
         assert page.status_code == 404, url
     assert location not in node.http.get("/console/single-view").text  # not in sam's recent views
-    sign_in(node, "priya", "practitioner")
+    signed_in(node, "priya", "practitioner")
     assert location in node.http.get("/console/single-view").text  # in priya's
 
 
 def test_the_view_is_started_and_opened_with_the_person_as_the_agent(world: tuple[Node, FakePeers]) -> None:
     node, peers = world
-    location = start(node, sign_in(node, "priya", "practitioner"), peers)
+    location = start(node, signed_in(node, "priya", "practitioner"), peers)
     view_id = location.rsplit("/", 1)[1]
     assert node.http.get(location).status_code == 200
 
@@ -331,7 +324,7 @@ def test_the_view_is_started_and_opened_with_the_person_as_the_agent(world: tupl
 
 def test_a_node_that_cannot_ask_its_partners_says_so_on_the_form(world: tuple[Node, FakePeers]) -> None:
     node, _ = world
-    csrf = sign_in(node, "priya", "practitioner")
+    csrf = signed_in(node, "priya", "practitioner")
     built = node.services.extras.pop(EXTRA)
     try:
         before = views_started(node)

@@ -8,7 +8,6 @@ nodes is tests/e2e/test_single_view.py's). Screenshots as tests/e2e/test_console
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,17 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from mais_node.app import create_app
-from mais_node.clock import SystemClock
 from mais_node.config import Settings
-from mais_node.network.fan_out import FanOut
 from mais_node.network.peers_fake import FakePeers, Scripted
-from mais_node.network.single_view import SingleViews
 from mais_node.wiring import build_services
 from mais_node.wiring_single_view import EXTRA
 from tests.api.test_console_review import PASSWORD
+from tests.api.test_console_single_view_pages import fake_single_views
 from tests.api.test_single_view import PARTNER_TASK, known_with_contact, on_hold, referred
 from tests.e2e.test_console_browser import (  # noqa: F401 (browser and page are fixtures)
     axe,
@@ -35,7 +31,7 @@ from tests.e2e.test_console_browser import (  # noqa: F401 (browser and page are
     pytestmark,
     tab_to,
 )
-from tests.e2e.test_demo import free_port
+from tests.processes import free_port, serving_in_thread
 from tests.unit.network.test_fan_out import DENIED, DOWN, match
 from tests.unit.network.test_targets import Listing
 
@@ -79,31 +75,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         queries={ods: script for ods, (_, _, script) in PARTNERS.items()},
         tasks={PARTNER_TASK: [Scripted(on_hold())]},  # the partner's IG officer has not decided yet
     )
-    services.extras[EXTRA] = SingleViews(
-        fan_out=FanOut(peers, SystemClock(), listing=listing),
-        listing=listing,
-        terminology=services.vocabularies,
-        store=services.resources,
-        follow_ups=services.network.store,  # type: ignore[union-attr]
-        audit=services.checkpointer,
-        clock=services.clock,
-        node=services.node,
-        live_seconds=1.0,
-        collection_seconds=60,
-        follow_first=0.2,
-    )
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the node did not start within 10 s"
-        time.sleep(0.02)
+    services.extras[EXTRA] = fake_single_views(services, peers, listing, live_seconds=1.0, follow_first=0.2)
     try:
-        yield Served(base, workdir / "shots")
+        with serving_in_thread(app, port):
+            yield Served(base, workdir / "shots")
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         services.close()
 
 

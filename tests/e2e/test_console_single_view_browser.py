@@ -92,7 +92,7 @@ def sign_in(tab: Any, served: Served) -> None:
 
 
 def shown(tab: Any, served: Served, shot: str) -> None:
-    axe(tab, served, shot)  # type: ignore[arg-type] (axe reads only .shots)
+    axe(tab, served, shot)  # type: ignore[arg-type]  # axe reads only .shots
 
 
 def states(tab: Any) -> dict[str, str]:
@@ -108,9 +108,18 @@ def test_the_form_by_keyboard_and_the_rows_filling_in_under_the_real_policy(brow
     context.set_default_timeout(15_000)
     tab = context.new_page()
     dialogs: list[str] = []
-    tab.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     refused: list[str] = []
-    tab.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+
+    def dialog(shown: Any) -> None:
+        dialogs.append(shown.message)
+        shown.dismiss()
+
+    def said(message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            refused.append(message.text)
+
+    tab.on("dialog", dialog)
+    tab.on("console", said)
     try:
         sign_in(tab, served)
         tab.click("nav a[href='/console/single-view']")

@@ -6,9 +6,14 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO, Any
+
+import uvicorn
 
 
 def free_port() -> int:
@@ -43,3 +48,20 @@ def stop(process: subprocess.Popen[Any]) -> None:
         process.wait(timeout=5)
     if process.stdout is not None:
         process.stdout.close()
+
+
+@contextmanager
+def serving_in_thread(app: Any, port: int) -> Iterator[None]:
+    """``app`` served by uvicorn on loopback ``port`` in a thread of this process until the block ends."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the node did not start within 10 s"
+        time.sleep(0.02)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

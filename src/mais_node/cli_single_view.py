@@ -16,38 +16,30 @@ import orjson
 import typer
 
 from mais_node.client import EnquiryClient, Subject, User, enquiry_parameters
+from mais_node.network.view import read_rows
 
 SCOPE = "mais/single-view system/Task.rs"
-EXTENSION = "https://mais.example.org/fhir/StructureDefinition/mais-single-view-row"
 POLL_SECONDS = 0.5
 
 
 def row_lines(view: dict[str, Any]) -> dict[str, str]:
     """One printable line per partner of a ``mais-single-view`` Task, by ODS code."""
-    contained = {r.get("id"): r for r in view.get("contained", [])}
     lines = {}
-    for output in view.get("output", []):
-        ods = output["valueReference"]["identifier"]["value"]
-        state = output["type"]["coding"][0]["code"]
-        parts: dict[str, Any] = {
-            e["url"]: next((v for k, v in e.items() if k.startswith("value")), None)
-            for ext in output.get("extension", [])
-            if ext.get("url") == EXTENSION
-            for e in ext.get("extension", [])
-        }
-        detail = []
+    for row in read_rows(view):
+        parts, detail = row.parts, []
         if "open" in parts:
             detail.append(f"open={str(parts['open']).lower()}")
         if isinstance(parts.get("contact"), dict):
-            org = contained.get(str(parts["contact"].get("reference", "")).lstrip("#"), {})
+            org = row.contact or {}
             phone = next((t.get("value") for t in org.get("telecom", [])), "")
             detail.append(f"contact: {org.get('name', '')} {phone}".strip())
         if parts.get("reason"):
             detail.append(str(parts["reason"]))
-        if state == "PENDING_REVIEW" and parts.get("partnerTask"):
+        if row.state == "PENDING_REVIEW" and parts.get("partnerTask"):
             detail.append(f"follow {parts['partnerTask']}")
-        name = output["valueReference"].get("display", "")
-        lines[ods] = f"{ods:<8} {state:<15} {name[:36]:<36} {'; '.join(detail)}".rstrip()
+        lines[row.organisation] = (
+            f"{row.organisation:<8} {row.state:<15} {row.name[:36]:<36} {'; '.join(detail)}".rstrip()
+        )
     return lines
 
 

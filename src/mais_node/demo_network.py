@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -35,6 +36,8 @@ import orjson
 from mais_node.adapters.jose_keys import generate_private_jwk, public_jwks, write_key_pair
 from mais_node.audit.actors import Actor
 from mais_node.config import DEFAULTS, Settings
+from mais_node.console.demo import DEMO_NAMES
+from mais_node.console.store import open_accounts
 from mais_node.demo import DemoClient, _client
 from mais_node.network.publish import publish
 from mais_node.wiring import build_services
@@ -121,6 +124,7 @@ class Network:
     bases: dict[str, str]
     practitioner: DemoClient
     reviewer: DemoClient
+    console: tuple[str, str] = ("", "")  # the LA's console practitioner account: name, password
 
 
 def _store(directory: Path, ods: str) -> str:
@@ -171,13 +175,14 @@ def prepare(directory: Path, base_port: int) -> Network:
             _seed_member(directory, member)
     practitioner = _own_client(directory, "LA0001", "practitioner", ["mais/single-view", "system/Task.rs"])
     reviewer = _own_client(directory, "LA0002", "la0002-reviewer", ["mais/reviewer", "system/Task.crs"])
+    console = _console_practitioner(directory)
     rules = directory / "school-rules"
     shutil.copytree(DEFAULTS / "rules", rules)
     (rules / "local" / "90-no-enquiries.cedar").write_text(
         '// This school answers no enquiry through its node.\n@id("local:forbid:every-enquiry")\n'
         "forbid (principal, action, resource);\n"
     )
-    return Network(directory, bases, practitioner, reviewer)
+    return Network(directory, bases, practitioner, reviewer, console)
 
 
 def _seed_member(directory: Path, member: Member) -> None:
@@ -212,6 +217,19 @@ def _own_client(directory: Path, ods: str, name: str, scopes: list[str]) -> Demo
         return _client(services, directory, name, ods, scopes, Actor(org_ods=ods, client_id="mais-demo-network"))
     finally:
         services.close()
+
+
+def _console_practitioner(directory: Path) -> tuple[str, str]:
+    """A practitioner's console account on the LA's node (``mais demo``'s name for it, a fresh password), so the
+    single view can be tried in a browser too: its name and password."""
+    name, display = DEMO_NAMES["practitioner"]
+    password = secrets.token_urlsafe(12)
+    services = build_services(Settings(store=_store(directory, "LA0001"), node_org="LA0001"))
+    try:
+        open_accounts(services).add(name, "practitioner", password, display_name=display)
+    finally:
+        services.close()
+    return name, password
 
 
 @contextmanager
@@ -335,6 +353,11 @@ def describe(network: Network) -> str:
     rows = [f"  {network.bases['AUTH01']}  register authority"]
     rows.append(f"  {network.bases['LA0001']}  LA0001 Leeds Children's Services (asks)")
     rows += [f"  {network.bases[m.ods]}  {m.ods} {m.name} ({m.behaviour})" for m in MEMBERS]
+    name, password = network.console
+    if name:
+        rows.append(
+            f"\nIn a browser: {network.bases['LA0001']}/console, sign in as {name} / {password}, then Single view."
+        )
     return "\n".join(rows)
 
 

@@ -11,11 +11,14 @@ from pathlib import Path
 
 from mais_node.adapters.cedar_asking import CedarAskRules
 from mais_node.adapters.peers_http import HttpPeers, Identity
+from mais_node.audit.actors import Actor
 from mais_node.config import DEFAULTS
+from mais_node.enquiry.model import Asker
 from mais_node.errors import MaisError, Unavailable
 from mais_node.network.fan_out import FanOut
 from mais_node.network.follow_up import FollowUpLoop
 from mais_node.network.single_view import SingleViews
+from mais_node.network.starting import Begun, begin
 from mais_node.policy.asking import ASKING_DIR
 from mais_node.wiring import Services
 
@@ -64,6 +67,12 @@ def single_views(services: Services) -> SingleViews:
     )
     services.extras[EXTRA] = built
     return built
+
+
+def begin_single_view(services: Services, raw: bytes, asker: Asker, actor: Actor) -> Begun:
+    """Read a ``$single-view`` Parameters and start its view on this node: what the REST operation and the console's
+    form both call (``network/starting.py``)."""
+    return begin(lambda: single_views(services), services.enquiries, raw, asker, actor)
 
 
 def ask_rules(rules_dir: Path) -> CedarAskRules:

@@ -18,8 +18,9 @@ def console(node: Node) -> Console:
 
 
 def signed_in(node: Node, name: str, role: str) -> str:
-    """Sign ``node.http`` in as a new account with ``role``; the session's CSRF token."""
-    console(node).accounts.add(name, role, PASSWORD)
+    """Sign ``node.http`` in as ``name`` with ``role`` (the account made at its first use); the session's CSRF token."""
+    if console(node).accounts.store.get_person(name) is None:
+        console(node).accounts.add(name, role, PASSWORD)
     node.http.cookies.clear()
     form = node.http.get("/console/sign-in").text
     token = re.search(r'name="csrf" value="([^"]+)"', form)

@@ -6,14 +6,12 @@ SMART v1 scopes. (authlib signs with joserfc's strict registry, so it cannot its
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from fhirclient import client as fhirclient
@@ -23,7 +21,7 @@ from joserfc.jws import JWSRegistry
 
 from mais_node.clock import SystemClock
 from tests.builders import patient
-from tests.processes import free_port
+from tests.processes import free_port, serving_in_thread
 from tests.unit.auth.support import Registered, World, make_world
 
 # A JWS registry that, as RFC 7515 §4 allows, lets a client put fields of its own in the header.
@@ -37,18 +35,10 @@ def served(tmp_path: Path) -> Iterator[tuple[World, str]]:
     world = make_world(tmp_path, SystemClock(), base=base)
     world.organisation("LA0001")
     port = int(base.rsplit(":", 1)[1])
-    server = uvicorn.Server(uvicorn.Config(world.app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the node did not start within 10 s"
-        time.sleep(0.02)
     try:
-        yield world, base
+        with serving_in_thread(world.app(), port):
+            yield world, base
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         world.close()
 
 

@@ -15,7 +15,7 @@ ROLES: dict[str, tuple[str, ...]] = {
     "ig-officer": (scopes.REVIEWER, "system/Task.rs"),
     "auditor": ("system/AuditEvent.rs",),
     "terminology-manager": (scopes.TERMINOLOGY_MANAGER, "system/CodeSystem.rus", "system/ValueSet.rs"),
-    "practitioner": (scopes.ENQUIRY,),
+    "practitioner": (scopes.ENQUIRY, scopes.SINGLE_VIEW),
     "admin": (scopes.ADMIN, "system/Organization.rs", "system/Endpoint.rs"),
 }
 ROLE_NAMES = {

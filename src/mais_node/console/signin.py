@@ -56,6 +56,8 @@ async def home(request: Request, visit: VisitDep) -> Response:
         work.append(("Audit", "/console/audit", "Search and export the audit trail."))
     if person.may("mais/terminology-manager"):
         work.append(("Vocabularies", "/console/vocabularies", "Add, activate and retire codes; compare versions."))
+    if person.may("mais/single-view"):
+        work.append(("Single view", "/console/single-view", "Ask every partner that may know a child at once."))
     return render(request, "home.html", visit=visit, work=work, role=ROLE_NAMES[person.role])
 
 

@@ -92,6 +92,7 @@ def install(app: FastAPI, services: Services) -> None:
         review,
         rules_pages,
         signin,
+        single_view,
         vocabularies,
         what_if,
     )
@@ -117,6 +118,7 @@ def install(app: FastAPI, services: Services) -> None:
     app.include_router(vocabularies.router)
     app.include_router(register_pages.router)
     app.include_router(rules_pages.router)
+    app.include_router(single_view.router)
     app.include_router(signin.unknown)  # last: any other /console path is a 404 page
     app.add_exception_handler(PageRefused, _refused)
     # Under /console a refusal is a page; elsewhere the API's OperationOutcome, as before.
@@ -231,6 +233,8 @@ def render(
         if person.may("mais/admin") or person.may("mais/reviewer"):
             nav.append(("Register", "/console/register"))
             nav.append(("Rules", "/console/rules"))
+        if person.may("mais/single-view"):
+            nav.append(("Single view", "/console/single-view"))
     page = {
         "person": {"name": person.display_name, "role": ROLE_NAMES[person.role]} if person else None,
         "csrf": visit.session.csrf if visit else "",

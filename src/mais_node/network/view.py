@@ -121,3 +121,42 @@ def _output(row: Row) -> tuple[dict[str, Any], dict[str, Any] | None]:
 
 def _instant(at: datetime) -> str:
     return at.strftime(INSTANT)[:-3] + "Z"
+
+
+@dataclass(frozen=True, slots=True)
+class RowRead:
+    """One output of a ``mais-single-view`` Task read back: the partner, its state, the row's extension parts by
+    url (each part's value) and the contained contact Organization, if the partner released one."""
+
+    organisation: str
+    name: str
+    state: str
+    parts: dict[str, Any]
+    contact: dict[str, Any] | None
+
+
+def read_rows(task: dict[str, Any]) -> list[RowRead]:
+    """The rows of a view as ``to_task`` wrote them, in its order (a practitioner's system reads them the same way)."""
+    contained = {r.get("id"): r for r in task.get("contained") or [] if isinstance(r, dict)}
+    rows = []
+    for output in task.get("output") or []:
+        partner = output.get("valueReference") or {}
+        parts: dict[str, Any] = {
+            e["url"]: next((v for k, v in e.items() if k.startswith("value")), None)
+            for ext in output.get("extension") or []
+            if ext.get("url") == ROW_EXTENSION
+            for e in ext.get("extension") or []
+        }
+        reference = (parts.get("contact") or {}).get("reference") if isinstance(parts.get("contact"), dict) else None
+        contact = contained.get(str(reference).lstrip("#")) if reference else None
+        state = ((output.get("type") or {}).get("coding") or [{}])[0].get("code")
+        rows.append(
+            RowRead(
+                organisation=str((partner.get("identifier") or {}).get("value") or ""),
+                name=str(partner.get("display") or ""),
+                state=str(state or ""),
+                parts=parts,
+                contact=contact,
+            )
+        )
+    return rows

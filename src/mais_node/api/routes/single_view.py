@@ -6,23 +6,21 @@ under ``Prefer: respond-async``; either way the view's own URL is in ``Content-L
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from mais_node.api.deps import ServicesDep
-from mais_node.api.media import check_accept, check_content_type, parse_json, raw_response
+from mais_node.api.media import check_accept, check_content_type, raw_response
 from mais_node.api.security import require_scope
-from mais_node.audit.actors import Actor, Coding
+from mais_node.audit.actors import Actor
 from mais_node.auth.bearer import Caller
 from mais_node.auth.scopes import SINGLE_VIEW
-from mais_node.enquiry.model import Asker, Enquiry
-from mais_node.enquiry.parse import from_parameters
-from mais_node.network.single_view import Stored, question_from, split
-from mais_node.terminology import PURPOSE_SYSTEM
+from mais_node.enquiry.model import Asker
+from mais_node.network.single_view import Stored
 from mais_node.wiring import Services
-from mais_node.wiring_single_view import single_views
+from mais_node.wiring_single_view import begin_single_view
 
 router = APIRouter(prefix="/fhir", dependencies=[Depends(check_accept)])
 ViewerDep = Annotated[Caller, Depends(require_scope(SINGLE_VIEW))]
@@ -38,32 +36,9 @@ async def single_view(request: Request, services: ServicesDep, caller: ViewerDep
     check_content_type(request)
     raw = await request.body()
     asker = Asker(caller.org_ods, caller.client_id)
-    gates = services.enquiries.gates
-    read: dict[str, Any] = {}
-
-    def parse() -> Enquiry:
-        """Everything that can refuse the question, inside the enquiry reader: each refusal is audited there."""
-        read["forwarded"], read["targets"], read["area"] = split(parse_json(raw))
-        enquiry = from_parameters(read["forwarded"], raw, subject_issues=gates.subject_issues)
-        read["purpose"] = gates.purpose(enquiry)
-        return enquiry
-
-    enquiry = services.enquiries.read(raw, parse, asker)
-    purpose: str = read["purpose"]
-    question = question_from(
-        read["forwarded"], read["targets"], purpose=purpose, items=enquiry.items, raw=raw, area=read["area"]
-    )
-    actor = Actor(
-        org_ods=caller.org_ods,
-        client_id=caller.client_id,
-        user_id=enquiry.user.identifier,
-        user_name=enquiry.user.name,
-        purpose=(Coding(PURPOSE_SYSTEM, purpose),),
-    )
-    views = single_views(services)
-    view, partners, started = views.start(question, actor)
+    begun = begin_single_view(services, raw, asker, Actor(org_ods=caller.org_ods, client_id=caller.client_id))
     if "respond-async" in request.headers.get("prefer", "").lower():
-        views.spawn(views.ask(view, partners, question, actor))
-        return raw_response(started.body, 202, _headers(services, started))
-    stored = await views.ask(view, partners, question, actor)
+        begun.views.spawn(begun.ask())
+        return raw_response(begun.stored.body, 202, _headers(services, begun.stored))
+    stored = await begun.ask()
     return raw_response(stored.body, 200, _headers(services, stored))

@@ -15,15 +15,18 @@ from typing import Any
 import orjson
 import pytest
 
-from mais_node.clock import SystemClock
-from mais_node.network.fan_out import FanOut
 from mais_node.network.peers_fake import FakePeers, Scripted
-from mais_node.network.single_view import SingleViews
-from mais_node.wiring import Services
 from mais_node.wiring_single_view import EXTRA
 from tests.api.conftest import Node, make_node
 from tests.api.test_console_review import PASSWORD, console, signed_in
-from tests.api.test_single_view import PARTNER_TASK, decided, known_with_contact, on_hold, referred
+from tests.api.test_single_view import (
+    PARTNER_TASK,
+    decided,
+    fake_single_views,
+    known_with_contact,
+    on_hold,
+    referred,
+)
 from tests.unit.network.test_fan_out import DENIED, DOWN, match
 from tests.unit.network.test_targets import Listing
 
@@ -47,25 +50,6 @@ def partners() -> Listing:
     listing.add("LA0001", "la-childrens-social-care")
     listing.add("HOU001", "housing")
     return listing
-
-
-def fake_single_views(
-    services: Services, peers: FakePeers, listing: Listing, *, live_seconds: float, follow_first: float = 0.05
-) -> SingleViews:
-    """The node's single views asking the in-memory ``peers`` about the partners ``listing`` registers."""
-    return SingleViews(
-        fan_out=FanOut(peers, SystemClock(), listing=listing),
-        listing=listing,
-        terminology=services.vocabularies,
-        store=services.resources,
-        follow_ups=services.network.store,  # type: ignore[union-attr]
-        audit=services.checkpointer,
-        clock=services.clock,
-        node=services.node,
-        live_seconds=live_seconds,
-        collection_seconds=60,
-        follow_first=follow_first,
-    )
 
 
 @pytest.fixture(scope="module")

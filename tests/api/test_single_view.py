@@ -20,11 +20,12 @@ from mais_node.network.peers_fake import FakePeers, Scripted
 from mais_node.network.rows import Exchange, Stage
 from mais_node.network.single_view import SingleViews
 from mais_node.network.view import PROFILE, ROW_EXTENSION, TRACE_SYSTEM
-from mais_node.wiring import build_services
+from mais_node.policy.asking import AskRules
+from mais_node.wiring import Services, build_services
 from mais_node.wiring_single_view import EXTRA
 from tests.api.conftest import Node, make_node
 from tests.unit.network.test_fan_out import DENIED, DOWN, FHIR, match
-from tests.unit.network.test_targets import network
+from tests.unit.network.test_targets import Listing, network
 
 NHS = "https://fhir.nhs.uk/Id/nhs-number"
 SCOPE = "mais/single-view system/Task.rs"
@@ -78,21 +79,35 @@ def make_requester(tmp_path: Path) -> Iterator[tuple[Node, FakePeers]]:
             tasks={PARTNER_TASK: [Scripted(on_hold()), Scripted(decided(True))]},
         )
         services = node.services
-        listing = network()
-        services.extras[EXTRA] = SingleViews(
-            fan_out=FanOut(peers, SystemClock(), listing=listing),
-            listing=listing,
-            terminology=services.vocabularies,
-            store=services.resources,
-            follow_ups=services.network.store,  # type: ignore[union-attr]
-            audit=services.checkpointer,
-            clock=services.clock,
-            node=services.node,
-            live_seconds=0.5,
-            collection_seconds=30,
-            follow_first=0.05,
-        )
+        services.extras[EXTRA] = fake_single_views(services, peers, network(), live_seconds=0.5, collection_seconds=30)
         yield node, peers
+
+
+def fake_single_views(
+    services: Services,
+    peers: FakePeers,
+    listing: Listing,
+    *,
+    live_seconds: float,
+    collection_seconds: float = 60,
+    follow_first: float = 0.05,
+    ask_rules: AskRules | None = None,
+) -> SingleViews:
+    """The node's single views asking the in-memory ``peers`` about the partners ``listing`` registers."""
+    return SingleViews(
+        fan_out=FanOut(peers, SystemClock(), listing=listing),
+        listing=listing,
+        terminology=services.vocabularies,
+        store=services.resources,
+        follow_ups=services.network.store,  # type: ignore[union-attr]
+        audit=services.checkpointer,
+        clock=services.clock,
+        node=services.node,
+        live_seconds=live_seconds,
+        collection_seconds=collection_seconds,
+        follow_first=follow_first,
+        ask_rules=ask_rules,
+    )
 
 
 @pytest.fixture

@@ -12,14 +12,12 @@ from typing import Any
 import pytest
 
 from mais_node.adapters.cedar_asking import CedarAskRules
-from mais_node.clock import SystemClock
 from mais_node.config import DEFAULTS
-from mais_node.network.fan_out import FanOut
 from mais_node.network.peers_fake import FakePeers, Scripted
-from mais_node.network.single_view import SingleViews
+from mais_node.network.single_view import FOLLOW_FIRST, SingleViews
 from mais_node.wiring_single_view import EXTRA
 from tests.api.conftest import Node, make_node
-from tests.api.test_single_view import SCOPE, ask, post, rows
+from tests.api.test_single_view import SCOPE, ask, fake_single_views, post, rows
 from tests.unit.network.test_fan_out import match
 from tests.unit.network.test_targets import network
 
@@ -41,17 +39,13 @@ def requester(tmp_path: Path) -> Iterator[tuple[Node, FakePeers, Path]]:
         listing.orgs = [replace(o, areas=served.get(o.ods, ())) for o in listing.orgs]
         peers = FakePeers(queries={ods: Scripted(match(False)) for ods in ("POL001", "GP0001", "SCH001", "HV0001")})
         services = node.services
-        services.extras[EXTRA] = SingleViews(
-            fan_out=FanOut(peers, SystemClock(), listing=listing),
-            listing=listing,
-            terminology=services.vocabularies,
-            store=services.resources,
-            follow_ups=services.network.store,  # type: ignore[union-attr]
-            audit=services.checkpointer,
-            clock=services.clock,
-            node=services.node,
+        services.extras[EXTRA] = fake_single_views(
+            services,
+            peers,
+            listing,
             live_seconds=0.5,
             collection_seconds=30,
+            follow_first=FOLLOW_FIRST,
             ask_rules=CedarAskRules(rules),
         )
         yield node, peers, rules

@@ -46,10 +46,6 @@ PROBE_BYTES = 4096  # about one record with its index keys: a page the trail wou
 _COLUMNS = "l.seq, l.prev_hash, l.hash, l.event"
 _BATCH = 500
 _MAX_ROWS = 500  # rows per multi-row INSERT (each a distinct statement text, so a bounded set)
-# A record is one zlib stream with an 8 KiB window and a small hash table, not zlib's default 32 KiB and 128 KiB:
-# a record of ~3 KB compresses to the same bytes, and setting up the default state (about 270 KiB cleared for every
-# record) cost ~50 us, most of the write's CPU. Any zlib inflater reads it (the window size is in the header).
-_WBITS, _MEM_LEVEL = 13, 6
 
 
 class SqliteAuditLog:
@@ -281,13 +277,8 @@ class _Sealed:
             record = seal(event, seq, prev, clock)
             prev, at = record.hash, to_micros(record.recorded)
             self.records.append(record)
-            self.rows.append((seq, record.prev_hash, record.hash, at, _compress(orjson.dumps(record.event))))
+            self.rows.append((seq, record.prev_hash, record.hash, at, zlib.compress(orjson.dumps(record.event), 1)))
             self.keys.extend((param, value, at, seq) for param, value in index_keys(record.event))
-
-
-def _compress(data: bytes) -> bytes:
-    packer = zlib.compressobj(1, zlib.DEFLATED, _WBITS, _MEM_LEVEL)
-    return packer.compress(data) + packer.flush()
 
 
 def _insert_rows(conn: sqlite3.Connection, insert: str, rows: Sequence[Sequence[object]], width: int) -> None:

@@ -54,7 +54,7 @@ def seal(event: Event, seq: int, prev_hash: str, clock: Clock) -> AuditRecord:
     if isinstance(given, str) and _NORMAL.fullmatch(given):
         recorded = parse_instant(given)  # the builders' form (balp): the same text format_instant would write
     else:
-        sealed["recorded"] = format_instant(parse_instant(given) if "recorded" in sealed else clock.now())
+        sealed["recorded"] = format_instant(parse_instant(sealed["recorded"]) if "recorded" in sealed else clock.now())
         recorded = parse_instant(sealed["recorded"])
     return AuditRecord(seq, prev_hash, chain_hash(seq, prev_hash, sealed), recorded, sealed)
 

@@ -147,7 +147,10 @@ def instrument(spans: Spans) -> None:
     spans.wrap(route, "fhir_response", "response (JSON)")
 
 
-async def _asgi(app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> int:
+async def _asgi(
+    app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes, answer: bytearray | None = None
+) -> int:
+    """One request straight into the ASGI app; its status (and its body into ``answer``, when given)."""
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -177,6 +180,8 @@ async def _asgi(app: Any, method: str, path: str, headers: list[tuple[bytes, byt
         nonlocal status
         if message["type"] == "http.response.start":
             status = message["status"]
+        elif answer is not None and message["type"] == "http.response.body":
+            answer.extend(message.get("body", b""))
 
     await app(scope, receive, send)
     return status
@@ -184,6 +189,8 @@ async def _asgi(app: Any, method: str, path: str, headers: list[tuple[bytes, byt
 
 async def _token(app: Any, services: Any, la: Client) -> str:
     from urllib.parse import urlencode
+
+    import orjson
 
     from mais_node.client import client_assertion
 
@@ -195,40 +202,12 @@ async def _token(app: Any, services: Any, la: Client) -> str:
             "client_assertion": client_assertion(la.client_id, services.auth.token_url, la.private),
         }
     ).encode()
-    captured: dict[str, bytes] = {}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.body":
-            captured["body"] = captured.get("body", b"") + message.get("body", b"")
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/auth/token",
-        "raw_path": b"/auth/token",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"content-type", b"application/x-www-form-urlencoded"), (b"host", b"127.0.0.1:8080")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8080),
-        "state": {},
-    }
-    done = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal done
-        if done:
-            await asyncio.sleep(3600)
-        done = True
-        return {"type": "http.request", "body": form, "more_body": False}
-
-    await app(scope, receive, send)
-    import orjson
-
-    return str(orjson.loads(captured["body"])["access_token"])
+    answer = bytearray()
+    headers = [(b"content-type", b"application/x-www-form-urlencoded"), (b"host", b"127.0.0.1:8080")]
+    status = await _asgi(app, "POST", "/auth/token", headers, form, answer)
+    if status != 200:
+        raise RuntimeError(f"token refused ({status}): {bytes(answer[:300])!r}")
+    return str(orjson.loads(bytes(answer))["access_token"])
 
 
 async def drive(

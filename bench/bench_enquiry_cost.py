@@ -357,7 +357,9 @@ def compare(work: Path, base: Path, rounds: int, seconds: int, in_process: int) 
             runs[label].append(run)
             print(
                 f"round {number + 1} {label}: {run['rps']:.0f} enquiries/s, p50 {run['p50']:.1f} ms, p99 "
-                f"{run['p99']:.1f} ms, CPU {run['cpu_us']:.0f} us/enquiry (writer {run.get('writer_us', 0):.0f}), "
+                f"{run['p99']:.1f} ms, CPU {run['cpu_us']:.0f} us/enquiry"
+                + (f" (audit writer {run['writer_us']:.0f})" if "writer_us" in run else "")
+                + ", "
                 f"errors {run['errors']}, "
                 f"load {run['load']:.1f}",
                 flush=True,

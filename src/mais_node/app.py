@@ -89,11 +89,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     errors.install(app)
     openapi.install(app)
     # The enquiry's POST /fhir/Task comes before the generic create; the generic routes match only stored types
-    # and FHIR ids (api/paths.py), so "$operation" paths and AuditEvent fall through to their own routers.
+    # and FHIR ids (api/paths.py), so "$operation" paths and AuditEvent fall through to their own routers. The
+    # enquiry's operations come first of all: the router tries routes in order, and the enquiry is the hot path
+    # (its paths are literal "$operation" paths no other router serves, so the order changes no answer).
     routers = (
+        enquiry.router,
         enquiry.task_router,
         rest.router,
-        enquiry.router,
         terminology.router,
         audit.router,
         auth.router,

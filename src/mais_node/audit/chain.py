@@ -8,6 +8,7 @@ here.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 
 import orjson
@@ -16,6 +17,8 @@ from mais_node.audit.port import AuditRecord, Event
 from mais_node.clock import Clock
 
 GENESIS = "0" * 64
+# What ``format_instant`` writes: a ``recorded`` already in this form is kept as it is, not parsed and written again.
+_NORMAL = re.compile(r"[1-9]\d{3}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00", re.ASCII)
 
 
 def canonical_json(value: object) -> bytes:
@@ -47,9 +50,13 @@ def seal(event: Event, seq: int, prev_hash: str, clock: Clock) -> AuditRecord:
     """Place ``event`` in the chain: id = str(seq), recorded normalised (stamped now if absent), hashed."""
     sealed = dict(event)
     sealed["id"] = str(seq)
-    recorded = parse_instant(sealed["recorded"]) if "recorded" in sealed else clock.now()
-    sealed["recorded"] = format_instant(recorded)
-    return AuditRecord(seq, prev_hash, chain_hash(seq, prev_hash, sealed), parse_instant(sealed["recorded"]), sealed)
+    given = sealed.get("recorded")
+    if isinstance(given, str) and _NORMAL.fullmatch(given):
+        recorded = parse_instant(given)  # the builders' form (balp): the same text format_instant would write
+    else:
+        sealed["recorded"] = format_instant(parse_instant(sealed["recorded"]) if "recorded" in sealed else clock.now())
+        recorded = parse_instant(sealed["recorded"])
+    return AuditRecord(seq, prev_hash, chain_hash(seq, prev_hash, sealed), recorded, sealed)
 
 
 def record_from(seq: int, prev_hash: str, hash_: str, event: Event) -> AuditRecord:

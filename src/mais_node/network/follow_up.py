@@ -120,6 +120,8 @@ class FollowUpLoop:
                 await self.step()
             except MaisError as exc:  # the store is down: try again at the next tick
                 log.error("single view follow-ups not claimed: %s", exc.diagnostics)
+            except Exception:  # a fault of this code: logged whole, and the loop goes on (it must not stop quietly)
+                log.exception("single view follow-ups not claimed this tick")
             await asyncio.sleep(self.tick)
 
     async def step(self) -> None:
@@ -164,6 +166,9 @@ class FollowUpLoop:
             raise
         except MaisError as exc:
             log.error("single view %s not followed this round: %s", view.id, exc.diagnostics)
+            next_wait = wait
+        except Exception:  # a fault of this code: released to be tried again after its wait, not held for a lease
+            log.exception("single view %s not followed this round", view.id)
             next_wait = wait
         if next_wait is None:
             await asyncio.to_thread(self.store.end_follow_up, view.id, self.holder)

@@ -7,6 +7,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from mais_node.audit.actors import Actor, Coding
 from mais_node.network.follow_up import FollowUpLoop, decode, encode
 from mais_node.network.peers import Trace
@@ -122,3 +124,62 @@ def test_a_worker_that_cannot_ask_claims_nothing(tmp_path: Path) -> None:
     asyncio.run(FollowUpLoop(store, lambda: None, lambda: 1.0, tick=3600).step())
     assert [f.view_id for f in store.claim_follow_ups("w", now=1.0, lease_until=31, limit=1)] == ["v1"]
     db.close()
+
+
+class Failing:
+    """Rounds that fail with a fault of the code (not a store being down), once per view then as ``Counting``."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def round(self, view: View, actor: Actor, wait: float) -> float | None:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("a bug in a round")
+        return None
+
+
+def test_a_round_that_fails_unexpectedly_is_logged_and_due_again_after_its_wait(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = SqliteDatabase(f"sqlite:///{tmp_path / 'node.db'}")
+    store = SqliteRegisterStore(db)
+    now = 1_800_000_000.0
+    store.add_follow_up(FollowUp("v1", encode(a_view(), ACTOR, 2.0), due=now, until=now + 900))
+    rounds = Failing()
+
+    async def one_round(at: float) -> None:
+        loop = FollowUpLoop(store, lambda: rounds, lambda: at, tick=3600)
+        await loop.step()
+        await loop.settle()
+        await loop.aclose()
+
+    asyncio.run(one_round(now))
+    assert "a bug in a round" in caplog.text
+    assert store.claim_follow_ups("w", now=now + 1.9, lease_until=now + 30, limit=1) == []  # not before its wait
+    asyncio.run(one_round(now + 2.0))  # released, not held for the 30 s lease: the next round takes it
+    assert rounds.calls == 2
+    assert store.claim_follow_ups("w", now=now + 1000, lease_until=now + 1030, limit=1) == []
+    db.close()
+
+
+def test_the_loop_goes_on_after_a_tick_that_fails_unexpectedly(caplog: pytest.LogCaptureFixture) -> None:
+    ticks = []
+
+    class Broken:
+        def claim_follow_ups(self, *args: object, **kwargs: object) -> list[FollowUp]:
+            ticks.append(1)
+            if len(ticks) == 1:
+                raise RuntimeError("a bug in a claim")
+            return []
+
+    async def scenario() -> None:
+        loop = FollowUpLoop(Broken(), lambda: Counting(), lambda: 1.0, tick=0.01)  # type: ignore[arg-type]
+        loop.start()
+        while len(ticks) < 3:
+            await asyncio.sleep(0.01)
+        await loop.aclose()
+
+    asyncio.run(asyncio.wait_for(scenario(), 10))
+    assert "a bug in a claim" in caplog.text
+    assert len(ticks) >= 3

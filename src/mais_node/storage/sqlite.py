@@ -32,6 +32,7 @@ from mais_node.fhir.search.query import (
 )
 from mais_node.fhir.search.text import MAX_CHAR, normalise
 from mais_node.fhir.search.text import VERSION as NORMALISATION
+from mais_node.matching.rows import PersonEntry
 from mais_node.storage import sqlite_person_index
 from mais_node.storage.keyset import check_version, keyset, stamp
 from mais_node.storage.port import PERSON_TYPE, Change, Page, Stored
@@ -158,6 +159,36 @@ class SqliteDatabase:
         self._local = threading.local()
 
 
+def _distinct(changes: Sequence[Change]) -> bool:
+    return len({(change.resource_type, change.id) for change in changes}) == len(changes)
+
+
+CURRENT_CHUNK = 500  # ids a query names (well within SQLite's limit of bound parameters)
+
+
+def _current(conn: sqlite3.Connection, changes: Sequence[Change]) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """(rid, vid, deleted) of each resource of ``changes`` the store holds, by (type, id)."""
+    ids: dict[str, list[str]] = {}
+    for change in changes:
+        ids.setdefault(change.resource_type, []).append(change.id)
+    found: dict[tuple[str, str], tuple[int, int, int]] = {}
+    for rtype, named in ids.items():
+        for start in range(0, len(named), CURRENT_CHUNK):
+            chunk = named[start : start + CURRENT_CHUNK]
+            rows = conn.execute(
+                f"SELECT id, rid, vid, deleted FROM resource WHERE rtype = ? AND id IN ({','.join('?' * len(chunk))})",
+                (rtype, *chunk),
+            )
+            found.update(((rtype, row[0]), (row[1], row[2], row[3])) for row in rows)
+    return found
+
+
+def _insert_index(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Search-index rows, in one statement (in the order given: sorting them by the value index's key first was
+    measured slower, docs/decisions.md)."""
+    conn.executemany("INSERT INTO sidx (rid, p, v, s, x, lo, hi) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+
 def _row(row: Sequence[Any]) -> Stored:
     return Stored(row[0], row[1], row[2], row[3], bool(row[4]), bytes(row[5]))
 
@@ -179,12 +210,12 @@ class SqliteResourceStore:
     def write_many(self, changes: Sequence[Change], *, mark: tuple[str, str | None] | None = None) -> list[Stored]:
         try:
             with self.db.transaction() as conn:
-                index: dict[int, list[tuple[Any, ...]]] = {}
-                written = [self._write(conn, change, index) for change in changes]
-                conn.executemany(
-                    "INSERT INTO sidx (rid, p, v, s, x, lo, hi) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (row for rows in index.values() for row in rows),
-                )
+                if _distinct(changes):
+                    written = self._write_batch(conn, changes)
+                else:  # a resource changed twice in one batch: one change after the other
+                    index: dict[int, list[tuple[Any, ...]]] = {}
+                    written = [self._write(conn, change, index) for change in changes]
+                    _insert_index(conn, [row for rows in index.values() for row in rows])
                 if mark is not None and mark[1] is None:
                     conn.execute("DELETE FROM store_meta WHERE k = ?", (mark[0],))
                 elif mark is not None:
@@ -192,6 +223,50 @@ class SqliteResourceStore:
                 return written
         except sqlite3.Error as exc:
             raise Unavailable("The resource store could not be written") from exc
+
+    def _write_batch(self, conn: sqlite3.Connection, changes: Sequence[Change]) -> list[Stored]:
+        """Changes to distinct resources in the open transaction, each table written by one ``executemany`` (a bulk
+        import's batch): the same rows, versions and checks as ``_write`` one change at a time."""
+        current = _current(conn, changes)
+        top = conn.execute("SELECT coalesce(max(rid), 0) FROM resource").fetchone()[0]
+        inserted: list[tuple[Any, ...]] = []
+        updated: list[tuple[Any, ...]] = []
+        versions: list[tuple[Any, ...]] = []
+        index: list[tuple[Any, ...]] = []
+        people: list[tuple[int, PersonEntry | None, bool]] = []
+        written: list[Stored] = []
+        for change in changes:
+            held = current.get((change.resource_type, change.id))
+            check_version(change, None if held is None else (held[1], bool(held[2])))
+            version = 1 if held is None else held[1] + 1
+            deleted = change.operation == "delete"
+            payload = b"" if deleted or change.body is None else stamp(change.body, version, change.last_updated)
+            if held is None:
+                top += 1
+                rid = top
+                inserted.append((rid, change.resource_type, change.id, version, change.last_updated, deleted, payload))
+            else:
+                rid = held[0]
+                updated.append((version, change.last_updated, deleted, payload, rid))
+            versions.append((change.resource_type, change.id, version, change.last_updated, deleted, payload))
+            if not deleted:
+                prefix = change.resource_type + "."
+                index.extend((rid, prefix + e.param, e.value, e.system, e.exact, e.lo, e.hi) for e in change.index)
+            if change.resource_type == PERSON_TYPE:
+                people.append((rid, None if deleted else change.person, held is not None))
+            written.append(Stored(change.resource_type, change.id, version, change.last_updated, deleted, payload))
+        conn.executemany(
+            "INSERT INTO resource (rid, rtype, id, vid, lu, deleted, json) VALUES (?, ?, ?, ?, ?, ?, ?)", inserted
+        )
+        if updated:
+            conn.executemany("UPDATE resource SET vid = ?, lu = ?, deleted = ?, json = ? WHERE rid = ?", updated)
+            conn.executemany("DELETE FROM sidx WHERE rid = ?", [(row[4],) for row in updated])
+        conn.executemany(
+            "INSERT INTO resource_version (rtype, id, vid, lu, deleted, json) VALUES (?, ?, ?, ?, ?, ?)", versions
+        )
+        _insert_index(conn, index)
+        sqlite_person_index.write_people(conn, people)
+        return written
 
     def read_mark(self, key: str) -> str | None:
         try:
@@ -235,7 +310,7 @@ class SqliteResourceStore:
             prefix = change.resource_type + "."
             rows = [(rid, prefix + e.param, e.value, e.system, e.exact, e.lo, e.hi) for e in change.index]
             if index is None:
-                conn.executemany("INSERT INTO sidx (rid, p, v, s, x, lo, hi) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+                _insert_index(conn, rows)
             else:
                 index[int(rid or 0)] = rows
         if change.resource_type == PERSON_TYPE:

@@ -40,16 +40,22 @@ def walk(node: Any, path: str) -> Iterator[Any]:
         yield from walk(node[head], rest)
 
 
-def _strings(value: Any) -> Iterator[str]:
+_PARTS = tuple(dict.fromkeys(_NAME_PARTS + _ADDRESS_PARTS))  # "text" once: its second value was a duplicate
+
+
+def _strings(value: Any) -> list[str]:
     if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for part in _NAME_PARTS + _ADDRESS_PARTS:
-            item = value.get(part)
-            if isinstance(item, str):
-                yield item
-            elif isinstance(item, list):
-                yield from (s for s in item if isinstance(s, str))
+        return [value]
+    found: list[str] = []
+    if isinstance(value, Mapping):
+        for part in _PARTS:
+            if part in value:
+                item = value[part]
+                if isinstance(item, str):
+                    found.append(item)
+                elif isinstance(item, list):
+                    found.extend(s for s in item if isinstance(s, str))
+    return found
 
 
 def _tokens(value: Any) -> Iterator[tuple[str | None, str]]:

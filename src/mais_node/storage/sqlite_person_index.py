@@ -90,8 +90,8 @@ def write_people(conn: sqlite3.Connection, people: Sequence[tuple[int, PersonEnt
     existing = [rid for rid, _, existed in people if existed]
     for start in range(0, len(existing), 500):
         chunk = existing[start : start + 500]
-        rows = conn.execute(f"SELECT rid, keys FROM person WHERE rid IN ({','.join('?' * len(chunk))})", chunk)
-        old.update((rid, _unpack(keys)) for rid, keys in rows)
+        held = conn.execute(f"SELECT rid, keys FROM person WHERE rid IN ({','.join('?' * len(chunk))})", chunk)
+        old.update((rid, _unpack(keys)) for rid, keys in held)
     gone: list[tuple[int, int]] = []
     added: list[tuple[int, int]] = []
     rows: list[tuple[object, ...]] = []

@@ -286,12 +286,16 @@ class SqliteResourceStore:
         try:
             yield
         finally:
+            # The build sorts every row of ``sidx``: in temporary files, not in memory, whatever the population.
+            self.db.connection().execute("PRAGMA temp_store=FILE")
             try:
                 with self.db.transaction() as conn:
                     for statement in VALUE_INDEXES.strip().splitlines():
                         conn.execute(statement)
             except sqlite3.Error as exc:  # the next opening of the file makes them
                 raise Unavailable("The search index could not be built: it is made at the next start") from exc
+            finally:
+                self.db.connection().execute("PRAGMA temp_store=MEMORY")
 
     def read_mark(self, key: str) -> str | None:
         try:

@@ -7,6 +7,8 @@
    hash and the last line committed), so a rerun of an interrupted import starts after it. Rows with an id are
    written by id; a row without one is matched on its identifier (fhir/bulk/identity.py), so that a rerun from
    scratch duplicates nobody either. Within a batch teams are written before people and people before involvements.
+   A first load of many people into a node that holds none runs inside the store's ``bulk_load`` (on SQLite the
+   search value indexes are made once, at the end, instead of at every batch).
 """
 
 from __future__ import annotations

@@ -89,7 +89,9 @@ class SqliteDatabase:
         self._checkpointer = Checkpointer(self._checkpoint)
         self._write_lock = write_lock(self.path)
         try:
-            self.connection().executescript(SCHEMA + VALUE_INDEXES)
+            conn = self.connection()
+            conn.executescript(SCHEMA)
+            _build_value_indexes(conn)
             sqlite_person_index.prepare(self.connection())
             self._renormalise()
         except sqlite3.Error as exc:
@@ -161,6 +163,17 @@ class SqliteDatabase:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+
+
+def _build_value_indexes(conn: sqlite3.Connection) -> None:
+    """Make the value indexes where they are missing (after a bulk load, or at the opening after one that crashed):
+    the build sorts every row of ``sidx``, in temporary files rather than in memory, whatever the population."""
+    conn.execute("PRAGMA temp_store=FILE")
+    try:
+        for statement in VALUE_INDEXES.strip().splitlines():
+            conn.execute(statement)
+    finally:
+        conn.execute("PRAGMA temp_store=MEMORY")
 
 
 def _distinct(changes: Sequence[Change]) -> bool:
@@ -286,16 +299,11 @@ class SqliteResourceStore:
         try:
             yield
         finally:
-            # The build sorts every row of ``sidx``: in temporary files, not in memory, whatever the population.
-            self.db.connection().execute("PRAGMA temp_store=FILE")
             try:
                 with self.db.transaction() as conn:
-                    for statement in VALUE_INDEXES.strip().splitlines():
-                        conn.execute(statement)
+                    _build_value_indexes(conn)
             except sqlite3.Error as exc:  # the next opening of the file makes them
                 raise Unavailable("The search index could not be built: it is made at the next start") from exc
-            finally:
-                self.db.connection().execute("PRAGMA temp_store=MEMORY")
 
     def read_mark(self, key: str) -> str | None:
         try:

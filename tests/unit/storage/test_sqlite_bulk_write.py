@@ -6,6 +6,8 @@ importer uses it only for a first load of many people. Real SQLite files through
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -27,6 +29,7 @@ TABLES = {
     "person_key": "SELECT key, rid FROM person_key ORDER BY key, rid",
 }
 VALUE_INDEXES = {"sidx_value", "sidx_range"}
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def dump(db: SqliteDatabase) -> dict[str, list[tuple[object, ...]]]:
@@ -100,17 +103,31 @@ def test_bulk_load_drops_the_value_indexes_searches_stay_right_and_the_end_makes
     db.close()
 
 
+CRASH = """
+import os, sys
+from mais_node.clock import FixedClock
+from mais_node.fhir.service import ResourceService
+from mais_node.storage.sqlite import SqliteDatabase, SqliteResourceStore
+from tests.builders import patient
+from datetime import UTC, datetime
+db = SqliteDatabase("sqlite:///" + sys.argv[1])
+service = ResourceService(SqliteResourceStore(db), FixedClock(datetime.now(UTC)))
+with service.store.bulk_load():
+    service.write_many([patient(id=f"p{i}", identifier=None, name=[{"family": "Okafor", "given": [f"Ada{i}"]}])
+                        for i in range(3)], mark=None)
+    os._exit(3)  # the process dies inside the load: nothing after this line runs
+"""
+
+
 def test_a_crash_inside_a_bulk_load_leaves_the_indexes_made_at_the_next_opening(
     tmp_path: Path, clock: FixedClock
 ) -> None:
-    db, service = store(tmp_path / "node.db", clock)
-    load = service.store.bulk_load()
-    load.__enter__()  # the block never ends: the process died inside it
-    service.write_many(people("p", 3), mark=None)
-    db.close()
-    assert not VALUE_INDEXES & indexes(tmp_path / "node.db")
-    db, service = store(tmp_path / "node.db", clock)
-    assert indexes(tmp_path / "node.db") >= VALUE_INDEXES
+    path = tmp_path / "node.db"
+    died = subprocess.run([sys.executable, "-c", CRASH, str(path)], cwd=ROOT, check=False, timeout=60)
+    assert died.returncode == 3
+    assert not VALUE_INDEXES & indexes(path)
+    db, service = store(path, clock)
+    assert indexes(path) >= VALUE_INDEXES
     assert [p.id for p in service.search("Patient", [("given", "Ada2")]).page.items] == ["p2"]
     db.close()
 

@@ -16,7 +16,8 @@ def nhs_number_check_digit(first_nine: str) -> int | None:
     """The check digit for nine leading digits, or None when no valid number starts with them."""
     if len(first_nine) != 9 or not (first_nine.isascii() and first_nine.isdigit()):
         raise ValueError("an NHS number check digit needs exactly nine digits")
-    total = sum(int(digit) * weight for digit, weight in zip(first_nine, _WEIGHTS, strict=True))
+    d = [ord(digit) - 48 for digit in first_nine]  # without a generator: the import checks millions of these
+    total = 10 * d[0] + 9 * d[1] + 8 * d[2] + 7 * d[3] + 6 * d[4] + 5 * d[5] + 4 * d[6] + 3 * d[7] + 2 * d[8]
     check = 11 - total % 11
     if check == 11:
         return 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date
+from functools import lru_cache
 
 _APOSTROPHES = re.compile(r"['\u2019\u2018`\u02bc]")
 _DROPPED = frozenset(("Cf", "Mn", "Me"))  # format characters, then (after NFKD) non-spacing and enclosing marks
@@ -29,6 +30,9 @@ _ASCII_SPACES = str.maketrans({chr(code): " " for code in range(128) if not chr(
 _POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$")
 _POSTCODE_ALPHABET = " 0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _POSTCODE_DIGIT = {char: index for index, char in enumerate(_POSTCODE_ALPHABET)}
+# Names repeat: a population of millions has some tens of thousands of distinct family and given names, so the pure
+# functions a write applies to each name remember their last answers (issue 17: the import's per-row cost).
+REMEMBERED = 1 << 16
 _SOUNDEX = {
     char: code
     for chars, code in (("bfpv", "1"), ("cgjkqsxz", "2"), ("dt", "3"), ("l", "4"), ("mn", "5"), ("r", "6"))
@@ -36,12 +40,14 @@ _SOUNDEX = {
 }
 
 
+@lru_cache(maxsize=REMEMBERED)
 def normalise_name(value: str) -> str:
     """One name as lower-case words separated by single spaces ("O'Brien-Núñez" -> "obrien nunez")."""
     words = fold(value).split()
     return " ".join("mac" + word[2:] if word.startswith("mc") and len(word) > 3 else word for word in words)
 
 
+@lru_cache(maxsize=REMEMBERED)
 def fold(value: str) -> str:
     """Text as the comparison sees it, before any name rule: format characters gone, compatibility forms, case and
     accents folded, apostrophes dropped, anything not a letter or digit one space ("O'Brien-Núñez" -> "obrien nunez").
@@ -115,6 +121,7 @@ def birth_key(birth_date: date | None) -> int:
     return birth_date.year * 10000 + birth_date.month * 100 + birth_date.day
 
 
+@lru_cache(maxsize=REMEMBERED)
 def soundex(name: str) -> int:
     """American Soundex of a normalised name, packed into an integer (0 for no letters); used for blocking."""
     letters = [char for char in name if "a" <= char <= "z"]

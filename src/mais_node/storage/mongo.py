@@ -226,6 +226,10 @@ class MongoResourceStore:
             if key not in fresh:
                 mongo_person_index.write_person(self.persons, doc)
 
+    def bulk_load(self) -> contextlib.AbstractContextManager[None]:
+        """Nothing deferred: MongoDB keeps its indexes at every write (its bulk writes are the batch's speed)."""
+        return contextlib.nullcontext()
+
     def read_mark(self, key: str) -> str | None:
         try:
             doc = self.db.get_collection("store_meta").find_one({"_id": key})

@@ -7,6 +7,7 @@ guarantees without multi-document transactions.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -77,6 +78,13 @@ class ResourceStore(Protocol):
 
     def read_mark(self, key: str) -> str | None:
         """The store mark ``key`` set by ``write_many`` (a bulk import's checkpoint), or None."""
+        ...
+
+    def bulk_load(self) -> AbstractContextManager[None]:
+        """A large first load (``mais person import`` into a node without people): within the block the store may
+        keep its search indexes up to date once at the end rather than at every write. Searches stay correct
+        meanwhile (only slower); the end of the block, or after an interruption the store's next opening, makes the
+        indexes whole again, so the store is consistent at every commit."""
         ...
 
     def read(self, resource_type: str, id: str, version: int | None = None) -> Stored | None:

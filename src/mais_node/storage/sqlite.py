@@ -32,6 +32,7 @@ from mais_node.fhir.search.query import (
 )
 from mais_node.fhir.search.text import MAX_CHAR, normalise
 from mais_node.fhir.search.text import VERSION as NORMALISATION
+from mais_node.matching.rows import PersonEntry
 from mais_node.storage import sqlite_person_index
 from mais_node.storage.keyset import check_version, keyset, stamp
 from mais_node.storage.port import PERSON_TYPE, Change, Page, Stored
@@ -56,11 +57,15 @@ CREATE INDEX IF NOT EXISTS resource_version_type ON resource_version (rtype, hse
 CREATE TABLE IF NOT EXISTS sidx (
     rid INTEGER NOT NULL, p TEXT NOT NULL, v TEXT, s TEXT, x TEXT, lo TEXT, hi TEXT
 );
-CREATE INDEX IF NOT EXISTS sidx_value ON sidx (p, v, s, rid);
 DROP INDEX IF EXISTS sidx_date;
-CREATE INDEX IF NOT EXISTS sidx_range ON sidx (p, lo, hi, rid) WHERE lo IS NOT NULL;
 CREATE INDEX IF NOT EXISTS sidx_rid ON sidx (rid, p);
 CREATE TABLE IF NOT EXISTS store_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+"""
+# The search index's value indexes: left out while a first bulk load writes (``bulk_load``), made at the end and at
+# every opening of the file (so an interrupted load leaves them whole again at the next start).
+VALUE_INDEXES = """
+CREATE INDEX IF NOT EXISTS sidx_value ON sidx (p, v, s, rid);
+CREATE INDEX IF NOT EXISTS sidx_range ON sidx (p, lo, hi, rid) WHERE lo IS NOT NULL;
 """
 
 _COLUMNS = "r.rtype, r.id, r.vid, r.lu, r.deleted, r.json"
@@ -84,7 +89,9 @@ class SqliteDatabase:
         self._checkpointer = Checkpointer(self._checkpoint)
         self._write_lock = write_lock(self.path)
         try:
-            self.connection().executescript(SCHEMA)
+            conn = self.connection()
+            conn.executescript(SCHEMA)
+            _build_value_indexes(conn)
             sqlite_person_index.prepare(self.connection())
             self._renormalise()
         except sqlite3.Error as exc:
@@ -158,6 +165,47 @@ class SqliteDatabase:
         self._local = threading.local()
 
 
+def _build_value_indexes(conn: sqlite3.Connection) -> None:
+    """Make the value indexes where they are missing (after a bulk load, or at the opening after one that crashed):
+    the build sorts every row of ``sidx``, in temporary files rather than in memory, whatever the population."""
+    conn.execute("PRAGMA temp_store=FILE")
+    try:
+        for statement in VALUE_INDEXES.strip().splitlines():
+            conn.execute(statement)
+    finally:
+        conn.execute("PRAGMA temp_store=MEMORY")
+
+
+def _distinct(changes: Sequence[Change]) -> bool:
+    return len({(change.resource_type, change.id) for change in changes}) == len(changes)
+
+
+CURRENT_CHUNK = 500  # ids a query names (well within SQLite's limit of bound parameters)
+
+
+def _current(conn: sqlite3.Connection, changes: Sequence[Change]) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """(rid, vid, deleted) of each resource of ``changes`` the store holds, by (type, id)."""
+    ids: dict[str, list[str]] = {}
+    for change in changes:
+        ids.setdefault(change.resource_type, []).append(change.id)
+    found: dict[tuple[str, str], tuple[int, int, int]] = {}
+    for rtype, named in ids.items():
+        for start in range(0, len(named), CURRENT_CHUNK):
+            chunk = named[start : start + CURRENT_CHUNK]
+            rows = conn.execute(
+                f"SELECT id, rid, vid, deleted FROM resource WHERE rtype = ? AND id IN ({','.join('?' * len(chunk))})",
+                (rtype, *chunk),
+            )
+            found.update(((rtype, row[0]), (row[1], row[2], row[3])) for row in rows)
+    return found
+
+
+def _insert_index(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Search-index rows, in one statement (in the order given: sorting them by the value index's key first was
+    measured slower, docs/decisions.md)."""
+    conn.executemany("INSERT INTO sidx (rid, p, v, s, x, lo, hi) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+
 def _row(row: Sequence[Any]) -> Stored:
     return Stored(row[0], row[1], row[2], row[3], bool(row[4]), bytes(row[5]))
 
@@ -179,12 +227,12 @@ class SqliteResourceStore:
     def write_many(self, changes: Sequence[Change], *, mark: tuple[str, str | None] | None = None) -> list[Stored]:
         try:
             with self.db.transaction() as conn:
-                index: dict[int, list[tuple[Any, ...]]] = {}
-                written = [self._write(conn, change, index) for change in changes]
-                conn.executemany(
-                    "INSERT INTO sidx (rid, p, v, s, x, lo, hi) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (row for rows in index.values() for row in rows),
-                )
+                if _distinct(changes):
+                    written = self._write_batch(conn, changes)
+                else:  # a resource changed twice in one batch: one change after the other
+                    index: dict[int, list[tuple[Any, ...]]] = {}
+                    written = [self._write(conn, change, index) for change in changes]
+                    _insert_index(conn, [row for rows in index.values() for row in rows])
                 if mark is not None and mark[1] is None:
                     conn.execute("DELETE FROM store_meta WHERE k = ?", (mark[0],))
                 elif mark is not None:
@@ -192,6 +240,70 @@ class SqliteResourceStore:
                 return written
         except sqlite3.Error as exc:
             raise Unavailable("The resource store could not be written") from exc
+
+    def _write_batch(self, conn: sqlite3.Connection, changes: Sequence[Change]) -> list[Stored]:
+        """Changes to distinct resources in the open transaction, each table written by one ``executemany`` (a bulk
+        import's batch): the same rows, versions and checks as ``_write`` one change at a time."""
+        current = _current(conn, changes)
+        top = conn.execute("SELECT coalesce(max(rid), 0) FROM resource").fetchone()[0]
+        inserted: list[tuple[Any, ...]] = []
+        updated: list[tuple[Any, ...]] = []
+        versions: list[tuple[Any, ...]] = []
+        index: list[tuple[Any, ...]] = []
+        people: list[tuple[int, PersonEntry | None, bool]] = []
+        written: list[Stored] = []
+        for change in changes:
+            held = current.get((change.resource_type, change.id))
+            check_version(change, None if held is None else (held[1], bool(held[2])))
+            version = 1 if held is None else held[1] + 1
+            deleted = change.operation == "delete"
+            payload = b"" if deleted or change.body is None else stamp(change.body, version, change.last_updated)
+            if held is None:
+                top += 1
+                rid = top
+                inserted.append((rid, change.resource_type, change.id, version, change.last_updated, deleted, payload))
+            else:
+                rid = held[0]
+                updated.append((version, change.last_updated, deleted, payload, rid))
+            versions.append((change.resource_type, change.id, version, change.last_updated, deleted, payload))
+            if not deleted:
+                prefix = change.resource_type + "."
+                index.extend((rid, prefix + e.param, e.value, e.system, e.exact, e.lo, e.hi) for e in change.index)
+            if change.resource_type == PERSON_TYPE:
+                people.append((rid, None if deleted else change.person, held is not None))
+            written.append(Stored(change.resource_type, change.id, version, change.last_updated, deleted, payload))
+        conn.executemany(
+            "INSERT INTO resource (rid, rtype, id, vid, lu, deleted, json) VALUES (?, ?, ?, ?, ?, ?, ?)", inserted
+        )
+        if updated:
+            conn.executemany("UPDATE resource SET vid = ?, lu = ?, deleted = ?, json = ? WHERE rid = ?", updated)
+            conn.executemany("DELETE FROM sidx WHERE rid = ?", [(row[4],) for row in updated])
+        conn.executemany(
+            "INSERT INTO resource_version (rtype, id, vid, lu, deleted, json) VALUES (?, ?, ?, ?, ?, ?)", versions
+        )
+        _insert_index(conn, index)
+        sqlite_person_index.write_people(conn, people)
+        return written
+
+    @contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """The value indexes of ``sidx`` dropped for the block and built once at its end, from the sorted rows: a
+        first load of a large population writes about half as many index pages (docs/decisions.md). The index of
+        ``sidx`` by row stays, so that a resource written twice still finds its old rows without a scan."""
+        try:
+            with self.db.transaction() as conn:
+                conn.execute("DROP INDEX IF EXISTS sidx_value")
+                conn.execute("DROP INDEX IF EXISTS sidx_range")
+        except sqlite3.Error as exc:
+            raise Unavailable("The resource store could not be written") from exc
+        try:
+            yield
+        finally:
+            try:
+                with self.db.transaction() as conn:
+                    _build_value_indexes(conn)
+            except sqlite3.Error as exc:  # the next opening of the file makes them
+                raise Unavailable("The search index could not be built: it is made at the next start") from exc
 
     def read_mark(self, key: str) -> str | None:
         try:
@@ -235,7 +347,7 @@ class SqliteResourceStore:
             prefix = change.resource_type + "."
             rows = [(rid, prefix + e.param, e.value, e.system, e.exact, e.lo, e.hi) for e in change.index]
             if index is None:
-                conn.executemany("INSERT INTO sidx (rid, p, v, s, x, lo, hi) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+                _insert_index(conn, rows)
             else:
                 index[int(rid or 0)] = rows
         if change.resource_type == PERSON_TYPE:

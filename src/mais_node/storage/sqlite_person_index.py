@@ -83,6 +83,40 @@ def write_person(conn: sqlite3.Connection, rid: int, entry: PersonEntry | None, 
         conn.executemany("INSERT OR IGNORE INTO person_key (key, rid) VALUES (?, ?)", [(key, rid) for key in added])
 
 
+def write_people(conn: sqlite3.Connection, people: Sequence[tuple[int, PersonEntry | None, bool]]) -> None:
+    """``write_person`` for each (rid, entry, existed) of a batch of distinct Patients, each table written by one
+    ``executemany``."""
+    old: dict[int, tuple[int, ...]] = {}
+    existing = [rid for rid, _, existed in people if existed]
+    for start in range(0, len(existing), 500):
+        chunk = existing[start : start + 500]
+        held = conn.execute(f"SELECT rid, keys FROM person WHERE rid IN ({','.join('?' * len(chunk))})", chunk)
+        old.update((rid, _unpack(keys)) for rid, keys in held)
+    gone: list[tuple[int, int]] = []
+    added: list[tuple[int, int]] = []
+    rows: list[tuple[object, ...]] = []
+    deleted: list[tuple[int]] = []
+    for rid, entry, existed in people:
+        before = old.get(rid, ())
+        new = () if entry is None else entry.keys
+        gone.extend((key, rid) for key in set(before).difference(new))
+        added.extend((key, rid) for key in set(new).difference(before))
+        if entry is None:
+            if existed:
+                deleted.append((rid,))
+        else:
+            rows.append((rid, *entry.row, _pack(entry.keys)))
+    if gone:
+        conn.executemany("DELETE FROM person_key WHERE key = ? AND rid = ?", gone)
+    if deleted:
+        conn.executemany("DELETE FROM person WHERE rid = ?", deleted)
+    conn.executemany(
+        "INSERT OR REPLACE INTO person (rid, id, nhs, birth, postcode, flags, names, keys) VALUES (?,?,?,?,?,?,?,?)",
+        rows,
+    )
+    conn.executemany("INSERT OR IGNORE INTO person_key (key, rid) VALUES (?, ?)", added)
+
+
 class SqlitePersonRows:
     """``PersonRows`` on the node's SQLite file (the connection of the calling thread)."""
 

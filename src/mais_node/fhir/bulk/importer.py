@@ -7,11 +7,14 @@
    hash and the last line committed), so a rerun of an interrupted import starts after it. Rows with an id are
    written by id; a row without one is matched on its identifier (fhir/bulk/identity.py), so that a rerun from
    scratch duplicates nobody either. Within a batch teams are written before people and people before involvements.
+   A first load of many people into a node that holds none runs inside the store's ``bulk_load`` (on SQLite the
+   search value indexes are made once, at the end, instead of at every batch).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,11 +26,15 @@ from mais_node.fhir.bulk.rows import IMPORTABLE, UUID_PREFIX, Reading, Row, desc
 from mais_node.fhir.bulk.scratch import Scratch
 from mais_node.fhir.models import valid_id
 from mais_node.fhir.service import ResourceService
+from mais_node.storage.port import PERSON_TYPE
 
 REFERENCES = {"patient": "Patient", "managingOrganization": "Organization"}
 BATCH = 2000
 MARK = "person-import"
 HELD_CACHE = 4096
+# Good rows from which a first load of a node's people defers the store's search indexes to its end (below this the
+# indexes cost little either way).
+BULK_FROM = 10_000
 
 Conformance = Callable[[Mapping[str, Any]], list[Issue]]
 """The profile check of one row (the profile that applies to its type), beyond R4's."""
@@ -64,11 +71,12 @@ class Importer:
         nhs_verified: bool = False,
         progress: Progress | None = None,
         batch: int = BATCH,
+        bulk_from: int = BULK_FROM,
     ) -> None:
         self.service, self.scratch, self.conformance = service, scratch, conformance
         self.skip_invalid, self.nhs_verified = skip_invalid, nhs_verified
         self.progress = progress or (lambda phase, rows, read, size: None)
-        self.batch = batch
+        self.batch, self.bulk_from = batch, bulk_from
         self.fast = FastPatients(self._full)
         self.report = ImportReport()
         self._bad: set[int] = set()
@@ -201,18 +209,27 @@ class Importer:
         self.report.written = True
         batch: list[Row] = []
         rows = 0
-        for row in reading.rows():
-            rows += 1
-            if row.line <= after or row.line in self._bad or row.resource is None:
-                continue
-            batch.append(row)
-            if len(batch) >= self.batch:
-                self._write_batch(batch, key)
-                self.progress("importing", rows, reading.read, reading.size)
-        self._write_batch(batch, key)
+        with self._bulk_load():
+            for row in reading.rows():
+                rows += 1
+                if row.line <= after or row.line in self._bad or row.resource is None:
+                    continue
+                batch.append(row)
+                if len(batch) >= self.batch:
+                    self._write_batch(batch, key)
+                    self.progress("importing", rows, reading.read, reading.size)
+            self._write_batch(batch, key)
         self.service.store.write_many([], mark=(key, None))  # done: a rerun imports the file afresh
         self.progress("importing", rows, reading.read, reading.size)
         self.report.rejected.sort(key=lambda r: r.line)
+
+    def _bulk_load(self) -> AbstractContextManager[None]:
+        """The store's bulk load (its search indexes made once, at the end) for a first load of many people: a node
+        that has never held a Patient, and a file of at least ``bulk_from`` good rows; otherwise nothing changes."""
+        good = self.report.rows - len(self._bad)
+        if good < self.bulk_from or self.service.store.latest_change(PERSON_TYPE):
+            return nullcontext()
+        return self.service.store.bulk_load()
 
     def _write_batch(self, batch: list[Row], key: str) -> None:
         if not batch:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 
 from mais_node.errors import InvalidRequest
 
@@ -29,6 +30,17 @@ def _add_months(moment: datetime, months: int) -> datetime:
 
 def date_range(text: str) -> tuple[str, str]:
     """The instant range [lo, hi) a FHIR date/dateTime/instant value covers, at its own precision."""
+    if len(text) == 10:  # a date: a population's birth dates repeat (a few tens of thousands of days), remembered
+        return _day_range(text)
+    return _any_range(text)
+
+
+@lru_cache(maxsize=1 << 16)
+def _day_range(text: str) -> tuple[str, str]:
+    return _any_range(text)
+
+
+def _any_range(text: str) -> tuple[str, str]:
     match = _DATE.match(text)
     if not match:
         raise InvalidRequest(f"'{text[:40]}' is not a valid FHIR date")

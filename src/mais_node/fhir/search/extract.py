@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from mais_node.errors import InvalidRequest
 from mais_node.fhir.search.dates import date_range
-from mais_node.fhir.search.params import SearchParam, params_for
+from mais_node.fhir.search.params import params_for
 from mais_node.fhir.search.query import IndexEntry
 from mais_node.fhir.search.text import normalise
 
@@ -39,16 +40,22 @@ def walk(node: Any, path: str) -> Iterator[Any]:
         yield from walk(node[head], rest)
 
 
-def _strings(value: Any) -> Iterator[str]:
+_PARTS = tuple(dict.fromkeys(_NAME_PARTS + _ADDRESS_PARTS))  # "text" once: its second value was a duplicate
+
+
+def _strings(value: Any) -> list[str]:
     if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for part in _NAME_PARTS + _ADDRESS_PARTS:
-            item = value.get(part)
-            if isinstance(item, str):
-                yield item
-            elif isinstance(item, list):
-                yield from (s for s in item if isinstance(s, str))
+        return [value]
+    found: list[str] = []
+    if isinstance(value, Mapping):
+        for part in _PARTS:
+            if part in value:
+                item = value[part]
+                if isinstance(item, str):
+                    found.append(item)
+                elif isinstance(item, list):
+                    found.extend(s for s in item if isinstance(s, str))
+    return found
 
 
 def _tokens(value: Any) -> Iterator[tuple[str | None, str]]:
@@ -76,38 +83,111 @@ def _dates(value: Any) -> Iterator[tuple[str, str]]:
         yield lo, hi
 
 
-def _entries(param: SearchParam, value: Any) -> Iterator[IndexEntry]:
-    if param.type == "string":
-        for text in _strings(value):
-            yield IndexEntry(param.name, value=normalise(text), exact=text)
-    elif param.type == "token":
-        for system, code in _tokens(value):
-            yield IndexEntry(param.name, value=code, system=system or "")
-    elif param.type == "date":
-        for lo, hi in _dates(value):
-            yield IndexEntry(param.name, lo=lo, hi=hi)
-    elif param.type == "reference":
-        if isinstance(value, Mapping) and isinstance(value.get("reference"), str):
-            yield IndexEntry(param.name, value=value["reference"])
-    elif param.type == "uri" and isinstance(value, str):
-        yield IndexEntry(param.name, value=value)
+def _flat(value: Any, out: list[Any]) -> None:
+    """``value``, or each item of a list (of lists), appended to ``out``: the arrays a path walks through."""
+    if type(value) is list:
+        for item in value:
+            _flat(item, out)
+    else:
+        out.append(value)
+
+
+def _getter(path: str) -> Callable[[Mapping[str, Any]], list[Any]]:
+    """``walk(resource, path)`` as a list, compiled for one path (the steps split once, no generator per value)."""
+    steps = tuple(path.split("."))
+    if len(steps) == 1:
+        (step,) = steps
+
+        def one(node: Mapping[str, Any]) -> list[Any]:
+            out: list[Any] = []
+            if step in node:
+                _flat(node[step], out)
+            return out
+
+        return one
+
+    def many(node: Mapping[str, Any]) -> list[Any]:
+        values: list[Any] = [node]
+        for step in steps:
+            out: list[Any] = []
+            for value in values:
+                if isinstance(value, Mapping) and step in value:
+                    _flat(value[step], out)
+            values = out
+        return values
+
+    return many
+
+
+Row = tuple[str, str | None, str | None, str | None, str | None, str | None]
+"""An ``IndexEntry``'s fields, hashed as a tuple while a resource's entries are gathered."""
+
+
+def _string_rows(name: str, value: Any, out: dict[Row, None]) -> None:
+    for text in _strings(value):
+        out[(name, normalise(text), None, text, None, None)] = None
+
+
+def _token_rows(name: str, value: Any, out: dict[Row, None]) -> None:
+    for system, code in _tokens(value):
+        out[(name, code, system or "", None, None, None)] = None
+
+
+def _date_rows(name: str, value: Any, out: dict[Row, None]) -> None:
+    for lo, hi in _dates(value):
+        out[(name, None, None, None, lo, hi)] = None
+
+
+def _reference_rows(name: str, value: Any, out: dict[Row, None]) -> None:
+    if isinstance(value, Mapping) and isinstance(value.get("reference"), str):
+        out[(name, value["reference"], None, None, None, None)] = None
+
+
+def _uri_rows(name: str, value: Any, out: dict[Row, None]) -> None:
+    if isinstance(value, str):
+        out[(name, value, None, None, None, None)] = None
+
+
+def _no_rows(name: str, value: Any, out: dict[Row, None]) -> None:
+    return None
+
+
+_ROWS: dict[str, Callable[[str, Any, dict[Row, None]], None]] = {
+    "string": _string_rows,
+    "token": _token_rows,
+    "date": _date_rows,
+    "reference": _reference_rows,
+    "uri": _uri_rows,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Path:
+    param: str
+    first: str  # the parameter's first path, named by an error
+    get: Callable[[Mapping[str, Any]], list[Any]]
+    rows: Callable[[str, Any, dict[Row, None]], None]
 
 
 @lru_cache(maxsize=64)
-def _params(resource_type: str) -> tuple[SearchParam, ...]:
-    return tuple(params_for(resource_type).values())
+def _compiled(resource_type: str) -> tuple[_Path, ...]:
+    """Each path of each search parameter of the type, with its getter and the maker of its entries."""
+    return tuple(
+        _Path(param.name, param.paths[0], _getter(path), _ROWS.get(param.type, _no_rows))
+        for param in params_for(resource_type).values()
+        for path in param.paths
+    )
 
 
 def index_entries(resource: Mapping[str, Any]) -> list[IndexEntry]:
-    """Every (parameter, value) pair the resource can be found by; duplicates removed."""
+    """Every (parameter, value) pair the resource can be found by; duplicates removed, in the order of the
+    parameters, their paths and the values found (the compiled extractor of the type, ``_compiled``)."""
     resource_type = str(resource.get("resourceType"))
-    seen: dict[IndexEntry, None] = {}
-    try:
-        for param in _params(resource_type):
-            for path in param.paths:
-                for value in walk(resource, path):
-                    for entry in _entries(param, value):
-                        seen.setdefault(entry)
-    except InvalidRequest as exc:
-        raise InvalidRequest(exc.diagnostics, expression=(f"{resource_type}.{param.paths[0]}",)) from exc
-    return list(seen)
+    seen: dict[Row, None] = {}
+    for path in _compiled(resource_type):
+        try:
+            for value in path.get(resource):
+                path.rows(path.param, value, seen)
+        except InvalidRequest as exc:
+            raise InvalidRequest(exc.diagnostics, expression=(f"{resource_type}.{path.first}",)) from exc
+    return [IndexEntry._make(row) for row in seen]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Prefix = Literal["eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap"]
 
@@ -75,9 +75,9 @@ class Query:
     selective: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class IndexEntry:
-    """One searchable value of a stored resource, extracted once at write time."""
+class IndexEntry(NamedTuple):
+    """One searchable value of a stored resource, extracted once at write time (a tuple: a write makes a score of
+    them per resource, and a frozen dataclass costs several times as much to build)."""
 
     param: str
     value: str | None = None

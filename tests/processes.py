@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO, Any
 
 import uvicorn
@@ -22,13 +23,15 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_ready(port: int, process: subprocess.Popen[Any], timeout: float = 90) -> None:
-    """Until the server on ``port`` answers ``/readyz`` with 200; failing with its output if it exits first."""
+def wait_ready(port: int, process: subprocess.Popen[Any], timeout: float = 90, log: Path | None = None) -> None:
+    """Until the server on ``port`` answers ``/readyz`` with 200; failing with its output (its pipe, or the ``log``
+    file it writes to) if it exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             output: IO[Any] | None = process.stdout
-            raise AssertionError(f"the server exited early: {output.read() if output else ''}")
+            said = log.read_text() if log is not None else output.read() if output else ""
+            raise AssertionError(f"the server exited early: {said}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
                 if response.status == 200:

@@ -45,9 +45,8 @@ def hold(services: Services, document: Any, *, actor: Actor) -> tuple[SharingPol
     from mais_node.enquiry.records import check_sharing_policy, to_contract
 
     policy = check_sharing_policy(document, node_ods=services.settings.node_org, terminology=terminology(services))
-    before = services.resources.store.read("Contract", policy.identifier)
     written = services.resources.update("Contract", policy.identifier, to_contract(document, policy))
-    _audit(services, actor, written.stored, None if before is None or before.deleted else before.version)
+    _audit(services, actor, written.stored, None if written.created else written.stored.version - 1)
     return policy, written.stored
 
 

@@ -13,14 +13,13 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.processes import free_port, stop
+from tests.processes import free_port, stop, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -58,20 +57,6 @@ def read_all(sock: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
-def wait_ready(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"mais serve exited early: {log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("the node did not become ready")
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     work = tmp_path_factory.mktemp("limits")
@@ -95,7 +80,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_ready(port, process, log)
+        wait_ready(port, process, 60, log=log)
         yield Served(port, log)
     finally:
         stop(process)

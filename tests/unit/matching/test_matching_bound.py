@@ -64,8 +64,8 @@ def test_the_index_answers_as_if_it_scored_every_candidate_of_the_block() -> Non
 
 def test_a_query_with_an_nhs_number_skips_the_strangers_born_the_same_day() -> None:
     me = POPULATION[0]
-    strangers = [
-        replace(p, birth_date=me.birth_date)
+    strangers = [  # born the same day with the same given name: in the same block
+        replace(p, birth_date=me.birth_date, given=me.given)
         for p in POPULATION[1:]
         if p.nhs_number and p.postcode and p.postcode.split()[0] != (me.postcode or "").split()[0]
     ][:40]

@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 from mais_node.matching import PersonIndex
+from mais_node.matching.blocking import lookup
+from mais_node.matching.profile import profile_of
 from mais_node.matching.quality import GRADED, evaluate
 from mais_node.matching.synthetic import generate_population, iter_population, noisy_queries
 
@@ -66,6 +68,11 @@ def main() -> None:
         f"match latency     p50 {percentile(latencies, 0.50):.2f} ms  p95 {percentile(latencies, 0.95):.2f} ms  "
         f"p99 {percentile(latencies, 0.99):.2f} ms  mean {statistics.fmean(latencies):.2f} ms "
         f"({len(latencies):,} enquiries)"
+    )
+    blocks = [len(index.rows.block(lookup(profile_of(labelled.query)))) for labelled in queries]
+    print(
+        f"candidates        p50 {percentile(blocks, 0.50):.0f}  p95 {percentile(blocks, 0.95):.0f}  "
+        f"p99 {percentile(blocks, 0.99):.0f}  mean {statistics.fmean(blocks):.1f} (people a lookup finds, scored)"
     )
 
     report = evaluate(index, queries)

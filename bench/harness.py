@@ -118,7 +118,7 @@ def server(
     """Run a server process until the block ends; its stderr goes to ``log`` (to grep for errors)."""
     started = time.perf_counter()
     sink: IO[bytes] | int = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
-    extra = {"PYTHONPATH": str(ROOT)} if python_path else {}
+    extra = {"PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"} if python_path else {}
     process = subprocess.Popen(
         list(args),
         cwd=ROOT,

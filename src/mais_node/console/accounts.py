@@ -8,6 +8,7 @@ locked for a while.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -23,8 +24,13 @@ from mais_node.errors import InvalidRequest, VersionConflict
 NAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 MIN_PASSWORD = 12
 _HASHER = PasswordHasher()
-# Verified against when the account does not exist, so an unknown name costs what a wrong password does.
-_DUMMY_HASH = _HASHER.hash("not a password anyone has")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the account does not exist, so an unknown name costs what a wrong password does; made at
+    the first such sign-in, not at import (an argon2 hash is ~0.3 s that every ``mais`` command used to pay)."""
+    return _HASHER.hash("not a password anyone has")
 
 
 class SignInRefused(Exception):
@@ -77,7 +83,7 @@ class Accounts:
         """The person whose name, password (and code, when the account has a second factor) these are."""
         person = self.store.get_person(name)
         if person is None:
-            _verify(self.hasher, _DUMMY_HASH, password)
+            _verify(self.hasher, _dummy_hash(), password)
             raise SignInRefused("The name, password or code is not right")
         now = self.clock.now().timestamp()
         if person.locked_until > now:

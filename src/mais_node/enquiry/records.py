@@ -35,7 +35,7 @@ class RegisterDirectory:
 
     def __init__(self, organisations: Organisations) -> None:
         self.organisations = organisations
-        self._entries: KeptUntilChanged[dict[str, Organisation | None]] = KeptUntilChanged(
+        self._entries: KeptUntilChanged[dict[str, Organisation | None]] = KeptUntilChanged.of_types(
             organisations.resources.store, ("Organization",), dict
         )
 

@@ -19,11 +19,10 @@ T = TypeVar("T")
 
 
 class KeptUntilChanged(Generic[T]):
-    def __init__(
-        self, store: ResourceStore, types: tuple[str, ...], make: Callable[[], T], *, check_every: float = 0.0
-    ) -> None:
-        self.store = store
-        self.types = types
+    """``make()``'s value, made again when ``token()`` (a change token) moved since it was made."""
+
+    def __init__(self, token: Callable[[], str], make: Callable[[], T], *, check_every: float = 0.0) -> None:
+        self.token = token
         self.make = make
         # Seconds a value is trusted without looking at the store; 0 (the default) looks on every use.
         self.check_every = check_every
@@ -32,9 +31,12 @@ class KeptUntilChanged(Generic[T]):
         self._checked = 0.0
         self._lock = threading.Lock()
 
-    def token(self) -> str:
-        """The store's change token over ``types`` now."""
-        return self.store.latest_change(*self.types)
+    @classmethod
+    def of_types(
+        cls, store: ResourceStore, types: tuple[str, ...], make: Callable[[], T], *, check_every: float = 0.0
+    ) -> KeptUntilChanged[T]:
+        """Kept until a resource of one of ``types`` is written (the store's change token over them)."""
+        return cls(lambda: store.latest_change(*types), make, check_every=check_every)
 
     def __call__(self) -> T:
         """The value for the store as it is now: the kept one while the token has not moved, else made again."""

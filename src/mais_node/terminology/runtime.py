@@ -28,8 +28,9 @@ class Vocabularies:
     def __init__(self, resources: ResourceService, files: Path, *, check_every: float = 0.0) -> None:
         self.resources = resources
         self.files = files
-        # Rebuilt when the store's change token over CodeSystem / ValueSet moves (looked at every ``check_every`` s).
-        self._kept = KeptUntilChanged(resources.store, STORED, self._build, check_every=check_every)
+        # Rebuilt when the store's change token over CodeSystem / ValueSet moves (looked at every ``check_every`` s);
+        # ``fingerprint`` is looked up at each use, not bound here.
+        self._kept = KeptUntilChanged(lambda: self.fingerprint(), self._build, check_every=check_every)
         self._pinned: contextvars.ContextVar[TerminologyService | None] = contextvars.ContextVar(
             "pinned_vocabularies", default=None
         )
@@ -77,7 +78,7 @@ class Vocabularies:
             after = page.next_after
 
     def fingerprint(self) -> str:
-        return self._kept.token()
+        return self.resources.store.latest_change(*STORED)
 
     @contextlib.contextmanager
     def pinned(self) -> Iterator[TerminologyService]:

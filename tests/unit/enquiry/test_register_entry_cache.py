@@ -139,7 +139,7 @@ def test_kept_until_changed_makes_the_value_again_only_when_its_types_are_writte
         made.append(len(made))
         return len(made)
 
-    kept = KeptUntilChanged(store, ("Organization", "Endpoint"), make)
+    kept = KeptUntilChanged.of_types(store, ("Organization", "Endpoint"), make)
     assert (kept(), kept()) == (1, 1)
     _write(store, "Patient", "p1", 1)
     assert kept() == 1
@@ -151,7 +151,7 @@ def test_kept_until_changed_makes_the_value_again_only_when_its_types_are_writte
 
 
 def test_kept_until_changed_trusts_its_value_for_check_every_seconds(store: ResourceStore) -> None:
-    kept = KeptUntilChanged(store, ("Organization",), object, check_every=3600.0)
+    kept = KeptUntilChanged.of_types(store, ("Organization",), object, check_every=3600.0)
     first = kept()
     _write(store, "Organization", "o1", 1)
     assert kept() is first  # within the hour the store is not looked at

@@ -20,7 +20,6 @@ from mais_node.config import Settings, get_settings
 from mais_node.console import web as console
 from mais_node.fhir.capability import OPERATIONS, UNSTORED, capability_statement
 from mais_node.fhir.search.params import DECLARED
-from mais_node.malloc import keep_freed_memory
 from mais_node.wiring import Services, build_services, start, start_sync
 from mais_node.wiring_single_view import close_single_views, start_follow_ups
 
@@ -57,7 +56,6 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         poller = start_sync(node)
         follow_ups = start_follow_ups(node)
         _freeze_startup_objects()
-        keep_freed_memory()
         log.info("mais-node %s serving %s on %s", __version__, settings.fhir_base, settings.store.split("?")[0])
         yield
         if follow_ups is not None:

@@ -403,3 +403,31 @@ def main() -> None:
 if __name__ == "__main__":
     with contextlib.suppress(KeyboardInterrupt):
         main()
+
+
+# -- a stage of make bench -----------------------------------------------------------------------------------------
+TARGET = 700  # governed enquiries/s on one worker at 100k people (issue 17)
+
+
+def stage(people: int, seconds: int, enquiries: int) -> dict[str, Any]:
+    """``make bench``: the store prepared once in var/ for ``people``, then this tree's node in process (CPU per
+    enquiry, the audit writer's share) and through ``mais serve`` + wrk at 16 connections (enquiries/s, p99)."""
+    work = ROOT / "var" / f"bench-enquiry-cost-{people}"
+    if not (work / "bodies.ndjson").exists():  # written last: a store cut short is prepared again
+        prepare(work, people)
+    here = ROOT / "src"
+    alone = in_process_run(work, here, enquiries, "in process")
+    served = one_run(work, here, seconds, "mais serve + wrk")
+    return {
+        "people": people,
+        "rps": served["rps"],
+        "p50_ms": served["p50"],
+        "p99_ms": served["p99"],
+        "errors": served["errors"],
+        "cpu_us": served["cpu_us"],
+        "in_process_rps": alone["rps"],
+        "in_process_cpu_us": alone["cpu_us"],
+        "event_loop_us": alone["main_us"],
+        "writer_us": alone["writer_us"],
+        "load": os.getloadavg()[0],
+    }

@@ -47,6 +47,8 @@ class Profile:
     slowloris_connections: int = 20_000
     slowloris_seconds: int = 20
     scale_sizes: tuple[int, ...] = (100_000, 1_000_000, 10_000_000)
+    enquiry_cost_people: int = 100_000  # the governed enquiry's own cost (issue 17: >= 700/s on one worker)
+    enquiry_cost_enquiries: int = 3000
 
 
 FULL = Profile(
@@ -83,6 +85,8 @@ QUICK = Profile(
     5000,
     8,
     (20_000,),
+    enquiry_cost_people=20_000,
+    enquiry_cost_enquiries=800,
 )
 
 
@@ -609,8 +613,57 @@ class Bench:
             )
         )
 
+    # -- the governed enquiry's own cost (issue 17) ------------------------------------------------------------------
+    def enquiry_cost(self) -> None:
+        """One worker at 100k people: enquiries/s through ``mais serve`` + wrk against 700 (bench_enquiry_cost)."""
+        from bench import bench_enquiry_cost
 
-STAGES = ("references", "inprocess", "register", "node", "million", "matching", "audit", "slowloris", "scale")
+        people = self.p.enquiry_cost_people
+        out = bench_enquiry_cost.stage(people, self.p.enquiry_seconds, self.p.enquiry_cost_enquiries)
+        self.raw["enquiry-cost"] = out
+        target = bench_enquiry_cost.TARGET
+        self.target(
+            "17",
+            f">= {target} governed enquiries/s on one worker at {label(people)} people",
+            f"{out['rps']:.0f}/s, CPU {out['cpu_us']:,.0f} us an enquiry",
+            out["rps"] >= target and out["errors"] == 0,
+        )
+        table = "\n".join(
+            [
+                "| | enquiries/s | CPU us an enquiry | p50 ms | p99 ms | errors |",
+                "| --- | ---: | ---: | ---: | ---: | ---: |",
+                f"| `mais serve` + wrk, 16 connections | {out['rps']:.0f} | {out['cpu_us']:,.0f} | "
+                f"{out['p50_ms']:.1f} | {out['p99_ms']:.1f} | {out['errors']} |",
+                f"| in process (no socket), 16 in flight | {out['in_process_rps']:.0f} | "
+                f"{out['in_process_cpu_us']:,.0f} | | | |",
+            ]
+        )
+        self.sections.append(
+            Section(
+                f"The governed enquiry's own cost at {label(people)} people (issue 17: bench/bench_enquiry_cost.py)",
+                markdown=table,
+                notes=[
+                    f"One worker, the audit trail durable and hash-chained as `mais serve` has it; the store prepared "
+                    f"once in var/bench-enquiry-cost-{people}. In process: event loop {out['event_loop_us']:,.0f} us, "
+                    f"audit writer thread {out['writer_us']:,.0f} us an enquiry; load average {out['load']:.1f}.",
+                    "Where each step's time goes: `.venv/bin/python -m bench.bench_enquiry_cost profile`.",
+                ],
+            )
+        )
+
+
+STAGES = (
+    "references",
+    "inprocess",
+    "register",
+    "node",
+    "million",
+    "matching",
+    "audit",
+    "slowloris",
+    "enquirycost",
+    "scale",
+)
 
 
 def write(bench: Bench, out: Path, profile: Profile, command: str, elapsed: float) -> None:
@@ -639,7 +692,17 @@ def main() -> None:
         if stages & {"references", "node"}:  # the node's targets are ratios to the ceiling
             bench.references()
         # Heaviest last; each stage's figures are written as soon as it ends, and a failed stage is reported.
-        for stage in ("inprocess", "register", "node", "slowloris", "matching", "audit", "million", "scale"):
+        for stage in (
+            "inprocess",
+            "register",
+            "node",
+            "slowloris",
+            "enquirycost",
+            "matching",
+            "audit",
+            "million",
+            "scale",
+        ):
             if stage not in stages or (stage == "million" and "node" not in stages):
                 continue
             try:
@@ -651,6 +714,7 @@ def main() -> None:
                     "audit": bench.audit,
                     "million": bench.million,
                     "slowloris": bench.slowloris,
+                    "enquirycost": bench.enquiry_cost,
                     "scale": bench.scale,
                 }[stage]()
             except Exception as exc:

@@ -13,9 +13,11 @@ Application Activity.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+import contextlib
+import contextvars
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from mais_node.audit.actors import (
     AUDIT_EVENT_TYPE,
@@ -41,6 +43,27 @@ from mais_node.audit.actors import (
 from mais_node.audit.chain import format_instant
 from mais_node.audit.port import Event
 from mais_node.audit.trace import TRACE_ID
+
+# The agents and source of the records built inside ``shared_parts`` (one enquiry), by what they are built from.
+_SHARED: contextvars.ContextVar[dict[object, Any] | None] = contextvars.ContextVar("balp_shared", default=None)
+
+
+@contextlib.contextmanager
+def shared_parts() -> Iterator[None]:
+    """Within the block, records with the same node, actor and policies share one list of agents (built once), and
+    records of the same node one source.
+
+    One enquiry writes ~6 records for the same requester; their agents were built afresh for each. The records are
+    the same JSON either way (a record is never changed once built: it is sealed as it is), only built once.
+    """
+    if _SHARED.get() is not None:
+        yield
+        return
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
 
 
 def _agents(node: Node, actor: Actor, policies: Sequence[str]) -> list[Json]:
@@ -75,6 +98,11 @@ def _agents(node: Node, actor: Actor, policies: Sequence[str]) -> list[Json]:
     return agents
 
 
+def _source(node: Node) -> Json:
+    observer = {"identifier": {"system": ODS, "value": node.ods}, "display": node.name}
+    return {"site": node.site, "observer": observer, "type": [Coding(SOURCE_TYPE, "4").json()]}
+
+
 def _event(
     node: Node,
     at: datetime,
@@ -100,9 +128,15 @@ def _event(
         "outcome": outcome,
     }
     event |= {"outcomeDesc": outcome_desc} if outcome_desc else {}
-    observer = {"identifier": {"system": ODS, "value": node.ods}, "display": node.name}
-    event["agent"] = _agents(node, actor, policies)
-    event["source"] = {"site": node.site, "observer": observer, "type": [Coding(SOURCE_TYPE, "4").json()]}
+    shared = _SHARED.get()
+    if shared is None:
+        event["agent"], event["source"] = _agents(node, actor, policies), _source(node)
+    else:
+        key = (node, actor, tuple(policies))
+        agents = shared.get(key)
+        event["agent"] = agents if agents is not None else shared.setdefault(key, _agents(node, actor, policies))
+        source = shared.get(node)
+        event["source"] = source if source is not None else shared.setdefault(node, _source(node))
     traced = TRACE_ID.get()
     if traced is not None and not any(e.get("what") == node.identifier("trace-id", traced) for e in entity):
         entity = [*entity, _trace(node, traced)]  # the request's W3C trace: every record of it carries the id

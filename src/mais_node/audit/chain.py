@@ -7,6 +7,7 @@ here.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from datetime import UTC, datetime
@@ -32,7 +33,16 @@ def chain_hash(seq: int, prev_hash: str, event: Event) -> str:
 
 def format_instant(at: datetime) -> str:
     """A FHIR instant in UTC with microseconds: fixed width, so it sorts as text."""
+    # One enquiry's records share one time, so an aware time's text is made once (a naive one depends on the
+    # process's local zone, so it is made each time).
+    return _format_aware(at) if at.utcoffset() is not None else _format(at)
+
+
+def _format(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+_format_aware = functools.lru_cache(maxsize=64)(_format)
 
 
 def parse_instant(text: str) -> datetime:

@@ -150,12 +150,28 @@ def _bare(keys: set[tuple[str, str]], param: str, ref: Any) -> None:
                 keys.add((param, bounded_key(str(value))))
 
 
-def index_keys(event: Event) -> set[tuple[str, str]]:
-    """The (param, key) pairs an adapter stores for ``event``: bare references, identifier values and URIs."""
+def _agent_keys(agents: Iterable[Any]) -> set[tuple[str, str]]:
     keys: set[tuple[str, str]] = set()
-    for agent in event.get("agent", ()):
+    for agent in agents:
         _bare(keys, "agent", agent.get("who"))
         keys.update(("policy", bounded_key(str(policy))) for policy in agent.get("policy", ()))
+    return keys
+
+
+def index_keys(event: Event, agents_seen: dict[int, set[tuple[str, str]]] | None = None) -> set[tuple[str, str]]:
+    """The (param, key) pairs an adapter stores for ``event``: bare references, identifier values and URIs.
+
+    ``agents_seen``: the agents' keys by the identity of the agent list, for a batch whose events share one list
+    (``balp.shared_parts``); the caller keeps the events alive while it is used, so an identity is never reused.
+    """
+    agents = event.get("agent", ())
+    if agents_seen is None:
+        keys = _agent_keys(agents)
+    else:
+        seen = agents_seen.get(id(agents))
+        if seen is None:
+            seen = agents_seen[id(agents)] = _agent_keys(agents)
+        keys = set(seen)
     for entity in event.get("entity", ()):
         _bare(keys, "entity", entity.get("what"))
         if _is_patient(entity):

@@ -11,25 +11,48 @@ import orjson
 
 from mais_node.enquiry.model import Contact
 from mais_node.errors import MaisError, NotConformant
+from mais_node.fhir.kept import KeptUntilChanged
 from mais_node.fhir.search.query import Criterion, Query, ReferenceValue, SortKey, TokenValue
 from mais_node.fhir.service import ResourceService
 from mais_node.policy import Requester, SharingPolicy, parse_sharing_policy
 from mais_node.policy.claims import CONTRACT_SYSTEM, check_interpretable, purpose_codes
+from mais_node.register.model import Organisation
 from mais_node.register.organisations import Organisations
 from mais_node.terminology import CANONICAL_BASE, TerminologyService
 
 SHARING_POLICY_SYSTEM = CONTRACT_SYSTEM
 SUBJECT_OF_PLAN_TYPE = f"{CANONICAL_BASE}/CodeSystem/subject-of-plan-type"
+_KEPT_ENTRIES = 1024  # register entries kept between writes (requesters are the registered organisations)
 
 
 class RegisterDirectory:
-    """The requesting organisation's register entry, as the decision rules see it."""
+    """The requesting organisation's register entry, as the decision rules see it.
+
+    The entries registered here are kept until an Organization is written (the store's change token over
+    Organization, looked at on every enquiry), so a suspension or a new entry is in force for the very next enquiry
+    in every worker; one not registered here is asked of the national register each time (it keeps its own serial).
+    """
 
     def __init__(self, organisations: Organisations) -> None:
         self.organisations = organisations
+        self._entries: KeptUntilChanged[dict[str, Organisation | None]] = KeptUntilChanged.of_types(
+            organisations.resources.store, ("Organization",), dict
+        )
+
+    def _registered(self, ods: str) -> Organisation | None:
+        entries = self._entries()
+        if ods in entries:
+            return entries[ods]
+        found = self.organisations.registered(ods)
+        if len(entries) >= _KEPT_ENTRIES:
+            entries.clear()
+        entries[ods] = found
+        return found
 
     def requester(self, ods: str) -> Requester | None:
-        org = self.organisations.get(ods)
+        org = self._registered(ods)
+        if org is None:
+            org = self.organisations.from_national(ods)
         if org is None:
             return None
         return Requester(

@@ -61,10 +61,21 @@ def _decision_concept(outcome: Outcome) -> dict[str, Any]:
 
 
 def answer_task(
-    task: dict[str, Any], decision: Decision, answer: Answer | None, node_ods: str, requester_ods: str
+    task: dict[str, Any],
+    decision: Decision,
+    answer: Answer | None,
+    node_ods: str,
+    requester_ods: str,
+    *,
+    built_here: bool = False,
 ) -> dict[str, Any]:
-    """The enquiry Task answered in place: status, businessStatus = the outcome, one output per item."""
-    out = copy.deepcopy(task)
+    """The enquiry Task answered in place: status, businessStatus = the outcome, one output per item.
+
+    ``task`` is left as it was (the answer is a copy), unless ``built_here``: the caller has just built it
+    (``task_for``) and holds it nowhere else, so it is answered itself, without a copy. Either way only ``task``'s own
+    keys are set or replaced; nothing nested in it is changed (what it shares with the enquiry stays as it was).
+    """
+    out = task if built_here else copy.deepcopy(task)
     out.pop("id", None)
     outcome = decision.outcome
     out["status"] = TASK_STATUS[outcome]

@@ -101,7 +101,7 @@ class EnquiryService:
 
     def handle(self, enquiry: Enquiry, asker: Asker, *, keep: Keep | None = None) -> Answer:
         """Answer one enquiry: every step audited; DENY raises Forbidden revealing nothing about the person."""
-        with self._batch(), self.terminology.pinned():
+        with self._batch(), self.terminology.pinned(), balp.shared_parts():
             return self._handle(enquiry, asker, keep)
 
     async def answer(self, enquiry: Enquiry, asker: Asker, *, keep: Keep | None = None) -> Answer:
@@ -117,7 +117,7 @@ class EnquiryService:
         events: list[dict[str, object]] = []
         token = _BATCH.set(events)
         try:
-            with self.terminology.pinned():
+            with self.terminology.pinned(), balp.shared_parts():
                 return self._handle(enquiry, asker, keep)
         finally:
             _BATCH.reset(token)

@@ -62,12 +62,17 @@ class Organisations:
         self.national = national
 
     def get(self, ods: str) -> Organisation | None:
-        """``Organization?identifier={ODS_SYSTEM}|{ods}``, asked of the store directly (every enquiry asks it)."""
+        """The entry registered here, else the national register's (with this node's own suspension over it)."""
+        found = self.registered(ods)
+        return found if found is not None else self.from_national(ods)
+
+    def registered(self, ods: str) -> Organisation | None:
+        """``Organization?identifier={ODS_SYSTEM}|{ods}``, asked of the store directly: the entry registered here."""
         criterion = Criterion("identifier", (TokenValue(ODS_SYSTEM, ods.upper()),))
         items = self.resources.store.search(Query("Organization", (criterion,), count=2, selective=0)).items
-        if items:
-            return from_resource(items[0].body, items[0].version)
-        # Registered here wins; otherwise the national register, with this node's own suspension over it.
+        return from_resource(items[0].body, items[0].version) if items else None
+
+    def from_national(self, ods: str) -> Organisation | None:
         return self.national.organisation(ods) if self.national else None
 
     def require(self, ods: str) -> Organisation:

@@ -272,13 +272,14 @@ class _Sealed:
         self.records: list[AuditRecord] = []
         self.rows: list[tuple[object, ...]] = []
         self.keys: list[tuple[str, str, int, int]] = []
+        agents_seen: dict[int, set[tuple[str, str]]] = {}  # one enquiry's records share their agents
         for event in events:
             seq += 1
             record = seal(event, seq, prev, clock)
             prev, at = record.hash, to_micros(record.recorded)
             self.records.append(record)
             self.rows.append((seq, record.prev_hash, record.hash, at, zlib.compress(orjson.dumps(record.event), 1)))
-            self.keys.extend((param, value, at, seq) for param, value in index_keys(record.event))
+            self.keys.extend((param, value, at, seq) for param, value in index_keys(record.event, agents_seen))
 
 
 def _insert_rows(conn: sqlite3.Connection, insert: str, rows: Sequence[Sequence[object]], width: int) -> None:

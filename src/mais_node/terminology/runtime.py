@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mais_node.fhir.kept import KeptUntilChanged
 from mais_node.fhir.search.parse import encode_cursor
 from mais_node.fhir.service import ResourceService
 from mais_node.terminology.loader import load_directory
@@ -29,12 +28,9 @@ class Vocabularies:
     def __init__(self, resources: ResourceService, files: Path, *, check_every: float = 0.0) -> None:
         self.resources = resources
         self.files = files
-        # Seconds a service is trusted without looking at the store; 0 (the default) looks on every use.
-        self.check_every = check_every
-        self._service: TerminologyService | None = None
-        self._fingerprint = ""
-        self._checked = 0.0
-        self._lock = threading.Lock()
+        # Rebuilt when the store's change token over CodeSystem / ValueSet moves (looked at every ``check_every`` s);
+        # ``fingerprint`` is looked up at each use, not bound here.
+        self._kept = KeptUntilChanged(lambda: self.fingerprint(), self._build, check_every=check_every)
         self._pinned: contextvars.ContextVar[TerminologyService | None] = contextvars.ContextVar(
             "pinned_vocabularies", default=None
         )
@@ -108,22 +104,13 @@ class Vocabularies:
         pinned = self._pinned.get()
         if pinned is not None:
             return pinned
-        service, now = self._service, time.monotonic()
-        if service is not None and now - self._checked < self.check_every:
-            return service
-        fingerprint = self.fingerprint()
-        if service is not None and fingerprint == self._fingerprint:
-            self._checked = now
-            return service
-        with self._lock:
-            if self._service is None or fingerprint != self._fingerprint:
-                current = list(self._stored())
-                if current:
-                    superseded = self._superseded(current)
-                else:
-                    current = [r for r in load_directory(self.files) if r.get("resourceType") in STORED]
-                    superseded = []
-                self._service = TerminologyService([*current, *self._maps], superseded=superseded)
-                self._fingerprint = fingerprint
-            self._checked = now
-            return self._service
+        return self._kept()
+
+    def _build(self) -> TerminologyService:
+        current = list(self._stored())
+        if current:
+            superseded = self._superseded(current)
+        else:
+            current = [r for r in load_directory(self.files) if r.get("resourceType") in STORED]
+            superseded = []
+        return TerminologyService([*current, *self._maps], superseded=superseded)

@@ -85,7 +85,8 @@ async def person_info_query(request: Request, caller: EnquirerDep) -> Response:
         if decision.outcome is not Outcome.REVIEW:
             return None
         authored = services.clock.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-        return answer_task(task_for(enquiry, authored), decision, None, services.settings.node_org, caller.org_ods)
+        task = task_for(enquiry, authored)  # new here and held nowhere else: answered without a copy
+        return answer_task(task, decision, None, services.settings.node_org, caller.org_ods, built_here=True)
 
     # The Task is ``task_for`` an enquiry that passed the gates; tests/unit/enquiry/test_respond.py proves every such
     # Task passes the R4 structure check, so it is not paid for again (~0.3 ms per referral).

@@ -63,11 +63,13 @@ class BenchStore:
         # One millisecond apart, ending before now, so that history and _lastUpdated searches see distinct stamps.
         self.epoch = datetime.now(UTC) - timedelta(milliseconds=2 * capacity + 1000)
 
-    def register(self) -> dict[str, Client]:
-        """The requesting local authority, the operator and the auditor, each a client with a fresh key."""
+    def register(self, *, again: bool = False) -> dict[str, Client]:
+        """The requesting local authority, the operator and the auditor, each a client with a fresh key; ``again``:
+        the organisation is registered already (a store an earlier run made), only new clients are added."""
         services = build_services(Settings(store=self.url))
         try:
-            services.auth.organisations.add(LA[0], LA[1], LA[2], actor=ACTOR, verified=True)
+            if not again:
+                services.auth.organisations.add(LA[0], LA[1], LA[2], actor=ACTOR, verified=True)
             clients = {}
             for name, (ods, scope) in CLIENTS.items():
                 private = generate_private_jwk("ES384")

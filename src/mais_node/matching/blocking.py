@@ -7,18 +7,17 @@ of the birth date (year and month, year and day, month and day), so that one wro
 transposed, still meets; the Soundex with the year alone for estimated dates (±1 year); the postcode sector with
 the birth year (every year, a range, when the enquiry has no birth date).
 
-Those kinds also carry a given-name letter in their lowest five bits (``letters``), so that a block holds the
-people born on a day *who share an initial*, not everyone born that day: a block's size grows with the population
-divided by about twenty, which keeps matching at ten million people within its budget (docs/decisions.md,
-"Blocking keys carry a given-name letter"). Two more kinds carry no letter and are small at any population: the
-Soundex of a family name with the whole birth date, and the postcode sector with the whole birth date; with the
-NHS number they still bring a twin, or anyone with the same birth date and family name or neighbourhood whatever
-their given name, to be scored. A person is filed under the initial of each given
-and preferred name and, on the birth date alone, under the family name's initial too (a given and family name
-written the other way round); an enquiry asks the initials of its names and of each of their nicknames (Bill asks
-W for William too). A person without a
-given name is filed under letter 0, which every enquiry also asks; an enquiry without a given name asks the whole
-range of letters of each key.
+Every kind but the NHS number also carries a given-name letter in its lowest five bits, so that a block holds the
+people born on a day *who share an initial*, not everyone born that day: at 1M people a lookup finds a sixth of
+the people it used to, which keeps matching at ten million people within its budget (docs/decisions.md, "Blocking
+keys carry a given-name letter"). A person is filed under the initial of each given and preferred name and, on the
+birth date alone, under the family name's initial too (a given and family name written the other way round); an
+enquiry asks the initials of its names and of each of their nicknames (Bill asks W for William too). A person
+without a given name is filed under letter 0, which every enquiry also asks; an enquiry without a given name asks
+the whole range of letters of each key. Two more kinds carry no letter and are small at any population: the
+Soundex of a family name with the whole birth date, and the postcode sector with the whole birth date; with the NHS
+number they still bring a twin, or anyone with the same birth date and family name or neighbourhood whatever their
+given name, to be scored.
 
 ``VERSION`` names this encoding: a store whose index rows were made by another one builds them again, once.
 """

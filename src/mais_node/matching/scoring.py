@@ -64,6 +64,8 @@ SECTOR = 0.6
 DISTRICT = 0.3
 _SECTOR_DIVISOR = 37**2
 _DISTRICT_DIVISOR = 37**3
+_GRADES = sorted(Grade, key=lambda grade: grade.rank)  # a rank's grade
+_CERTAINLY_NOT, _POSSIBLE, _PROBABLE, _CERTAIN = (grade.rank for grade in _GRADES)
 
 
 class Scored(NamedTuple):
@@ -119,7 +121,8 @@ def family_pair(first: str, second: str) -> float:
     return 0.0
 
 
-def _joined(names: tuple[str, ...]) -> set[str]:
+@lru_cache(maxsize=1 << 16)
+def _joined(names: tuple[str, ...]) -> frozenset[str]:
     """Neighbouring given names written as one word ("san", "jay" -> "sanjay"; "mc", "kay" -> "mackay").
 
     The names are normalised already, so joining them needs only what of ``normalise_name`` depends on the whole
@@ -132,7 +135,7 @@ def _joined(names: tuple[str, ...]) -> set[str]:
         if not word.isascii():
             word = unicodedata.normalize("NFC", word)
         out.add("mac" + word[2:] if word.startswith("mc") and len(word) > 3 else word)
-    return out
+    return frozenset(out)
 
 
 def _given(query: tuple[str, ...], candidate: tuple[str, ...]) -> tuple[float, bool, str]:
@@ -220,12 +223,12 @@ def _gender(query: int, candidate: int) -> float:
     return 1.0 if query == candidate else 0.0
 
 
-def _weaker(first: Grade, second: Grade) -> Grade:
-    return first if first.rank <= second.rank else second
+_FAMILY, _GIVEN, _BIRTH, _POSTCODE, _GENDER = (WEIGHTS[name] for name in WEIGHTS)
 
 
-def _weighted(features: dict[str, float]) -> float:
-    return sum(WEIGHTS[name] * value for name, value in features.items())
+def _weighted(family: float, given: float, birth: float, postcode: float, gender: float) -> float:
+    """The weighted sum, added in ``WEIGHTS``' order (the same float, bit for bit, as summing the features dict)."""
+    return _FAMILY * family + _GIVEN * given + _BIRTH * birth + _POSTCODE * postcode + _GENDER * gender
 
 
 def could_be_possible(query: Profile, nhs: int, birth: int, estimated: bool, postcode: int, gender: int) -> bool:
@@ -237,14 +240,13 @@ def could_be_possible(query: Profile, nhs: int, birth: int, estimated: bool, pos
     Cheap: no names are compared and no profile is built, so the index skips most of a block when the NHS numbers
     differ (the total is halved).
     """
-    features = {
-        "family": 1.0,
-        "given": 1.0,
-        "birth_date": _birth_dates(query.birth, query.estimated, birth, estimated)[0],
-        "postcode": _postcode(query.postcode, postcode)[0],
-        "gender": _gender(query.gender, gender),
-    }
-    total = _weighted(features)
+    total = _weighted(
+        1.0,
+        1.0,
+        _birth_dates(query.birth, query.estimated, birth, estimated)[0],
+        _postcode(query.postcode, postcode)[0],
+        _gender(query.gender, gender),
+    )
     if query.nhs and nhs and query.nhs != nhs:
         total *= NHS_DIFFERS
     return total >= POSSIBLE - 1e-9
@@ -268,9 +270,9 @@ def score(query: Profile, candidate: Profile) -> Scored:
     postcode, postcode_why = _postcode(query.postcode, candidate.postcode)
     gender = _gender(query.gender, candidate.gender)
     features = {"family": family, "given": given, "birth_date": birth, "postcode": postcode, "gender": gender}
-    total = _weighted(features)
+    total = _weighted(family, given, birth, postcode, gender)
     reasons += [birth_why, postcode_why]
-    cap = Grade.PROBABLE
+    cap = _PROBABLE  # grades as their ranks (``Grade.rank``) until the end: the weaker of two is the smaller
     nhs_agree = bool(query.nhs) and query.nhs == candidate.nhs
     if nhs_agree:
         total += (1.0 - total) / 2
@@ -280,23 +282,22 @@ def score(query: Profile, candidate: Profile) -> Scored:
         total *= NHS_DIFFERS
         features["nhs_number"] = 0.0
         both_verified = query.nhs_verified and candidate.nhs_verified
-        cap = Grade.CERTAINLY_NOT if both_verified else Grade.POSSIBLE
+        cap = _CERTAINLY_NOT if both_verified else _POSSIBLE
         reasons.append("verified NHS numbers differ" if both_verified else "NHS number differs")
     if not given_agree:
-        cap = _weaker(cap, Grade.POSSIBLE)
+        cap = min(cap, _POSSIBLE)
         reasons.append("given names disagree: at most possible")
     if birth == 0.0:
-        cap = _weaker(cap, Grade.POSSIBLE)
-    grade = Grade.PROBABLE if total >= PROBABLE else Grade.POSSIBLE if total >= POSSIBLE else Grade.CERTAINLY_NOT
-    grade = _weaker(grade, cap)
+        cap = min(cap, _POSSIBLE)
+    grade = min(_PROBABLE if total >= PROBABLE else _POSSIBLE if total >= POSSIBLE else _CERTAINLY_NOT, cap)
     exact_birth = birth == 1.0 and bool(query.birth) and not (query.estimated or candidate.estimated)
     if nhs_agree and candidate.nhs_verified and exact_birth and given_agree:
-        grade = Grade.CERTAIN
+        grade = _CERTAIN
         reasons.append("verified NHS number and date of birth agree")
-    elif not grade.at_least(Grade.PROBABLE) and _floored(query, candidate, features, given_agree):
-        grade = Grade.PROBABLE
+    elif grade < _PROBABLE and _floored(query, candidate, features, given_agree):
+        grade = _PROBABLE
         reasons.append("verified NHS number and date of birth (or name) agree: at least probable")
-    return Scored(round(total, 4), grade, features, tuple(reasons))
+    return Scored(round(total, 4), _GRADES[grade], features, tuple(reasons))
 
 
 def compare(query: PersonRecord, candidate: PersonRecord) -> Candidate:

@@ -32,7 +32,7 @@ from pathlib import Path
 import orjson
 
 from bench import core, enquiry
-from bench.harness import ROOT, free_port, server
+from bench.harness import ROOT, children, free_port, rss_mb, server
 from bench.seed import BenchStore, Client, _rows, _team, enquiry_body
 from mais_node.matching import PersonRecord
 from mais_node.matching.synthetic import iter_population, noisy_queries
@@ -47,6 +47,7 @@ IN_MEMORY_UP_TO = 1_000_000  # the old index is measured beside the new up to th
 @dataclass
 class Figures:
     people: int
+    workers: int = 1  # ``mais serve --workers``: the enquiry's figures; the worker RSS is the largest one's
     rows: int = 0
     generate_s: float = 0.0
     import_s: float = 0.0
@@ -144,13 +145,13 @@ def disk_bytes(path: Path) -> int:
 def serve_and_enquire(store: BenchStore, figures: Figures, bodies: Path, la: Client, work: Path, seconds: int) -> None:
     port = free_port()
     env = {**core.node_env(port), "MAIS_STORE": store.url}
-    with server(
-        core.node_args(store.url, port), port, env=env, ready="/readyz", log=work / "server.log", ready_timeout=1800
-    ) as running:
+    args = core.node_args(store.url, port, figures.workers)
+    with server(args, port, env=env, ready="/readyz", log=work / "server.log", ready_timeout=1800) as running:
         figures.ready_s = running.started_in
         first = enquiry.enquiries(running, la, bodies, seconds, f"enquiry, first run ({figures.people:,} people)")
         result = enquiry.enquiries(running, la, bodies, seconds, f"enquiry, second run ({figures.people:,} people)")
-        figures.worker_rss_mib = running.rss_mb()
+        workers = children(running.pid) if figures.workers > 1 else [running.pid]
+        figures.worker_rss_mib = max(rss_mb(pid) for pid in workers)
     figures.enquiry_first_rps, figures.enquiry_first_p99_ms = first.rps, first.p99_ms
     figures.enquiry_rps, figures.enquiry_p50_ms, figures.enquiry_p99_ms = result.rps, result.p50_ms, result.p99_ms
     figures.enquiry_errors = result.errors
@@ -223,10 +224,10 @@ def in_memory(people: int, queries: int) -> dict[str, str]:
     return {line.split("  ")[0].strip(): line for line in done.stdout.splitlines() if line.startswith(wanted)}
 
 
-def one_size(people: int, work: Path, queries: int, seconds: int, reuse: bool = False) -> Figures:
+def one_size(people: int, work: Path, queries: int, seconds: int, reuse: bool = False, workers: int = 1) -> Figures:
     """One population's figures; ``reuse``: measure again on the store a finished earlier run imported (its import
     figures are kept from that run's ``figures.json``)."""
-    figures = Figures(people)
+    figures = Figures(people, workers)
     here = work / f"{people}"
     here.mkdir(parents=True, exist_ok=True)
     ndjson, db = here / "people.ndjson", here / "node.db"
@@ -272,6 +273,7 @@ def table(all_figures: list[Figures]) -> str:
     def row(name: str, target: str, cells: Iterator[str]) -> None:
         lines.append(f"| {name} | {target} | " + " | ".join(cells) + " |")
 
+    row("workers (`mais serve --workers`)", "", (str(f.workers) for f in all_figures))
     row("import, people/s", ">= 20,000", (f"{f.import_people_per_s:,.0f}" for f in all_figures))
     row("import peak RSS", "bounded", (f"{f.import_peak_rss_mib:,.0f} MiB" for f in all_figures))
     row("ready after start", "<= 10 s", (f"{f.ready_s:.1f} s" for f in all_figures))
@@ -309,6 +311,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20, help="wrk's run for the enquiry")
     parser.add_argument("--export-only", action="store_true", help="write the exports (kept in --work) and stop")
     parser.add_argument("--reuse", action="store_true", help="measure again on the stores an earlier run imported")
+    parser.add_argument("--workers", type=int, default=1, help="mais serve's worker processes for the enquiry")
     args = parser.parse_args()
     results = []
     for people in args.people:
@@ -316,9 +319,10 @@ def main() -> None:
             (args.work / f"{people}").mkdir(parents=True, exist_ok=True)
             exported(args.work / f"{people}" / "people.ndjson", people)
             continue
-        figures = one_size(people, args.work, args.queries, args.seconds, args.reuse)
+        figures = one_size(people, args.work, args.queries, args.seconds, args.reuse, args.workers)
         results.append(figures)
-        (args.work / f"{people}" / "figures.json").write_text(json.dumps(asdict(figures), indent=2))
+        name = "figures.json" if args.workers == 1 else f"figures-workers{args.workers}.json"
+        (args.work / f"{people}" / name).write_text(json.dumps(asdict(figures), indent=2))
     if results:
         print(table(results))
 

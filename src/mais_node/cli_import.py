@@ -3,9 +3,11 @@ that lets an interrupted import resume (fhir/bulk/importer.py)."""
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
@@ -37,7 +39,9 @@ class Progress:
         self.last = 0.0
         self.drawn = False
 
-    def __call__(self, phase: str, rows: int, read: int, size: int) -> None:
+    def __call__(self, phase: str, rows: int, read: int, size: int, start: int = 0) -> None:
+        """``rows`` of the phase so far; ``read`` of ``size`` bytes, the phase's work having begun at byte ``start``
+        (a resumed import writes from where the interrupted one stopped: its rate and time left count from there)."""
         now = time.monotonic()
         if phase != self.phase:  # a phase starts where the one before it ended
             self.phase, self.started, self.last = phase, self.seen, 0.0
@@ -48,9 +52,9 @@ class Progress:
         elapsed = max(now - self.started, 1e-6)
         rate = rows / elapsed
         left = ""
-        if size and read:
-            share = min(read / size, 1.0)
-            left = f", {share:.0%} of the file, about {_duration(elapsed * (1 - share) / max(share, 1e-9))} left"
+        if size and read > start:
+            done = min((read - start) / (size - start), 1.0)
+            left = f", {read / size:.0%} of the file, about {_duration(elapsed * (1 - done) / max(done, 1e-9))} left"
         text = f"{phase}: {rows:,} rows, {rate:,.0f} rows/s{left}"
         if self.tty:
             self.stream.write(f"\r\x1b[2K{text}")
@@ -124,7 +128,11 @@ def person_import(
                 batch=batch_size,
             )
             report = importer.report
-            importer.run(Reading(file), lambda: Reading(file))
+            stopping = signal.signal(signal.SIGTERM, _stop)  # a service manager's stop is Ctrl-C: checkpoint, audit
+            try:
+                importer.run(Reading(file), lambda: Reading(file))
+            finally:
+                signal.signal(signal.SIGTERM, stopping)
             interrupted = False
         except KeyboardInterrupt:
             interrupted = True
@@ -142,6 +150,10 @@ def person_import(
         )
         raise typer.Exit(130)
     _summary(report, nhs_verified)
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def _audit(services: Services, file: Path, report: ImportReport, nhs_verified: bool) -> None:

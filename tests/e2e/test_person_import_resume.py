@@ -1,6 +1,6 @@
-"""Issue 17 item 3: a real ``mais person import`` stopped mid-file (Ctrl-C, then killed outright) resumes when run
-again from its checkpoint, and neither the resumed run nor a rerun from scratch duplicates anyone: people without
-an id are matched on their NHS number."""
+"""Issue 17 item 3: a real ``mais person import`` stopped mid-file (Ctrl-C, a service manager's SIGTERM, then killed
+outright) resumes when run again from its checkpoint, and neither the resumed run nor a rerun from scratch
+duplicates anyone: people without an id are matched on their NHS number."""
 
 from __future__ import annotations
 
@@ -96,6 +96,14 @@ def test_an_import_stopped_twice_resumes_and_duplicates_nobody(tmp_path: Path) -
 
     at = committed(db)
     assert 300 < at < PEOPLE
+    code, err = stop_mid_file(start(path, store), db, signal.SIGTERM, at + 300)  # a service manager's stop
+    assert code == 130, err
+    assert "Traceback" not in err
+    assert [x for x in err.splitlines() if x.startswith("interrupted after line")], err
+    assert committed(db) > at + 300
+
+    at = committed(db)
+    assert at < PEOPLE
     code, _ = stop_mid_file(start(path, store), db, signal.SIGKILL, at + 300)
     assert code == -signal.SIGKILL
     assert at + 300 < committed(db) < PEOPLE

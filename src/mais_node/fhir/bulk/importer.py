@@ -35,11 +35,13 @@ HELD_CACHE = 4096
 # Good rows from which a first load of a node's people defers the store's search indexes to its end (below this the
 # indexes cost little either way).
 BULK_FROM = 10_000
+RESUMING_EVERY = 50_000  # lines between the progress lines of a resumed run passing what was committed
 
 Conformance = Callable[[Mapping[str, Any]], list[Issue]]
 """The profile check of one row (the profile that applies to its type), beyond R4's."""
-Progress = Callable[[str, int, int, int], None]
-"""Told (phase "checking" or "importing", rows so far, bytes read, file size) after each batch."""
+Progress = Callable[[str, int, int, int, int], None]
+"""Told (phase, rows of the phase so far, bytes read, file size, the byte the phase began at) after each batch; the
+phases are "checking", "resuming" (passing the lines an interrupted run committed) and "importing"."""
 
 
 @dataclass(slots=True)
@@ -75,7 +77,7 @@ class Importer:
     ) -> None:
         self.service, self.scratch, self.conformance = service, scratch, conformance
         self.skip_invalid, self.nhs_verified = skip_invalid, nhs_verified
-        self.progress = progress or (lambda phase, rows, read, size: None)
+        self.progress = progress or (lambda phase, rows, read, size, start: None)
         self.batch, self.bulk_from = batch, bulk_from
         self.fast = FastPatients(self._full)
         self.report = ImportReport()
@@ -121,9 +123,9 @@ class Importer:
                     kept.append((f"n:{UUID_PREFIX}{row.named}", f"{resource['resourceType']}/{row.named}"))
             if len(kept) + len(wanted) >= self.batch:
                 self._settle(kept, wanted)
-                self.progress("checking", rows, reading.read, reading.size)
+                self.progress("checking", rows, reading.read, reading.size, 0)
         self._settle(kept, wanted)
-        self.progress("checking", rows, reading.read, reading.size)
+        self.progress("checking", rows, reading.read, reading.size, 0)
         self._pending()
         self.report.rows = rows
         self.report.digest = reading.digest
@@ -208,19 +210,24 @@ class Importer:
         self.report.resumed_after = self.report.committed = after
         self.report.written = True
         batch: list[Row] = []
-        rows = 0
+        rows = start = 0  # the rows and the byte of this run's writing (after the lines a resumed run passes)
         with self._bulk_load():
             for row in reading.rows():
+                if row.line <= after:
+                    start = reading.read
+                    if row.line % RESUMING_EVERY == 0:
+                        self.progress("resuming", row.line, start, 0, 0)  # no time left: its end is a line
+                    continue
                 rows += 1
-                if row.line <= after or row.line in self._bad or row.resource is None:
+                if row.line in self._bad or row.resource is None:
                     continue
                 batch.append(row)
                 if len(batch) >= self.batch:
                     self._write_batch(batch, key)
-                    self.progress("importing", rows, reading.read, reading.size)
+                    self.progress("importing", rows, reading.read, reading.size, start)
             self._write_batch(batch, key)
         self.service.store.write_many([], mark=(key, None))  # done: a rerun imports the file afresh
-        self.progress("importing", rows, reading.read, reading.size)
+        self.progress("importing", rows, reading.read, reading.size, start)
         self.report.rejected.sort(key=lambda r: r.line)
 
     def _bulk_load(self) -> AbstractContextManager[None]:

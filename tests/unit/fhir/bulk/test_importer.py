@@ -86,7 +86,7 @@ def test_an_interrupted_import_resumes_after_its_last_batch(node: Services, tmp_
     path = ndjson(tmp_path / "f.ndjson", rows)
     batches = []
 
-    def stop_after_two(phase: str, rows_: int, read: int, size: int) -> None:
+    def stop_after_two(phase: str, rows_: int, read: int, size: int, start: int) -> None:
         if phase == "importing":
             batches.append(rows_)
             if len(batches) == 2:
@@ -96,8 +96,15 @@ def test_an_interrupted_import_resumes_after_its_last_batch(node: Services, tmp_
     with pytest.raises(KeyboardInterrupt):
         run(first, path)
     assert first.report.committed == 10
-    second = run(fresh(node, batch=5), path).report
+    told: list[tuple[str, int, int, int, int]] = []
+    second = run(fresh(node, batch=5, progress=lambda *said: told.append(said)), path).report
     assert second.resumed_after == 10
+    size = path.stat().st_size
+    writing = [said for said in told if said[0] == "importing"]
+    # The resumed run's rows and its time left count from the byte after line 10, where its writing began.
+    begun = len(b"".join(path.read_bytes().splitlines(keepends=True)[:10]))
+    assert {start for *_, start in writing} == {begun}
+    assert writing[-1][1:4] == (len(rows) - 10, size, size)
     assert second.imported == {"Patient": len(rows) - 10}
     total = sum(count(node, "Patient", ("identifier", f"{NHS}|{r['identifier'][0]['value']}")) for r in rows)
     assert total == len(rows)

@@ -45,3 +45,21 @@ def test_piped_progress_is_plain_lines_and_quiet_is_nothing(monkeypatch: pytest.
     quiet = io.StringIO()
     Progress(quiet, quiet=True)("checking", 1, 1, 1)
     assert quiet.getvalue() == ""
+
+
+def test_a_resumed_import_counts_its_rate_and_time_left_from_where_it_began_writing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = iter([0.0, 5.0, 10.0, 20.0])
+    monkeypatch.setattr(cli_import.time, "monotonic", lambda: next(clock))
+    stream = Terminal()
+    progress = Progress(stream)
+    progress("resuming", 600_000, 600, 0)  # passing the lines committed before: no time left to give
+    progress("resuming", 700_000, 700, 0)
+    progress("importing", 20_000, 800, 1000, 700)  # writing from byte 700: a third of what is left in 10 s
+    drawn = [line.removeprefix("\x1b[2K") for line in stream.getvalue().split("\r") if line]
+    assert drawn == [
+        "resuming: 600,000 rows, 120,000 rows/s",
+        "resuming: 700,000 rows, 70,000 rows/s",
+        "importing: 20,000 rows, 2,000 rows/s, 80% of the file, about 20s left",
+    ]

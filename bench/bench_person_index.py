@@ -38,6 +38,7 @@ from mais_node.matching.grades import Candidate
 from mais_node.matching.profile import profile_of
 from mais_node.matching.rows import rank
 from mais_node.matching.synthetic import iter_population, noisy_queries
+from mais_node.storage.packed_json import unpack
 
 SEED = 2027
 SAMPLE = 20_000
@@ -112,7 +113,7 @@ def sample_queries(path: Path, people: int, queries: int) -> list[dict[str, Any]
             for id_, payload in conn.execute(
                 f"SELECT id, json FROM resource WHERE rtype = 'Patient' AND deleted = 0 AND rid IN ({marks})", part
             ):
-                sample.append(from_fhir_patient({**orjson.loads(payload), "id": id_}))
+                sample.append(from_fhir_patient({**orjson.loads(unpack(payload)), "id": id_}))
             if len(sample) >= SAMPLE:
                 break
     finally:

@@ -35,6 +35,7 @@ from mais_node.fhir.search.text import VERSION as NORMALISATION
 from mais_node.matching.rows import PersonEntry
 from mais_node.storage import sqlite_person_index
 from mais_node.storage.keyset import check_version, keyset, stamp
+from mais_node.storage.packed_json import pack, unpack
 from mais_node.storage.port import PERSON_TYPE, Change, Page, Stored
 from mais_node.storage.sqlite_checkpoint import BACKSTOP_PAGES, Checkpointer
 from mais_node.storage.sqlite_writers import write_lock
@@ -207,7 +208,7 @@ def _insert_index(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> 
 
 
 def _row(row: Sequence[Any]) -> Stored:
-    return Stored(row[0], row[1], row[2], row[3], bool(row[4]), bytes(row[5]))
+    return Stored(row[0], row[1], row[2], row[3], bool(row[4]), unpack(row[5]))
 
 
 class SqliteResourceStore:
@@ -258,14 +259,15 @@ class SqliteResourceStore:
             version = 1 if held is None else held[1] + 1
             deleted = change.operation == "delete"
             payload = b"" if deleted or change.body is None else stamp(change.body, version, change.last_updated)
+            packed = pack(payload)
             if held is None:
                 top += 1
                 rid = top
-                inserted.append((rid, change.resource_type, change.id, version, change.last_updated, deleted, payload))
+                inserted.append((rid, change.resource_type, change.id, version, change.last_updated, deleted, packed))
             else:
                 rid = held[0]
-                updated.append((version, change.last_updated, deleted, payload, rid))
-            versions.append((change.resource_type, change.id, version, change.last_updated, deleted, payload))
+                updated.append((version, change.last_updated, deleted, packed, rid))
+            versions.append((change.resource_type, change.id, version, change.last_updated, deleted, packed))
             if not deleted:
                 prefix = change.resource_type + "."
                 index.extend((rid, prefix + e.param, e.value, e.system, e.exact, e.lo, e.hi) for e in change.index)
@@ -325,23 +327,24 @@ class SqliteResourceStore:
         version = 1 if current is None else current[1] + 1
         deleted = change.operation == "delete"
         payload = b"" if deleted or change.body is None else stamp(change.body, version, change.last_updated)
+        packed = pack(payload)
         if current is None:
             rid = conn.execute(
                 "INSERT INTO resource (rtype, id, vid, lu, deleted, json) VALUES (?, ?, ?, ?, ?, ?)",
-                (change.resource_type, change.id, version, change.last_updated, deleted, payload),
+                (change.resource_type, change.id, version, change.last_updated, deleted, packed),
             ).lastrowid
         else:
             rid = current[0]
             conn.execute(
                 "UPDATE resource SET vid = ?, lu = ?, deleted = ?, json = ? WHERE rid = ?",
-                (version, change.last_updated, deleted, payload, rid),
+                (version, change.last_updated, deleted, packed, rid),
             )
             conn.execute("DELETE FROM sidx WHERE rid = ?", (rid,))
             if index is not None:
                 index.pop(rid, None)  # an earlier change of the same batch to this resource
         conn.execute(
             "INSERT INTO resource_version (rtype, id, vid, lu, deleted, json) VALUES (?, ?, ?, ?, ?, ?)",
-            (change.resource_type, change.id, version, change.last_updated, deleted, payload),
+            (change.resource_type, change.id, version, change.last_updated, deleted, packed),
         )
         if not deleted:
             prefix = change.resource_type + "."

@@ -22,6 +22,7 @@ import orjson
 from mais_node.errors import Unavailable
 from mais_node.matching.blocking import VERSION, Lookup
 from mais_node.matching.rows import PersonEntry, PersonRow, person_entry
+from mais_node.storage.packed_json import unpack
 
 if TYPE_CHECKING:
     from mais_node.storage.sqlite import SqliteDatabase
@@ -169,7 +170,7 @@ class SqlitePersonRows:
             patients = conn.execute("SELECT rid, id, json FROM resource WHERE rtype = 'Patient' AND deleted = 0")
             while batch := patients.fetchmany(1000):
                 for rid, id_, payload in batch:
-                    write_person(conn, rid, person_entry({**orjson.loads(payload), "id": id_}), existed=False)
+                    write_person(conn, rid, person_entry({**orjson.loads(unpack(payload)), "id": id_}), existed=False)
                     built += 1
             conn.execute("INSERT OR REPLACE INTO store_meta (k, v) VALUES (?, ?)", (MARK, VERSION))
             return built

@@ -125,6 +125,7 @@ def instrument(spans: Spans) -> None:
     from mais_node.audit import balp
     from mais_node.auth import bearer
     from mais_node.enquiry import gates, persons, records, review, service
+    from mais_node.storage import sqlite
     from mais_node.terminology import runtime
     from mais_node.validation import validator
 
@@ -135,7 +136,8 @@ def instrument(spans: Spans) -> None:
     spans.wrap(validator, "check_structure", "validation: R4 structure (fhir.resources)")
     spans.wrap(gates.Gates, "check", "gates: purpose, items, consent, agreements")
     spans.wrap(records.RegisterDirectory, "requester", "gates: the requester in the register")
-    spans.wrap(runtime.Vocabularies, "__call__", "vocabularies in force (store look-up)")
+    spans.wrap(runtime.Vocabularies, "__call__", "vocabularies in force (kept or pinned)")
+    spans.wrap(sqlite.SqliteResourceStore, "latest_change", "change tokens (store look-up)")
     spans.wrap(cedar.CedarPolicyEngine, "decide", "decision rules (Cedar)")
     spans.wrap(persons.IndexedPersons, "match", "matching")
     spans.wrap(service.EnquiryService, "_release", "release (involvements, contact)")

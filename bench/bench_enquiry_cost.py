@@ -26,6 +26,7 @@ import json
 import os
 import pickle
 import pstats
+import resource
 import shutil
 import statistics
 import subprocess
@@ -264,6 +265,7 @@ async def drive(
         "writer_us": writer_cpu / n * 1e6,
         "wall_us": wall / n * 1e6,
         "statuses": dict(statuses),
+        "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KiB
     }
 
 
@@ -361,6 +363,7 @@ def compare(work: Path, base: Path, rounds: int, seconds: int, in_process: int) 
                 f"round {number + 1} {label}: {run['rps']:.0f} enquiries/s, p50 {run['p50']:.1f} ms, p99 "
                 f"{run['p99']:.1f} ms, CPU {run['cpu_us']:.0f} us/enquiry"
                 + (f" (audit writer {run['writer_us']:.0f})" if "writer_us" in run else "")
+                + (f", max RSS {run['max_rss_mib']:.0f} MiB" if "max_rss_mib" in run else "")
                 + ", "
                 f"errors {run['errors']}, "
                 f"load {run['load']:.1f}",

@@ -26,6 +26,7 @@ import json
 import os
 import pickle
 import pstats
+import resource
 import shutil
 import statistics
 import subprocess
@@ -125,6 +126,7 @@ def instrument(spans: Spans) -> None:
     from mais_node.audit import balp
     from mais_node.auth import bearer
     from mais_node.enquiry import gates, persons, records, review, service
+    from mais_node.storage import sqlite
     from mais_node.terminology import runtime
     from mais_node.validation import validator
 
@@ -135,7 +137,8 @@ def instrument(spans: Spans) -> None:
     spans.wrap(validator, "check_structure", "validation: R4 structure (fhir.resources)")
     spans.wrap(gates.Gates, "check", "gates: purpose, items, consent, agreements")
     spans.wrap(records.RegisterDirectory, "requester", "gates: the requester in the register")
-    spans.wrap(runtime.Vocabularies, "__call__", "vocabularies in force (store look-up)")
+    spans.wrap(runtime.Vocabularies, "__call__", "vocabularies in force (kept or pinned)")
+    spans.wrap(sqlite.SqliteResourceStore, "latest_change", "change tokens (store look-up)")
     spans.wrap(cedar.CedarPolicyEngine, "decide", "decision rules (Cedar)")
     spans.wrap(persons.IndexedPersons, "match", "matching")
     spans.wrap(service.EnquiryService, "_release", "release (involvements, contact)")
@@ -262,6 +265,7 @@ async def drive(
         "writer_us": writer_cpu / n * 1e6,
         "wall_us": wall / n * 1e6,
         "statuses": dict(statuses),
+        "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KiB
     }
 
 
@@ -359,6 +363,7 @@ def compare(work: Path, base: Path, rounds: int, seconds: int, in_process: int) 
                 f"round {number + 1} {label}: {run['rps']:.0f} enquiries/s, p50 {run['p50']:.1f} ms, p99 "
                 f"{run['p99']:.1f} ms, CPU {run['cpu_us']:.0f} us/enquiry"
                 + (f" (audit writer {run['writer_us']:.0f})" if "writer_us" in run else "")
+                + (f", max RSS {run['max_rss_mib']:.0f} MiB" if "max_rss_mib" in run else "")
                 + ", "
                 f"errors {run['errors']}, "
                 f"load {run['load']:.1f}",

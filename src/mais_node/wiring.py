@@ -31,6 +31,7 @@ from mais_node.enquiry.records import ContractAgreements, EpisodeInvolvements, R
 from mais_node.enquiry.rules import RuleBook
 from mais_node.enquiry.service import EnquiryService
 from mais_node.errors import InvalidRequest, NotFound
+from mais_node.fhir.kept import ChangeToken
 from mais_node.fhir.service import ResourceService
 from mais_node.matching.ports import PersonRows
 from mais_node.network.national import NationalRegister
@@ -42,6 +43,7 @@ from mais_node.network.sync import RegisterImport
 from mais_node.register.urls import is_https_or_loopback
 from mais_node.storage.port import ResourceStore
 from mais_node.terminology import CANONICAL_BASE
+from mais_node.terminology.runtime import STORED as VOCABULARY_TYPES
 from mais_node.terminology.runtime import Vocabularies
 from mais_node.validation import ProfileRegistry, Validator
 from mais_node.validation.records import declared_conformance
@@ -166,7 +168,10 @@ def build_services(
         base=settings.fhir_base,
     )
     node = Node(settings.node_org, settings.node_org_name, settings.public_base, CANONICAL_BASE)
-    vocabularies = Vocabularies(resources, settings.terminology_dir)
+    # One change token for the vocabularies in force and the requester's register entries, read once an enquiry
+    # (pinned with the vocabularies): a write of any of these types remakes both, in force for the next enquiry.
+    kept_by = ChangeToken(store, (*VOCABULARY_TYPES, "Organization"))
+    vocabularies = Vocabularies(resources, settings.terminology_dir, token=kept_by)
     profiles = ProfileRegistry.from_directory(settings.profiles_dir)
     agreements = ContractAgreements(resources)
     # Every writer appends through the checkpointer: every Nth record gets a checkpoint signed by the node's key.
@@ -207,7 +212,7 @@ def build_services(
 
     resources.conformance = declared_conformance(validator)
     gates = Gates(
-        directory=RegisterDirectory(auth.organisations),
+        directory=RegisterDirectory(auth.organisations, kept_by),
         terminology=vocabularies,
         validator=validator,
         agreements=agreements,

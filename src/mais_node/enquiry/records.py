@@ -11,7 +11,7 @@ import orjson
 
 from mais_node.enquiry.model import Contact
 from mais_node.errors import MaisError, NotConformant
-from mais_node.fhir.kept import KeptUntilChanged
+from mais_node.fhir.kept import ChangeToken, KeptUntilChanged
 from mais_node.fhir.search.query import Criterion, Query, ReferenceValue, SortKey, TokenValue
 from mais_node.fhir.service import ResourceService
 from mais_node.policy import Requester, SharingPolicy, parse_sharing_policy
@@ -33,11 +33,14 @@ class RegisterDirectory:
     in every worker; one not registered here is asked of the national register each time (it keeps its own serial).
     """
 
-    def __init__(self, organisations: Organisations) -> None:
+    def __init__(self, organisations: Organisations, token: ChangeToken | None = None) -> None:
+        """``token``: the change token the entries are kept by, over Organization (and perhaps more: wiring shares
+        the vocabularies' one, pinned for an enquiry, so the two cost one look at the store)."""
         self.organisations = organisations
-        self._entries: KeptUntilChanged[dict[str, Organisation | None]] = KeptUntilChanged.of_types(
-            organisations.resources.store, ("Organization",), dict
-        )
+        token = token if token is not None else ChangeToken(organisations.resources.store, ("Organization",))
+        if "Organization" not in token.types:
+            raise ValueError("the register entries' change token must cover Organization")
+        self._entries: KeptUntilChanged[dict[str, Organisation | None]] = KeptUntilChanged(token, dict)
 
     def _registered(self, ods: str) -> Organisation | None:
         entries = self._entries()

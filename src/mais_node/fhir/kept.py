@@ -4,18 +4,54 @@ The store's change token over those types (``ResourceStore.latest_change``: one 
 looked at on every use, or at most every ``check_every`` seconds, and the value is made again when the token moved.
 A write by this process, another worker or another replica moves the token, so the very next use sees it. What the
 vocabularies in force and the register entries an enquiry reads are kept by.
+
+``ChangeToken`` is one such token shared by several kept values: read on every use, or once for a whole block
+(``pinned``: one enquiry), so the values kept by it cost one look at the store between them, not one each.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 from mais_node.storage.port import ResourceStore
 
 T = TypeVar("T")
+
+
+class ChangeToken:
+    """The store's change token over ``types``: read at every call, except inside ``pinned``, where the token read
+    when the block was entered is the answer (the block runs in one go: one enquiry's steps, no await between).
+
+    Values kept by one token over the union of their types are made again when any of those types is written: a
+    remake more than each needs, never one fewer."""
+
+    def __init__(self, store: ResourceStore, types: tuple[str, ...]) -> None:
+        self.store = store
+        self.types = types
+        self._pinned: contextvars.ContextVar[str | None] = contextvars.ContextVar("pinned_change_token", default=None)
+
+    def __call__(self) -> str:
+        pinned = self._pinned.get()
+        return pinned if pinned is not None else self.store.latest_change(*self.types)
+
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[str]:
+        """One read of the token for the block (a block inside another keeps the outer one's)."""
+        pinned = self._pinned.get()
+        if pinned is not None:
+            yield pinned
+            return
+        token = self.store.latest_change(*self.types)
+        reset = self._pinned.set(token)
+        try:
+            yield token
+        finally:
+            self._pinned.reset(reset)
 
 
 class KeptUntilChanged(Generic[T]):

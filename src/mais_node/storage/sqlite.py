@@ -121,7 +121,10 @@ class SqliteDatabase:
                 conn.execute(f"PRAGMA synchronous={self._synchronous}")
                 conn.execute("PRAGMA busy_timeout=30000")
                 conn.execute("PRAGMA temp_store=MEMORY")
-                conn.execute("PRAGMA mmap_size=268435456")
+                # No memory map: a commit by another connection (the audit writer's, every group) makes SQLite drop
+                # this connection's cache at its next read, and with a map it also unmaps and maps the file again,
+                # faulting in every page it then touches; read() into the cache is cheaper (docs/decisions.md).
+                conn.execute("PRAGMA mmap_size=0")
                 conn.execute("PRAGMA cache_size=-65536")
                 conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")  # checkpoints run in the background
             except sqlite3.Error as exc:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mais_node.fhir.kept import KeptUntilChanged
+from mais_node.fhir.kept import ChangeToken, KeptUntilChanged
 from mais_node.fhir.search.parse import encode_cursor
 from mais_node.fhir.service import ResourceService
 from mais_node.terminology.loader import load_directory
@@ -25,9 +25,17 @@ _PAGE = 200
 
 
 class Vocabularies:
-    def __init__(self, resources: ResourceService, files: Path, *, check_every: float = 0.0) -> None:
+    def __init__(
+        self, resources: ResourceService, files: Path, *, check_every: float = 0.0, token: ChangeToken | None = None
+    ) -> None:
         self.resources = resources
         self.files = files
+        # The change token they are kept by: over CodeSystem and ValueSet, or one shared with other kept values over
+        # more types (wiring: the register entries too), which ``pinned`` then reads once for all of them.
+        self.token = token if token is not None else ChangeToken(resources.store, STORED)
+        missing = set(STORED) - set(self.token.types)
+        if missing:
+            raise ValueError(f"the vocabularies' change token must cover {sorted(missing)}")
         # Rebuilt when the store's change token over CodeSystem / ValueSet moves (looked at every ``check_every`` s);
         # ``fingerprint`` is looked up at each use, not bound here.
         self._kept = KeptUntilChanged(lambda: self.fingerprint(), self._build, check_every=check_every)
@@ -78,7 +86,7 @@ class Vocabularies:
             after = page.next_after
 
     def fingerprint(self) -> str:
-        return self.resources.store.latest_change(*STORED)
+        return self.token()
 
     @contextlib.contextmanager
     def pinned(self) -> Iterator[TerminologyService]:
@@ -86,18 +94,20 @@ class Vocabularies:
 
         An enquiry asks for its vocabularies four or five times (purpose, items, profile bindings, actor); each of
         those looks read the store's newest versions. Pinned, the enquiry is judged on one consistent set, the one in
-        force when it arrived, and an edit is still in force for the very next enquiry.
+        force when it arrived, and an edit is still in force for the very next enquiry. The change token is pinned
+        for the block too, so what else is kept by it (the requester's register entry) costs no second look.
         """
         pinned = self._pinned.get()
         if pinned is not None:
             yield pinned
             return
-        service = self()
-        token = self._pinned.set(service)
-        try:
-            yield service
-        finally:
-            self._pinned.reset(token)
+        with self.token.pinned():
+            service = self()
+            token = self._pinned.set(service)
+            try:
+                yield service
+            finally:
+                self._pinned.reset(token)
 
     def __call__(self) -> TerminologyService:
         """The service on the vocabularies in the store now (rebuilt only when one of them changed)."""

@@ -223,11 +223,13 @@ def _gender(query: int, candidate: int) -> float:
     return 1.0 if query == candidate else 0.0
 
 
-_FAMILY, _GIVEN, _BIRTH, _POSTCODE, _GENDER = (WEIGHTS[name] for name in WEIGHTS)
+_FAMILY, _GIVEN, _BIRTH, _POSTCODE, _GENDER = (
+    WEIGHTS[n] for n in ("family", "given", "birth_date", "postcode", "gender")
+)
 
 
 def _weighted(family: float, given: float, birth: float, postcode: float, gender: float) -> float:
-    """The weighted sum, added in ``WEIGHTS``' order (the same float, bit for bit, as summing the features dict)."""
+    """The weighted sum, added in the features' order (the same float, bit for bit, as summing the features dict)."""
     return _FAMILY * family + _GIVEN * given + _BIRTH * birth + _POSTCODE * postcode + _GENDER * gender
 
 

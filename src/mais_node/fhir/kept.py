@@ -72,7 +72,7 @@ class KeptUntilChanged(Generic[T]):
         cls, store: ResourceStore, types: tuple[str, ...], make: Callable[[], T], *, check_every: float = 0.0
     ) -> KeptUntilChanged[T]:
         """Kept until a resource of one of ``types`` is written (the store's change token over them)."""
-        return cls(lambda: store.latest_change(*types), make, check_every=check_every)
+        return cls(ChangeToken(store, types), make, check_every=check_every)
 
     def __call__(self) -> T:
         """The value for the store as it is now: the kept one while the token has not moved, else made again."""

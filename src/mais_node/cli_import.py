@@ -103,6 +103,16 @@ def person_import(
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, max=50_000, help="Rows written (and checkpointed) per transaction")
     ] = BATCH,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=0,
+            max=64,
+            help="Processes deriving the search and person indexes while the rows are written (default: one for each"
+            " processor but one, for a file of 20,000 rows or more; 0: none)",
+        ),
+    ] = None,
 ) -> None:
     """Import people, their involvements and the teams that hold them, from a file of any size: every row is
     validated first; an interrupted import resumes where it stopped when run again."""
@@ -126,6 +136,7 @@ def person_import(
                 nhs_verified=nhs_verified,
                 progress=progress,
                 batch=batch_size,
+                workers=workers,
             )
             report = importer.report
             stopping = signal.signal(signal.SIGTERM, _stop)  # a service manager's stop is Ctrl-C: checkpoint, audit

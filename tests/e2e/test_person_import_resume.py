@@ -22,13 +22,14 @@ from mais_node.wiring import build_services
 PEOPLE = 3000
 
 
-def people_file(path: Path) -> int:
-    """Synthetic people, those with an NHS number without an id; the number of distinct people it names."""
+def people_file(path: Path, *, nameless: bool = True) -> int:
+    """Synthetic people, those with an NHS number without an id (unless not ``nameless``); the number of distinct
+    people it names."""
     keys = set()
     with path.open("wb") as out:
         for record in iter_population(PEOPLE, seed=11):
             body = to_fhir_patient(record)
-            if body.get("identifier"):
+            if nameless and body.get("identifier"):
                 body.pop("id")
                 keys.add(body["identifier"][0]["value"])
             else:
@@ -37,7 +38,7 @@ def people_file(path: Path) -> int:
     return len(keys)
 
 
-def start(path: Path, store: str) -> subprocess.Popen[bytes]:
+def start(path: Path, store: str, workers: str = "0") -> subprocess.Popen[bytes]:
     command = [
         sys.executable,
         "-m",
@@ -49,6 +50,8 @@ def start(path: Path, store: str) -> subprocess.Popen[bytes]:
         store,
         "--batch-size",
         "100",
+        "--workers",
+        workers,
     ]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
@@ -81,14 +84,19 @@ def patients(store: str) -> int:
 
 
 @pytest.mark.slow
-def test_an_import_stopped_twice_resumes_and_duplicates_nobody(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("workers", "nameless"),
+    [("0", True), ("1", False)],
+    ids=["in-process, matched on the NHS number", "a worker process deriving, rows with ids"],
+)
+def test_an_import_stopped_twice_resumes_and_duplicates_nobody(tmp_path: Path, workers: str, nameless: bool) -> None:
     path = tmp_path / "people.ndjson"
-    distinct = people_file(path)
+    distinct = people_file(path, nameless=nameless)
     db = tmp_path / "node.db"
     store = f"sqlite:///{db}"
     build_services(Settings(store=store)).close()
 
-    code, err = stop_mid_file(start(path, store), db, signal.SIGINT, 300)
+    code, err = stop_mid_file(start(path, store, workers), db, signal.SIGINT, 300)
     assert code == 130, err
     assert "Traceback" not in err
     (line,) = [x for x in err.splitlines() if x.startswith("interrupted")]
@@ -96,7 +104,7 @@ def test_an_import_stopped_twice_resumes_and_duplicates_nobody(tmp_path: Path) -
 
     at = committed(db)
     assert 300 < at < PEOPLE
-    code, err = stop_mid_file(start(path, store), db, signal.SIGTERM, at + 300)  # a service manager's stop
+    code, err = stop_mid_file(start(path, store, workers), db, signal.SIGTERM, at + 300)  # a service manager's stop
     assert code == 130, err
     assert "Traceback" not in err
     assert [x for x in err.splitlines() if x.startswith("interrupted after line")], err
@@ -104,18 +112,18 @@ def test_an_import_stopped_twice_resumes_and_duplicates_nobody(tmp_path: Path) -
 
     at = committed(db)
     assert at < PEOPLE
-    code, _ = stop_mid_file(start(path, store), db, signal.SIGKILL, at + 300)
+    code, _ = stop_mid_file(start(path, store, workers), db, signal.SIGKILL, at + 300)
     assert code == -signal.SIGKILL
     assert at + 300 < committed(db) < PEOPLE
 
-    finished = start(path, store)
+    finished = start(path, store, workers)
     out, err = finished.communicate(timeout=300)
     assert finished.returncode == 0, err
     assert "resumed after line" in out.decode()
     assert patients(store) == distinct
     assert committed(db) == 0
 
-    again = start(path, store)
+    again = start(path, store, workers)
     out, err = again.communicate(timeout=300)
     assert again.returncode == 0, err
     assert "resumed" not in out.decode()

@@ -18,8 +18,8 @@ from mais_node.fhir.search.dates import date_range, render
 from mais_node.fhir.search.extract import index_entries, walk
 from mais_node.fhir.search.params import params_for
 from mais_node.fhir.search.parse import is_small_int, parse_search
-from mais_node.fhir.search.query import Criterion, Include, Query, ReferenceValue, SearchRequest
-from mais_node.matching.rows import person_entry
+from mais_node.fhir.search.query import Criterion, Include, IndexEntry, Query, ReferenceValue, SearchRequest
+from mais_node.matching.rows import PersonEntry, person_entry
 from mais_node.storage.keyset import fhir_instant
 from mais_node.storage.port import PERSON_TYPE, Change, Page, ResourceStore, Stored
 
@@ -38,6 +38,31 @@ class SearchResult:
 class Written:
     stored: Stored
     created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A body checked and stamped for writing (``meta.lastUpdated`` set), before its indexes are derived."""
+
+    kind: str
+    id: str
+    last_updated: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """What the store keeps beside a stamped body: its search index entries and, for a Patient, its person-index
+    entry."""
+
+    index: list[IndexEntry]
+    person: PersonEntry | None
+
+
+def derive(body: dict[str, Any]) -> Derived:
+    """The one computation of a stamped body's indexes (a pure function of the body: an import runs it in worker
+    processes)."""
+    return Derived(index_entries(body), person_entry(body) if body.get("resourceType") == PERSON_TYPE else None)
 
 
 class ResourceService:
@@ -262,9 +287,15 @@ class ResourceService:
         batch that also sets the store mark ``mark`` (the import's checkpoint); a body refused by its check is
         answered by its error and the others are written. ``structure_checked``: the caller ran the R4 structure
         check on each body already (the import validates every row before it writes any)."""
-        refused: dict[int, MaisError] = {}
-        changes: list[Change] = []
-        for number, body in enumerate(bodies):
+        return self.write_prepared(self.prepare_many(bodies, structure_checked=structure_checked), mark=mark)
+
+    def prepare_many(
+        self, bodies: Sequence[dict[str, Any]], *, structure_checked: bool = False
+    ) -> list[Prepared | MaisError]:
+        """The first half of ``write_many``: each body checked and stamped, or the error that refuses it. What is
+        derived from a stamped body (``derive``) may then be computed elsewhere, e.g. in another process."""
+        prepared: list[Prepared | MaisError] = []
+        for body in bodies:
             kind = str(body.get("resourceType"))
             try:
                 rid = body.get("id")
@@ -272,11 +303,29 @@ class ResourceService:
                     raise InvalidRequest(f"'{str(rid)[:64]}' is not a valid FHIR id", expression=("id",))
                 self._check(kind, body, rid, structure=not structure_checked)
             except MaisError as exc:
-                refused[number] = exc
+                prepared.append(exc)
                 continue
-            changes.append(self._change("update", kind, body, expected=None))
+            prepared.append(self._stamped(kind, body))
+        return prepared
+
+    def write_prepared(
+        self,
+        prepared: Sequence[Prepared | MaisError],
+        *,
+        derived: Sequence[Derived] | None = None,
+        mark: tuple[str, str | None] | None,
+    ) -> list[Stored | MaisError]:
+        """The second half of ``write_many``: the prepared bodies written in one store batch with ``mark``.
+        ``derived``: ``derive`` of each prepared body (the errors skipped), if it was computed already."""
+        ready = [p for p in prepared if isinstance(p, Prepared)]
+        if derived is None:
+            derived = [derive(p.body) for p in ready]
+        changes = [
+            Change("update", p.kind, p.id, p.last_updated, p.body, d.index, None, person=d.person)
+            for p, d in zip(ready, derived, strict=True)
+        ]
         written = iter(self.store.write_many(changes, mark=mark))
-        return [refused[n] if n in refused else next(written) for n in range(len(bodies))]
+        return [p if isinstance(p, MaisError) else next(written) for p in prepared]
 
     def _write(self, operation: str, resource_type: str, body: dict[str, Any], *, expected: int) -> Stored:
         change = self._change(operation, resource_type, body, expected=expected)
@@ -289,18 +338,23 @@ class ResourceService:
 
     def _change(self, operation: str, resource_type: str, body: dict[str, Any], *, expected: int | None) -> Change:
         """The one way a write becomes a ``Change``: stamped, with every derived index of the body."""
-        last_updated = render(self.clock.now())
-        body = {**body, "meta": {**(body.get("meta") or {}), "lastUpdated": fhir_instant(last_updated)}}
+        prepared = self._stamped(resource_type, body)
+        derived = derive(prepared.body)
         return Change(
             "create" if operation == "create" else "update",
             resource_type,
-            str(body["id"]),
-            last_updated,
-            body,
-            index_entries(body),
+            prepared.id,
+            prepared.last_updated,
+            prepared.body,
+            derived.index,
             expected,
-            person=person_entry(body) if resource_type == PERSON_TYPE else None,
+            person=derived.person,
         )
+
+    def _stamped(self, resource_type: str, body: dict[str, Any]) -> Prepared:
+        last_updated = render(self.clock.now())
+        body = {**body, "meta": {**(body.get("meta") or {}), "lastUpdated": fhir_instant(last_updated)}}
+        return Prepared(resource_type, str(body["id"]), last_updated, body)
 
     def _check(self, resource_type: str, body: dict[str, Any], id: str | None, *, structure: bool = True) -> None:
         if body.get("resourceType") != resource_type:

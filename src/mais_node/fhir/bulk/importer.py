@@ -8,12 +8,14 @@
    written by id; a row without one is matched on its identifier (fhir/bulk/identity.py), so that a rerun from
    scratch duplicates nobody either. Within a batch teams are written before people and people before involvements.
    A first load of many people into a node that holds none runs inside the store's ``bulk_load`` (on SQLite the
-   search value indexes are made once, at the end, instead of at every batch).
+   search value indexes are made once, at the end, instead of at every batch). A file of many rows has each batch's
+   indexes derived in worker processes while the batch before is written (fhir/bulk/parallel.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,10 +24,11 @@ from mais_node.errors import Issue, MaisError
 from mais_node.fhir.bulk.fast import FastPatients
 from mais_node.fhir.bulk.identity import assign_ids
 from mais_node.fhir.bulk.nhs import mark_nhs_verified
+from mais_node.fhir.bulk.parallel import Deriving, Flat, default_workers
 from mais_node.fhir.bulk.rows import IMPORTABLE, UUID_PREFIX, Reading, Row, describe, problems, rewrite, uuid_references
 from mais_node.fhir.bulk.scratch import Scratch
 from mais_node.fhir.models import valid_id
-from mais_node.fhir.service import ResourceService
+from mais_node.fhir.service import Prepared, ResourceService
 from mais_node.storage.port import PERSON_TYPE
 
 REFERENCES = {"patient": "Patient", "managingOrganization": "Organization"}
@@ -35,6 +38,8 @@ HELD_CACHE = 4096
 # Good rows from which a first load of a node's people defers the store's search indexes to its end (below this the
 # indexes cost little either way).
 BULK_FROM = 10_000
+# Good rows from which the write pass derives the indexes in worker processes (below it, starting them costs more).
+PARALLEL_FROM = 20_000
 RESUMING_EVERY = 50_000  # lines between the progress lines of a resumed run passing what was committed
 
 Conformance = Callable[[Mapping[str, Any]], list[Issue]]
@@ -74,11 +79,15 @@ class Importer:
         progress: Progress | None = None,
         batch: int = BATCH,
         bulk_from: int = BULK_FROM,
+        workers: int | None = None,
+        parallel_from: int = PARALLEL_FROM,
     ) -> None:
         self.service, self.scratch, self.conformance = service, scratch, conformance
         self.skip_invalid, self.nhs_verified = skip_invalid, nhs_verified
         self.progress = progress or (lambda phase, rows, read, size, start: None)
         self.batch, self.bulk_from = batch, bulk_from
+        self.workers = workers  # None: ``default_workers()`` for a file of at least ``parallel_from`` good rows
+        self.parallel_from = parallel_from
         self.fast = FastPatients(self._full)
         self.report = ImportReport()
         self._bad: set[int] = set()
@@ -211,7 +220,8 @@ class Importer:
         self.report.written = True
         batch: list[Row] = []
         rows = start = 0  # the rows and the byte of this run's writing (after the lines a resumed run passes)
-        with self._bulk_load():
+        pending: _Batch | None = None  # prepared, its indexes being derived, written after the next is prepared
+        with self._bulk_load(), Deriving(self._workers()) as deriving:
             for row in reading.rows():
                 if row.line <= after:
                     start = reading.read
@@ -223,24 +233,42 @@ class Importer:
                     continue
                 batch.append(row)
                 if len(batch) >= self.batch:
-                    self._write_batch(batch, key)
+                    pending = self._next(pending, batch, key, deriving)
                     self.progress("importing", rows, reading.read, reading.size, start)
-            self._write_batch(batch, key)
+            pending = self._next(pending, batch, key, deriving)
+            if pending is not None:
+                self._commit(pending)
         self.service.store.write_many([], mark=(key, None))  # done: a rerun imports the file afresh
         self.progress("importing", rows, reading.read, reading.size, start)
         self.report.rejected.sort(key=lambda r: r.line)
 
-    def _bulk_load(self) -> AbstractContextManager[None]:
-        """The store's bulk load (its search indexes made once, at the end) for a first load of many people: a node
-        that has never held a Patient, and a file of at least ``bulk_from`` good rows; otherwise nothing changes."""
-        good = self.report.rows - len(self._bad)
-        if good < self.bulk_from or self.service.store.latest_change(PERSON_TYPE):
-            return nullcontext()
-        return self.service.store.bulk_load()
+    def _workers(self) -> int:
+        """The worker processes asked for; unasked, some for a file of at least ``parallel_from`` good rows (starting
+        them costs about a second)."""
+        if self.workers is not None:
+            return self.workers
+        return default_workers() if self.report.rows - len(self._bad) >= self.parallel_from else 0
 
-    def _write_batch(self, batch: list[Row], key: str) -> None:
+    def _next(self, pending: _Batch | None, batch: list[Row], key: str, deriving: Deriving) -> _Batch | None:
+        """Prepare ``batch`` and send it to be derived, then write the batch before it: the store's write of one
+        batch overlaps the workers' derivation of the next. A batch with rows to be matched on their identifier
+        waits for the one before it to be written, which the match must see."""
         if not batch:
-            return
+            return pending
+        if pending is not None and any("id" not in (row.resource or {}) for row in batch):
+            self._commit(pending)
+            pending = None
+        prepared = self._prepare(batch, key)
+        prepared.derived = deriving.submit([p.body for p in prepared.ready])
+        batch.clear()
+        if pending is not None:
+            self._commit(pending)
+        if prepared.derived is None:  # no workers: nothing to overlap, the batch is written now
+            self._commit(prepared)
+            return None
+        return prepared
+
+    def _prepare(self, batch: list[Row], key: str) -> _Batch:
         resources = [row.resource or {} for row in batch]
         names = {u for r in resources for u in uuid_references(r, set())} if self._named else set()
         if names:
@@ -251,24 +279,53 @@ class Importer:
         lines = [row.line for row in batch]
         for i, given in zip(nameless, assign_ids(self.service.store, [resources[i] for i in nameless]), strict=True):
             resources[i] = {**resources[i], "id": given}
+        marked = 0
         if self.nhs_verified:
             for i, resource in enumerate(resources):
                 if resource["resourceType"] == "Patient":
-                    resources[i], marked = mark_nhs_verified(resource)
-                    self.report.nhs_verified += marked
+                    resources[i], verified = mark_nhs_verified(resource)
+                    marked += verified
         order = sorted(range(len(batch)), key=lambda i: IMPORTABLE.index(resources[i]["resourceType"]))
         writable = [i for i in order if not str(resources[i]["id"]).startswith("!")]
-        for i in order:
-            if str(resources[i]["id"]).startswith("!"):
-                self.report.rejected.append(Row(lines[i], None, (str(resources[i]["id"])[1:],)))
-        outcomes = self.service.write_many(
-            [resources[i] for i in writable], structure_checked=True, mark=(key, str(lines[-1]))
-        )
-        for i, outcome in zip(writable, outcomes, strict=True):
+        refused = [Row(lines[i], None, (str(resources[i]["id"])[1:],)) for i in order if resources[i]["id"][0] == "!"]
+        prepared = self.service.prepare_many([resources[i] for i in writable], structure_checked=True)
+        return _Batch([lines[i] for i in writable], prepared, refused, marked, (key, str(lines[-1])))
+
+    def _commit(self, batch: _Batch) -> None:
+        """Write a prepared batch with its checkpoint, and count what it wrote."""
+        derived = Deriving.result(batch.derived) if batch.derived is not None else None
+        outcomes = self.service.write_prepared(batch.prepared, derived=derived, mark=batch.mark)
+        self.report.rejected.extend(batch.refused)
+        self.report.nhs_verified += batch.marked
+        for line, outcome in zip(batch.lines, outcomes, strict=True):
             if isinstance(outcome, MaisError):
-                self.report.rejected.append(Row(lines[i], None, (outcome.diagnostics,)))
+                self.report.rejected.append(Row(line, None, (outcome.diagnostics,)))
                 continue
-            kind = resources[i]["resourceType"]
+            kind = outcome.resource_type
             self.report.imported[kind] = self.report.imported.get(kind, 0) + 1
-        self.report.committed = lines[-1]
-        batch.clear()
+        self.report.committed = int(batch.mark[1] or 0)
+
+    def _bulk_load(self) -> AbstractContextManager[None]:
+        """The store's bulk load (its search indexes made once, at the end) for a first load of many people: a node
+        that has never held a Patient, and a file of at least ``bulk_from`` good rows; otherwise nothing changes."""
+        good = self.report.rows - len(self._bad)
+        if good < self.bulk_from or self.service.store.latest_change(PERSON_TYPE):
+            return nullcontext()
+        return self.service.store.bulk_load()
+
+
+@dataclass(slots=True)
+class _Batch:
+    """A batch prepared for writing: the lines of its writable rows (in the order written), each row checked and
+    stamped or refused, the rows refused before, the NHS numbers marked verified, its checkpoint."""
+
+    lines: list[int]
+    prepared: list[Prepared | MaisError]
+    refused: list[Row]
+    marked: int
+    mark: tuple[str, str]
+    derived: Future[list[Flat]] | None = None
+
+    @property
+    def ready(self) -> list[Prepared]:
+        return [p for p in self.prepared if isinstance(p, Prepared)]

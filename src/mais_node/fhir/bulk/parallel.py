@@ -1,0 +1,111 @@
+"""The indexes of an import's batches derived in worker processes, while the importer writes the batch before.
+
+A first load's time was a third in ``derive`` (each body's search index entries and person-index entry: pure Python,
+and pure functions of the body) and most of the rest in the store's write, which only this process may do. So each
+batch's bodies go to a worker as soon as they are stamped, and the importer writes the previous batch meanwhile
+(docs/decisions.md, "The import's indexes derived in worker processes").
+
+Workers are started by ``spawn`` (a fork of a process with threads may copy a lock held), ignore SIGINT (a terminal's
+Ctrl-C reaches the whole process group: the importer alone decides what it means), and end with the import, or
+within a quarter of a second of the importer being killed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from types import TracebackType
+from typing import Any
+
+from mais_node.errors import Unavailable
+from mais_node.fhir.search.query import IndexEntry
+from mais_node.fhir.service import Derived, derive
+from mais_node.matching.rows import PersonEntry, PersonRow
+
+PARENT_WATCH = 0.25  # seconds between a worker's looks at whether the importer is still there
+
+
+def default_workers() -> int:
+    """One worker for each processor but the one the importer itself keeps busy writing; at least one."""
+    return max(1, min(8, (os.cpu_count() or 1) - 1))
+
+
+# What a worker sends back for one body: its index entries and person entry as plain tuples, which cross the pipe in
+# about three quarters of the time of the named tuples (whose unpickling calls each one's ``__new__``).
+Flat = tuple[tuple[tuple[Any, ...], ...], tuple[tuple[Any, ...], tuple[int, ...]] | None]
+
+
+def derive_all(bodies: Sequence[dict[str, Any]]) -> list[Flat]:
+    """``derive`` of each body, in a worker."""
+    return [_flat(derive(body)) for body in bodies]
+
+
+def _flat(derived: Derived) -> Flat:
+    person = derived.person
+    return tuple(map(tuple, derived.index)), None if person is None else (tuple(person.row), person.keys)
+
+
+def _rebuilt(flat: list[Flat]) -> list[Derived]:
+    entry, row = IndexEntry._make, PersonRow._make
+    return [
+        Derived(list(map(entry, index)), None if person is None else PersonEntry(row(person[0]), person[1]))
+        for index, person in flat
+    ]
+
+
+def _worker_start() -> None:
+    """A worker ignores Ctrl-C, and ends when the importer does, even killed outright (SIGKILL runs no clean-up: the
+    worker would wait for work for ever, and hold the importer's output open)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_end_with, args=(os.getppid(),), name="parent-watch", daemon=True).start()
+
+
+def _end_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_WATCH)
+    os._exit(1)
+
+
+class Deriving:
+    """``submit(bodies)``: a future of ``derive`` of each body, computed by a worker process (none with ``workers``
+    = 0). A context manager: the workers end with the block."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Deriving:
+        if self.workers > 0:
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start
+            )
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=error is None, cancel_futures=True)
+            self._pool = None
+
+    def submit(self, bodies: Sequence[dict[str, Any]]) -> Future[list[Flat]] | None:
+        """The future of the bodies' derived indexes; None without workers (the write derives them itself)."""
+        return None if self._pool is None else self._pool.submit(derive_all, list(bodies))
+
+    @staticmethod
+    def result(future: Future[list[Flat]]) -> list[Derived]:
+        """The derived indexes of a batch; a worker that died (killed, out of memory) stops the import with what to
+        do, the batches before it committed."""
+        try:
+            return _rebuilt(future.result())
+        except BrokenProcessPool as exc:
+            raise Unavailable(
+                "A worker process of the import stopped: run the same command again to resume (--workers 0 runs"
+                " without them)"
+            ) from exc

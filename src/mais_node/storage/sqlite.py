@@ -273,7 +273,7 @@ class SqliteResourceStore:
             versions.append((change.resource_type, change.id, version, change.last_updated, deleted, packed))
             if not deleted:
                 prefix = change.resource_type + "."
-                index.extend((rid, prefix + e.param, e.value, e.system, e.exact, e.lo, e.hi) for e in change.index)
+                index.extend((rid, prefix + p, v, sy, x, lo, hi) for p, v, sy, x, lo, hi in change.index)
             if change.resource_type == PERSON_TYPE:
                 people.append((rid, None if deleted else change.person, held is not None))
             written.append(Stored(change.resource_type, change.id, version, change.last_updated, deleted, payload))

@@ -33,6 +33,13 @@ def test_people_pack_to_a_fraction_and_read_back_byte_for_byte() -> None:
     assert sum(map(len, packed)) < 0.3 * sum(map(len, people))
 
 
+def test_a_copied_primed_compressor_makes_the_bytes_a_freshly_primed_one_makes() -> None:
+    people = [orjson.dumps(to_fhir_patient(record)) for record in iter_population(300, seed=5)]
+    for json in people:
+        fresh = zlib.compressobj(1, zlib.DEFLATED, -13, 8, zlib.Z_DEFAULT_STRATEGY, DICTIONARY)
+        assert pack(json) == PACKED + fresh.compress(json) + fresh.flush()
+
+
 def test_short_json_a_deletion_and_a_resource_larger_than_the_window_round_trip() -> None:
     large = orjson.dumps({"resourceType": "Bundle", "entry": [{"fullUrl": f"urn:uuid:{n:032x}"} for n in range(3000)]})
     assert len(large) > 64 * 1024

@@ -18,7 +18,7 @@ from mais_node.fhir.search.dates import date_range, render
 from mais_node.fhir.search.extract import index_entries, walk
 from mais_node.fhir.search.params import params_for
 from mais_node.fhir.search.parse import is_small_int, parse_search
-from mais_node.fhir.search.query import Criterion, Include, IndexEntry, Query, ReferenceValue, SearchRequest
+from mais_node.fhir.search.query import Criterion, Include, IndexRow, Query, ReferenceValue, SearchRequest
 from mais_node.matching.rows import PersonEntry, person_entry
 from mais_node.storage.keyset import fhir_instant
 from mais_node.storage.port import PERSON_TYPE, Change, Page, ResourceStore, Stored
@@ -55,7 +55,7 @@ class Derived:
     """What the store keeps beside a stamped body: its search index entries and, for a Patient, its person-index
     entry."""
 
-    index: list[IndexEntry]
+    index: Sequence[IndexRow]
     person: PersonEntry | None
 
 

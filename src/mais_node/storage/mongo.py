@@ -28,7 +28,7 @@ from mais_node.fhir.search.params import params_for, sortable
 from mais_node.fhir.search.query import (
     Criterion,
     DateValue,
-    IndexEntry,
+    IndexRow,
     Query,
     ReferenceValue,
     StringValue,
@@ -58,15 +58,10 @@ def _stored(doc: Mapping[str, Any]) -> Stored:
     return Stored(doc["t"], doc["id"], doc["vid"], doc["lu"], doc["del"], bytes(doc["json"]))
 
 
-def _index_doc(entry: IndexEntry) -> Document:
-    doc: Document = {"p": entry.param}
-    for name, value in (
-        ("v", entry.value),
-        ("s", entry.system),
-        ("x", entry.exact),
-        ("lo", entry.lo),
-        ("hi", entry.hi),
-    ):
+def _index_doc(entry: IndexRow) -> Document:
+    param, *values = entry
+    doc: Document = {"p": param}
+    for name, value in zip(("v", "s", "x", "lo", "hi"), values, strict=True):
         if value is not None:
             doc[name] = value
     return doc

@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol
 
 import orjson
 
-from mais_node.fhir.search.query import IndexEntry, Query
+from mais_node.fhir.search.query import IndexRow, Query
 from mais_node.matching.rows import PersonEntry
 
 # The resource type whose writes keep the person index (matching/rows.py) in step, in the same write.
@@ -34,7 +34,7 @@ class Change:
     id: str
     last_updated: str
     body: dict[str, Any] | None = None
-    index: Sequence[IndexEntry] = ()
+    index: Sequence[IndexRow] = ()
     expected_version: int | None = None
     person: PersonEntry | None = None
 

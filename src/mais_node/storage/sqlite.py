@@ -351,7 +351,7 @@ class SqliteResourceStore:
         )
         if not deleted:
             prefix = change.resource_type + "."
-            rows = [(rid, prefix + e.param, e.value, e.system, e.exact, e.lo, e.hi) for e in change.index]
+            rows = [(rid, prefix + p, v, sy, x, lo, hi) for p, v, sy, x, lo, hi in change.index]
             if index is None:
                 _insert_index(conn, rows)
             else:

@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from mais_node.errors import Unavailable
-from mais_node.fhir.search.query import IndexEntry
+from mais_node.fhir.search.query import IndexRow
 from mais_node.fhir.service import Derived, derive
 from mais_node.matching.rows import PersonEntry, PersonRow
 
@@ -38,7 +38,7 @@ def default_workers() -> int:
 
 # What a worker sends back for one body: its index entries and person entry as plain tuples, which cross the pipe in
 # about three quarters of the time of the named tuples (whose unpickling calls each one's ``__new__``).
-Flat = tuple[tuple[tuple[Any, ...], ...], tuple[tuple[Any, ...], tuple[int, ...]] | None]
+Flat = tuple[list[IndexRow], tuple[tuple[Any, ...], tuple[int, ...]] | None]
 
 
 def derive_all(bodies: Sequence[dict[str, Any]]) -> list[Flat]:
@@ -48,14 +48,15 @@ def derive_all(bodies: Sequence[dict[str, Any]]) -> list[Flat]:
 
 def _flat(derived: Derived) -> Flat:
     person = derived.person
-    return tuple(map(tuple, derived.index)), None if person is None else (tuple(person.row), person.keys)
+    index: list[IndexRow] = [(p, v, s, x, lo, hi) for p, v, s, x, lo, hi in derived.index]
+    return index, None if person is None else (tuple(person.row), person.keys)
 
 
 def _rebuilt(flat: list[Flat]) -> list[Derived]:
-    entry, row = IndexEntry._make, PersonRow._make
+    """What came back, as ``derive`` gives it: the index rows are kept as tuples (a store reads them by position)."""
+    row = PersonRow._make
     return [
-        Derived(list(map(entry, index)), None if person is None else PersonEntry(row(person[0]), person[1]))
-        for index, person in flat
+        Derived(index, None if person is None else PersonEntry(row(person[0]), person[1])) for index, person in flat
     ]
 
 

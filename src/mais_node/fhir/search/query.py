@@ -87,6 +87,11 @@ class IndexEntry(NamedTuple):
     hi: str | None = None
 
 
+IndexRow = tuple[str, str | None, str | None, str | None, str | None, str | None]
+"""An ``IndexEntry``'s fields in their order, as a store reads them (an import's worker processes send plain
+tuples back: a named tuple costs several times as much to unpickle)."""
+
+
 @dataclass(slots=True)
 class Include:
     """``_include`` / ``_revinclude``: source type, parameter, optional target type."""

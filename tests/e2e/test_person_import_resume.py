@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from mais_node.config import Settings
+from mais_node.fhir.bulk.importer import BULK_FROM
 from mais_node.matching.fhir_patient import to_fhir_patient
 from mais_node.matching.synthetic import iter_population
 from mais_node.wiring import build_services
@@ -22,12 +23,12 @@ from mais_node.wiring import build_services
 PEOPLE = 3000
 
 
-def people_file(path: Path, *, nameless: bool = True) -> int:
+def people_file(path: Path, *, nameless: bool = True, people: int = PEOPLE) -> int:
     """Synthetic people, those with an NHS number without an id (unless not ``nameless``); the number of distinct
     people it names."""
     keys = set()
     with path.open("wb") as out:
-        for record in iter_population(PEOPLE, seed=11):
+        for record in iter_population(people, seed=11):
             body = to_fhir_patient(record)
             if nameless and body.get("identifier"):
                 body.pop("id")
@@ -85,13 +86,15 @@ def patients(store: str) -> int:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("workers", "nameless"),
-    [("0", True), ("1", False)],
-    ids=["in-process, matched on the NHS number", "a worker process deriving, rows with ids"],
+    ("workers", "nameless", "people"),
+    [("0", True, PEOPLE), ("1", False, BULK_FROM + 2000)],
+    ids=["in-process, matched on the NHS number", "a first load staged by a worker process, rows with ids"],
 )
-def test_an_import_stopped_twice_resumes_and_duplicates_nobody(tmp_path: Path, workers: str, nameless: bool) -> None:
+def test_an_import_stopped_twice_resumes_and_duplicates_nobody(
+    tmp_path: Path, workers: str, nameless: bool, people: int
+) -> None:
     path = tmp_path / "people.ndjson"
-    distinct = people_file(path, nameless=nameless)
+    distinct = people_file(path, nameless=nameless, people=people)
     db = tmp_path / "node.db"
     store = f"sqlite:///{db}"
     build_services(Settings(store=store)).close()
@@ -103,7 +106,7 @@ def test_an_import_stopped_twice_resumes_and_duplicates_nobody(tmp_path: Path, w
     assert "run the same command again to resume" in line
 
     at = committed(db)
-    assert 300 < at < PEOPLE
+    assert 300 < at < people
     code, err = stop_mid_file(start(path, store, workers), db, signal.SIGTERM, at + 300)  # a service manager's stop
     assert code == 130, err
     assert "Traceback" not in err
@@ -111,10 +114,10 @@ def test_an_import_stopped_twice_resumes_and_duplicates_nobody(tmp_path: Path, w
     assert committed(db) > at + 300
 
     at = committed(db)
-    assert at < PEOPLE
+    assert at < people
     code, _ = stop_mid_file(start(path, store, workers), db, signal.SIGKILL, at + 300)
     assert code == -signal.SIGKILL
-    assert at + 300 < committed(db) < PEOPLE
+    assert at + 300 < committed(db) < people
 
     finished = start(path, store, workers)
     out, err = finished.communicate(timeout=300)

@@ -41,7 +41,7 @@ from mais_node.fhir.search.text import VERSION as NORMALISATION
 from mais_node.matching.rows import person_entry
 from mais_node.storage import mongo_person_index
 from mais_node.storage.keyset import check_version, keyset, stamp
-from mais_node.storage.port import PERSON_TYPE, Change, Page, Stored
+from mais_node.storage.port import PERSON_TYPE, Change, Page, Staging, Stored
 
 Document = dict[str, Any]
 _DURABLE = WriteConcern(w="majority", j=True)
@@ -221,8 +221,9 @@ class MongoResourceStore:
             if key not in fresh:
                 mongo_person_index.write_person(self.persons, doc)
 
-    def bulk_load(self) -> contextlib.AbstractContextManager[None]:
-        """Nothing deferred: MongoDB keeps its indexes at every write (its bulk writes are the batch's speed)."""
+    def bulk_load(self) -> contextlib.AbstractContextManager[Staging | None]:
+        """Nothing deferred, nothing staged: MongoDB keeps its indexes at every write (its bulk writes are the
+        batch's speed)."""
         return contextlib.nullcontext()
 
     def read_mark(self, key: str) -> str | None:

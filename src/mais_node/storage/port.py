@@ -6,7 +6,7 @@ guarantees without multi-document transactions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -65,6 +65,32 @@ class Page:
     total: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """One new resource of a first load, stamped and with its derived indexes, as a worker process stages it."""
+
+    resource_type: str
+    id: str
+    last_updated: str
+    body: dict[str, Any]
+    index: Sequence[IndexRow]
+    person: PersonEntry | None
+
+
+@dataclass(frozen=True, slots=True)
+class Staging:
+    """A store's way of taking a first load's batches built by other processes (issue 17, import at scale).
+
+    ``stage(path, resources)`` runs in a worker process: it writes the stored rows of new resources, as version 1,
+    to a file of its own at ``path`` (a module-level function, so that a worker can be sent it). ``merge(path,
+    mark)`` then takes those rows into the store in one transaction with the import's mark; it writes nothing and
+    answers False when a resource of the file is held already (or named twice), which the caller then writes as
+    ``write_many`` would."""
+
+    stage: Callable[[str, Sequence[Staged]], None]
+    merge: Callable[[str, tuple[str, str]], bool]
+
+
 class ResourceStore(Protocol):
     def write(self, change: Change) -> Stored:
         """Apply one change atomically; raise VersionConflict / PreconditionFailed when the version disagrees."""
@@ -80,11 +106,12 @@ class ResourceStore(Protocol):
         """The store mark ``key`` set by ``write_many`` (a bulk import's checkpoint), or None."""
         ...
 
-    def bulk_load(self) -> AbstractContextManager[None]:
+    def bulk_load(self) -> AbstractContextManager[Staging | None]:
         """A large first load (``mais person import`` into a node without people): within the block the store may
         keep its search indexes up to date once at the end rather than at every write. Searches stay correct
         meanwhile (only slower); the end of the block, or after an interruption the store's next opening, makes the
-        indexes whole again, so the store is consistent at every commit."""
+        indexes whole again, so the store is consistent at every commit. The block is given the store's
+        ``Staging`` if it has one (new resources' rows made by other processes), else None."""
         ...
 
     def read(self, resource_type: str, id: str, version: int | None = None) -> Stored | None:

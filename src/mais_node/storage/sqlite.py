@@ -12,6 +12,7 @@ say ``lo IS NOT NULL`` so the planner may use it whatever their prefix. It repla
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -33,10 +34,10 @@ from mais_node.fhir.search.query import (
 from mais_node.fhir.search.text import MAX_CHAR, normalise
 from mais_node.fhir.search.text import VERSION as NORMALISATION
 from mais_node.matching.rows import PersonEntry
-from mais_node.storage import sqlite_person_index
+from mais_node.storage import sqlite_person_index, sqlite_staging
 from mais_node.storage.keyset import check_version, keyset, stamp
 from mais_node.storage.packed_json import pack, unpack
-from mais_node.storage.port import PERSON_TYPE, Change, Page, Stored
+from mais_node.storage.port import PERSON_TYPE, Change, Page, Staging, Stored
 from mais_node.storage.sqlite_checkpoint import BACKSTOP_PAGES, Checkpointer
 from mais_node.storage.sqlite_writers import write_lock
 
@@ -291,7 +292,7 @@ class SqliteResourceStore:
         return written
 
     @contextmanager
-    def bulk_load(self) -> Iterator[None]:
+    def bulk_load(self) -> Iterator[Staging]:
         """The value indexes of ``sidx`` dropped for the block and built once at its end, from the sorted rows: a
         first load of a large population writes about half as many index pages (docs/decisions.md). The index of
         ``sidx`` by row stays, so that a resource written twice still finds its old rows without a scan."""
@@ -302,7 +303,7 @@ class SqliteResourceStore:
         except sqlite3.Error as exc:
             raise Unavailable("The resource store could not be written") from exc
         try:
-            yield
+            yield Staging(sqlite_staging.stage, functools.partial(sqlite_staging.merge, self.db))
         finally:
             try:
                 with self.db.transaction() as conn:

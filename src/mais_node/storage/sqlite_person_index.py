@@ -52,7 +52,8 @@ def prepare(conn: sqlite3.Connection) -> None:
         conn.execute(_MARK_EMPTY, (MARK, VERSION))
 
 
-def _pack(keys: Sequence[int]) -> bytes:
+def pack_keys(keys: Sequence[int]) -> bytes:
+    """A person's filing keys as the ``person`` row keeps them (for the next write to diff against)."""
     return struct.pack(f"<{len(keys)}q", *keys)
 
 
@@ -78,7 +79,7 @@ def write_person(conn: sqlite3.Connection, rid: int, entry: PersonEntry | None, 
         return
     conn.execute(
         "INSERT OR REPLACE INTO person (rid, id, nhs, birth, postcode, flags, names, keys) VALUES (?,?,?,?,?,?,?,?)",
-        (rid, *entry.row, _pack(entry.keys)),
+        (rid, *entry.row, pack_keys(entry.keys)),
     )
     if added:
         conn.executemany("INSERT OR IGNORE INTO person_key (key, rid) VALUES (?, ?)", [(key, rid) for key in added])
@@ -106,7 +107,7 @@ def write_people(conn: sqlite3.Connection, people: Sequence[tuple[int, PersonEnt
             if existed:
                 deleted.append((rid,))
         else:
-            rows.append((rid, *entry.row, _pack(entry.keys)))
+            rows.append((rid, *entry.row, pack_keys(entry.keys)))
     if gone:
         conn.executemany("DELETE FROM person_key WHERE key = ? AND rid = ?", gone)
     if deleted:

@@ -14,9 +14,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import gc
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,7 @@ from mais_node.fhir.bulk.rows import IMPORTABLE, UUID_PREFIX, Reading, Row, desc
 from mais_node.fhir.bulk.scratch import Scratch
 from mais_node.fhir.models import valid_id
 from mais_node.fhir.service import Prepared, ResourceService
-from mais_node.storage.port import PERSON_TYPE
+from mais_node.storage.port import PERSON_TYPE, Staging, Stored
 
 REFERENCES = {"patient": "Patient", "managingOrganization": "Organization"}
 BATCH = 2000
@@ -41,6 +42,7 @@ BULK_FROM = 10_000
 # Good rows from which the write pass derives the indexes in worker processes (below it, starting them costs more).
 PARALLEL_FROM = 20_000
 RESUMING_EVERY = 50_000  # lines between the progress lines of a resumed run passing what was committed
+COLLECT_EVERY = 100  # batches between the full collections of an import, whose collector is otherwise paused
 
 Conformance = Callable[[Mapping[str, Any]], list[Issue]]
 """The profile check of one row (the profile that applies to its type), beyond R4's."""
@@ -63,6 +65,21 @@ class ImportReport:
     @property
     def count(self) -> int:
         return sum(self.imported.values())
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for the block (an import): its passes over what the importer holds took a
+    fifth of the importer's time (docs/decisions.md), and an import makes almost no cycles; its objects are freed
+    by reference counting as each batch is written, and ``COLLECT_EVERY`` batches a full collection bounds the rest.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class Importer:
@@ -92,15 +109,25 @@ class Importer:
         self.report = ImportReport()
         self._bad: set[int] = set()
         self._held_cache: dict[str, bool] = {}
+        self._staging: Staging | None = None  # the store's, during a first load
+        self._batches = 0
         self._named = False  # a Bundle entry named urn:uuid: references to it are rewritten as they are written
 
     def run(self, reading: Reading, rewind: Callable[[], Reading]) -> ImportReport:
         """Check the whole file, then (unless a row is bad and bad rows are not skipped) write it."""
-        self.check(reading)
-        if self.report.rejected and not self.skip_invalid:
-            return self.report
-        self.write(rewind())
+        with collector_paused():
+            self.check(reading)
+            if self.report.rejected and not self.skip_invalid:
+                return self.report
+            self.write(rewind())
         return self.report
+
+    def _collect_now_and_then(self) -> None:
+        """Called at each batch of either pass: a full collection every ``COLLECT_EVERY`` of them, while the
+        collector is paused (``collector_paused``)."""
+        self._batches += 1
+        if self._batches % COLLECT_EVERY == 0 and not gc.isenabled():
+            gc.collect()
 
     # -- pass 1 ---------------------------------------------------------------------------------------------
     def _full(self, resource: dict[str, Any]) -> tuple[str, ...]:
@@ -132,6 +159,7 @@ class Importer:
                     kept.append((f"n:{UUID_PREFIX}{row.named}", f"{resource['resourceType']}/{row.named}"))
             if len(kept) + len(wanted) >= self.batch:
                 self._settle(kept, wanted)
+                self._collect_now_and_then()
                 self.progress("checking", rows, reading.read, reading.size, 0)
         self._settle(kept, wanted)
         self.progress("checking", rows, reading.read, reading.size, 0)
@@ -221,7 +249,8 @@ class Importer:
         batch: list[Row] = []
         rows = start = 0  # the rows and the byte of this run's writing (after the lines a resumed run passes)
         pending: _Batch | None = None  # prepared, its indexes being derived, written after the next is prepared
-        with self._bulk_load(), Deriving(self._workers()) as deriving:
+        with self._bulk_load(resuming=after > 0) as staging, Deriving(self._workers(), staging) as deriving:
+            self._staging = staging
             for row in reading.rows():
                 if row.line <= after:
                     start = reading.read
@@ -234,10 +263,12 @@ class Importer:
                 batch.append(row)
                 if len(batch) >= self.batch:
                     pending = self._next(pending, batch, key, deriving)
+                    self._collect_now_and_then()
                     self.progress("importing", rows, reading.read, reading.size, start)
             pending = self._next(pending, batch, key, deriving)
             if pending is not None:
                 self._commit(pending)
+        self._staging = None
         self.service.store.write_many([], mark=(key, None))  # done: a rerun imports the file afresh
         self.progress("importing", rows, reading.read, reading.size, start)
         self.report.rejected.sort(key=lambda r: r.line)
@@ -259,11 +290,15 @@ class Importer:
             self._commit(pending)
             pending = None
         prepared = self._prepare(batch, key)
-        prepared.derived = deriving.submit([p.body for p in prepared.ready])
+        staging = deriving.stage(prepared.ready)
+        if staging is not None:
+            prepared.staged, prepared.staging = staging
+        else:
+            prepared.derived = deriving.submit([p.body for p in prepared.ready])
         batch.clear()
         if pending is not None:
             self._commit(pending)
-        if prepared.derived is None:  # no workers: nothing to overlap, the batch is written now
+        if prepared.derived is None and prepared.staging is None:  # no workers: the batch is written now
             self._commit(prepared)
             return None
         return prepared
@@ -292,24 +327,36 @@ class Importer:
         return _Batch([lines[i] for i in writable], prepared, refused, marked, (key, str(lines[-1])))
 
     def _commit(self, batch: _Batch) -> None:
-        """Write a prepared batch with its checkpoint, and count what it wrote."""
-        derived = Deriving.result(batch.derived) if batch.derived is not None else None
-        outcomes = self.service.write_prepared(batch.prepared, derived=derived, mark=batch.mark)
+        """Write a prepared batch with its checkpoint (its staged rows merged, or if it names a resource held
+        already, written as any batch is), and count what it wrote."""
+        outcomes: Sequence[Prepared | Stored | MaisError]
+        if batch.staging is not None and self._staging is not None:
+            Deriving.staged(batch.staging)
+            if self._staging.merge(batch.staged, batch.mark):
+                outcomes = batch.prepared
+            else:
+                outcomes = self.service.write_prepared(batch.prepared, mark=batch.mark)
+        else:
+            derived = Deriving.result(batch.derived) if batch.derived is not None else None
+            outcomes = self.service.write_prepared(batch.prepared, derived=derived, mark=batch.mark)
         self.report.rejected.extend(batch.refused)
         self.report.nhs_verified += batch.marked
         for line, outcome in zip(batch.lines, outcomes, strict=True):
             if isinstance(outcome, MaisError):
                 self.report.rejected.append(Row(line, None, (outcome.diagnostics,)))
                 continue
-            kind = outcome.resource_type
+            kind = outcome.kind if isinstance(outcome, Prepared) else outcome.resource_type
             self.report.imported[kind] = self.report.imported.get(kind, 0) + 1
         self.report.committed = int(batch.mark[1] or 0)
 
-    def _bulk_load(self) -> AbstractContextManager[None]:
-        """The store's bulk load (its search indexes made once, at the end) for a first load of many people: a node
-        that has never held a Patient, and a file of at least ``bulk_from`` good rows; otherwise nothing changes."""
+    def _bulk_load(self, *, resuming: bool) -> AbstractContextManager[Staging | None]:
+        """The store's bulk load (its search indexes made once, at the end; its staging of new rows by the workers)
+        for a first load of many people: a file of at least ``bulk_from`` good rows, into a node that has never held
+        a Patient or whose Patients are this file's, an interrupted import of it being resumed (it was written at
+        330 rows/s instead of 1,500 at 7.6M people, its indexes kept at every write: docs/performance.md).
+        Otherwise nothing changes. Either way every row is written as ``write_many`` would write it."""
         good = self.report.rows - len(self._bad)
-        if good < self.bulk_from or self.service.store.latest_change(PERSON_TYPE):
+        if good < self.bulk_from or (self.service.store.latest_change(PERSON_TYPE) and not resuming):
             return nullcontext()
         return self.service.store.bulk_load()
 
@@ -325,6 +372,8 @@ class _Batch:
     marked: int
     mark: tuple[str, str]
     derived: Future[list[Flat]] | None = None
+    staged: str = ""  # the file a worker stages the batch's rows in (a first load with workers)
+    staging: Future[None] | None = None
 
     @property
     def ready(self) -> list[Prepared]:

@@ -12,21 +12,26 @@ within a quarter of a second of the importer being killed.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from mais_node.errors import Unavailable
 from mais_node.fhir.search.query import IndexRow
-from mais_node.fhir.service import Derived, derive
+from mais_node.fhir.service import Derived, Prepared, derive
 from mais_node.matching.rows import PersonEntry, PersonRow
+from mais_node.storage.port import Staged, Staging
 
 PARENT_WATCH = 0.25  # seconds between a worker's looks at whether the importer is still there
 
@@ -62,8 +67,10 @@ def _rebuilt(flat: list[Flat]) -> list[Derived]:
 
 def _worker_start() -> None:
     """A worker ignores Ctrl-C, and ends when the importer does, even killed outright (SIGKILL runs no clean-up: the
-    worker would wait for work for ever, and hold the importer's output open)."""
+    worker would wait for work for ever, and hold the importer's output open). Its collector is off, as the
+    importer's is (importer.py ``collector_paused``): what it derives is freed by reference counting when sent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.disable()
     threading.Thread(target=_end_with, args=(os.getppid(),), name="parent-watch", daemon=True).start()
 
 
@@ -73,19 +80,34 @@ def _end_with(parent: int) -> None:
     os._exit(1)
 
 
+def stage_all(stage: Callable[[str, Sequence[Staged]], None], path: str, prepared: Sequence[Prepared]) -> None:
+    """``derive`` of each prepared body, and the store's rows of them staged at ``path``, in a worker."""
+    staged = []
+    for item in prepared:
+        derived = derive(item.body)
+        staged.append(Staged(item.kind, item.id, item.last_updated, item.body, derived.index, derived.person))
+    stage(path, staged)
+
+
 class Deriving:
     """``submit(bodies)``: a future of ``derive`` of each body, computed by a worker process (none with ``workers``
-    = 0). A context manager: the workers end with the block."""
+    = 0); with the store's ``staging`` (a first load), ``stage(prepared)`` has a worker build the store's rows of
+    the batch too. A context manager: the workers end with the block, and the staged files with them."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, staging: Staging | None = None) -> None:
         self.workers = workers
+        self.staging = staging if workers > 0 else None
         self._pool: ProcessPoolExecutor | None = None
+        self._directory: Path | None = None
+        self._staged = 0
 
     def __enter__(self) -> Deriving:
         if self.workers > 0:
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start
             )
+        if self.staging is not None:
+            self._directory = Path(tempfile.mkdtemp(prefix="mais-import-"))
         return self
 
     def __exit__(
@@ -94,6 +116,25 @@ class Deriving:
         if self._pool is not None:
             self._pool.shutdown(wait=error is None, cancel_futures=True)
             self._pool = None
+        if self._directory is not None:
+            shutil.rmtree(self._directory, ignore_errors=True)
+            self._directory = None
+
+    def stage(self, prepared: Sequence[Prepared]) -> tuple[str, Future[None]] | None:
+        """Where a worker stages the batch's rows, and the future of its having done so; None without staging."""
+        if self._pool is None or self._directory is None or self.staging is None:
+            return None
+        self._staged += 1
+        path = str(self._directory / f"batch-{self._staged}.db")
+        return path, self._pool.submit(stage_all, self.staging.stage, path, list(prepared))
+
+    @staticmethod
+    def staged(future: Future[None]) -> None:
+        """Wait for a batch's staging (a worker that died stops the import, as in ``result``)."""
+        try:
+            future.result()
+        except BrokenProcessPool as exc:
+            raise _stopped() from exc
 
     def submit(self, bodies: Sequence[dict[str, Any]]) -> Future[list[Flat]] | None:
         """The future of the bodies' derived indexes; None without workers (the write derives them itself)."""
@@ -106,7 +147,10 @@ class Deriving:
         try:
             return _rebuilt(future.result())
         except BrokenProcessPool as exc:
-            raise Unavailable(
-                "A worker process of the import stopped: run the same command again to resume (--workers 0 runs"
-                " without them)"
-            ) from exc
+            raise _stopped() from exc
+
+
+def _stopped() -> Unavailable:
+    return Unavailable(
+        "A worker process of the import stopped: run the same command again to resume (--workers 0 runs without them)"
+    )

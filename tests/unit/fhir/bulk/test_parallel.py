@@ -22,6 +22,7 @@ from mais_node.fhir.bulk.parallel import Deriving, default_workers
 from mais_node.fhir.service import derive
 from mais_node.matching.fhir_patient import to_fhir_patient
 from mais_node.matching.synthetic import iter_population
+from mais_node.storage import sqlite_staging
 from mais_node.storage.packed_json import unpack
 from mais_node.validation.records import person_index_conformance
 from mais_node.wiring import Services, build_services
@@ -34,23 +35,35 @@ TEAM = {"resourceType": "Organization", "id": "team", "name": "North Team"}
 
 def rows(people: int) -> list[dict[str, Any]]:
     """The team, synthetic people (every third of the first 150 without an id, matched on its NHS number) and an
-    involvement for every fifth person with an id."""
+    involvement for every fifth person with an id; person 300 comes again after person 500, changed."""
     found: list[dict[str, Any]] = [TEAM]
+    again: dict[str, Any] = {}
     for number, record in enumerate(iter_population(people, seed=23)):
         body = to_fhir_patient(record)
         if number < 150 and number % 3 == 0 and body.get("identifier"):
             body.pop("id")
         found.append(body)
+        if number == 300:
+            again = {**body, "gender": "unknown"}
+        if number == 500:
+            found.append(again)
         if number % 5 == 0 and "id" in body:
             found.append(episode(body["id"], "team", id=f"ep{number}"))
     return found
 
 
+def holding_the_team(db: Path) -> Services:
+    """A node on ``db`` holding the team already (so the file's team is an update) and no one."""
+    services = build_services(Settings(store=f"sqlite:///{db}"))
+    services.vocabularies.load_files()
+    services.resources.update("Organization", "team", {**TEAM, "name": "North Team (before)"})
+    return services
+
+
 @pytest.fixture
 def fresh_node(tmp_path: Path) -> Iterator[tuple[Services, Path]]:
     db = tmp_path / "node.db"
-    services = build_services(Settings(store=f"sqlite:///{db}"))
-    services.vocabularies.load_files()
+    services = holding_the_team(db)
     yield services, db
     services.close()
 
@@ -96,40 +109,68 @@ def contents(db: Path) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
-def test_a_worker_deriving_the_indexes_writes_what_the_importer_alone_writes(
-    tmp_path: Path, fresh_node: tuple[Services, Path], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("bulk_from", "merged"),
+    [(100, True), (10**9, False)],
+    ids=["a first load: rows staged by the worker and merged", "not a bulk load: indexes derived by the worker"],
+)
+def test_a_worker_writes_what_the_importer_alone_writes(
+    tmp_path: Path,
+    fresh_node: tuple[Services, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    bulk_from: int,
+    merged: bool,
 ) -> None:
     path = ndjson(tmp_path / "people.ndjson", rows(600))
     alone = tmp_path / "alone.db"
-    services = build_services(Settings(store=f"sqlite:///{alone}"))
-    services.vocabularies.load_files()
+    services = holding_the_team(alone)
     try:
         by_itself = imported(services, path, batch=50, workers=0).report
     finally:
         services.close()
     node, db = fresh_node
     ahead: list[int] = []  # at each batch written, how many batches had been sent to the worker beyond it
-    sent, commit = Deriving.submit, Importer._commit
+    merges: list[bool] = []  # each staged batch: merged, or (a resource held already) written as any batch
+    submit, stage, commit, merge = Deriving.submit, Deriving.stage, Importer._commit, sqlite_staging.merge
 
     def counted_submit(self: Deriving, bodies: Any) -> Any:
         ahead.append(-1)
-        return sent(self, bodies)
+        return submit(self, bodies)
+
+    def counted_stage(self: Deriving, prepared: Any) -> Any:
+        found = stage(self, prepared)
+        if found is not None:
+            ahead.append(-1)
+        return found
 
     def counted_commit(self: Importer, batch: Any) -> None:
         ahead[ahead.index(-1)] = ahead.count(-1) - 1
         commit(self, batch)
 
+    def counted_merge(*args: Any) -> bool:
+        merges.append(merge(*args))
+        return merges[-1]
+
     monkeypatch.setattr(Deriving, "submit", counted_submit)
+    monkeypatch.setattr(Deriving, "stage", counted_stage)
     monkeypatch.setattr(Importer, "_commit", counted_commit)
-    with_worker = imported(node, path, batch=50, workers=1, bulk_from=100).report
+    monkeypatch.setattr(sqlite_staging, "merge", counted_merge)
+    with_worker = imported(node, path, batch=50, workers=1, bulk_from=bulk_from).report
     monkeypatch.undo()
     assert 0 in ahead, ahead  # batches that waited for the one before (rows without ids)
     assert 1 in ahead, ahead  # and batches derived while the one before was written
+    if merged:  # the team's batch and the batch naming person 300 again fell back; the others merged
+        assert merges.count(False) == 2, merges
+        assert merges.count(True) >= 10, merges
+    else:
+        assert merges == []
     assert with_worker.rejected == by_itself.rejected == []
     assert with_worker.imported == by_itself.imported
-    assert with_worker.imported["Patient"] == 600
+    assert with_worker.imported["Patient"] == 601
     expected, found = contents(alone), contents(db)
     assert len(found["person_key"]) > 600 * 5
+    assert ("Organization", "team", 2) in [row[:3] for row in found["resource"]]
+    assert [row[:3] for row in found["resource"] if row[2] == 2 and row[0] == "Patient"] != []
     for table in expected:
         assert found[table] == expected[table], table
 

@@ -1,0 +1,102 @@
+"""A first load's batches built by worker processes, merged into the node's SQLite file (issue 17, import at scale).
+
+A worker writes the stored rows of a batch of new resources (``stage``: the JSON stamped as version 1 and packed,
+the search rows, the person row and keys) to a small file of its own, numbered from 1; the importer's process then
+takes them in with ``INSERT … SELECT``, renumbered after the file's last row, in one transaction with the import's
+mark (``merge``). What the store's own ``write_many`` would have written, row for row
+(``tests/unit/fhir/bulk/test_parallel.py``), at about half the importer's cost of binding each row from Python
+(docs/decisions.md, "A first load's rows built in worker processes").
+
+A resource of the batch already held (a team imported before, an id twice in the file) fails the merge on the
+resource table's unique key: the transaction is rolled back and ``merge`` answers False, and the caller writes that
+batch through ``write_many``, which makes it an update.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mais_node.errors import Unavailable
+from mais_node.storage.keyset import stamp
+from mais_node.storage.packed_json import pack
+from mais_node.storage.port import PERSON_TYPE, Staged
+from mais_node.storage.sqlite_person_index import pack_keys
+
+if TYPE_CHECKING:
+    from mais_node.storage.sqlite import SqliteDatabase
+
+_SCHEMA = """
+CREATE TABLE resource (rid INTEGER PRIMARY KEY, rtype TEXT, id TEXT, lu TEXT, json BLOB);
+CREATE TABLE sidx (rid INTEGER, p TEXT, v TEXT, s TEXT, x TEXT, lo TEXT, hi TEXT);
+CREATE TABLE person (rid INTEGER PRIMARY KEY, id TEXT, nhs INTEGER, birth INTEGER, postcode INTEGER, flags INTEGER,
+    names TEXT, keys BLOB);
+CREATE TABLE person_key (key INTEGER, rid INTEGER);
+"""
+_MERGE = (
+    "INSERT INTO main.resource (rid, rtype, id, vid, lu, deleted, json)"
+    " SELECT rid + ?1, rtype, id, 1, lu, 0, json FROM stage.resource ORDER BY rid",
+    "INSERT INTO main.resource_version (rtype, id, vid, lu, deleted, json)"
+    " SELECT rtype, id, 1, lu, 0, json FROM stage.resource ORDER BY rid",
+    "INSERT INTO main.sidx (rid, p, v, s, x, lo, hi)"
+    " SELECT rid + ?1, p, v, s, x, lo, hi FROM stage.sidx ORDER BY rowid",
+    "INSERT INTO main.person (rid, id, nhs, birth, postcode, flags, names, keys)"
+    " SELECT rid + ?1, id, nhs, birth, postcode, flags, names, keys FROM stage.person ORDER BY rid",
+    "INSERT OR IGNORE INTO main.person_key (key, rid) SELECT key, rid + ?1 FROM stage.person_key",
+)
+
+
+def stage(path: str, resources: Sequence[Staged]) -> None:
+    """Write the rows of ``resources`` (new, each once) to a new file at ``path``; in a worker process."""
+    resource_rows: list[tuple[object, ...]] = []
+    index_rows: list[tuple[object, ...]] = []
+    person_rows: list[tuple[object, ...]] = []
+    key_rows: list[tuple[int, int]] = []
+    for rid, staged in enumerate(resources, start=1):
+        packed = pack(stamp(staged.body, 1, staged.last_updated))
+        resource_rows.append((rid, staged.resource_type, staged.id, staged.last_updated, packed))
+        prefix = staged.resource_type + "."
+        index_rows.extend((rid, prefix + p, v, s, x, lo, hi) for p, v, s, x, lo, hi in staged.index)
+        if staged.resource_type == PERSON_TYPE and staged.person is not None:
+            person_rows.append((rid, *staged.person.row, pack_keys(staged.person.keys)))
+            key_rows.extend((key, rid) for key in set(staged.person.keys))
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=OFF")
+        conn.execute("PRAGMA synchronous=OFF")
+        conn.executescript(_SCHEMA)
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO resource VALUES (?, ?, ?, ?, ?)", resource_rows)
+        conn.executemany("INSERT INTO sidx VALUES (?, ?, ?, ?, ?, ?, ?)", index_rows)
+        conn.executemany("INSERT INTO person VALUES (?, ?, ?, ?, ?, ?, ?, ?)", person_rows)
+        conn.executemany("INSERT INTO person_key VALUES (?, ?)", key_rows)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def merge(db: SqliteDatabase, path: str, mark: tuple[str, str]) -> bool:
+    """Take the rows staged at ``path`` into the store with the mark, in one transaction; False (nothing written)
+    when one of its resources is held already. The staged file is removed either way."""
+    conn = db.connection()
+    try:
+        conn.execute("ATTACH DATABASE ? AS stage", (path,))
+    except sqlite3.Error as exc:
+        Path(path).unlink(missing_ok=True)
+        raise Unavailable("A staged batch of the import cannot be read: run the same command again") from exc
+    try:
+        with db.transaction() as tx:
+            top = tx.execute("SELECT coalesce(max(rid), 0) FROM resource").fetchone()[0]
+            for statement in _MERGE:
+                tx.execute(statement, (top,) if "?1" in statement else ())
+            tx.execute("INSERT OR REPLACE INTO store_meta (k, v) VALUES (?, ?)", mark)
+        return True
+    except sqlite3.IntegrityError:
+        return False
+    except sqlite3.Error as exc:
+        raise Unavailable("The resource store could not be written") from exc
+    finally:
+        conn.execute("DETACH DATABASE stage")
+        Path(path).unlink(missing_ok=True)

@@ -109,8 +109,8 @@ def person_import(
             "--workers",
             min=0,
             max=64,
-            help="Processes deriving the search and person indexes while the rows are written (default: one for each"
-            " processor but one, for a file of 20,000 rows or more; 0: none)",
+            help="Processes building the rows' indexes (a first load: their stored rows) while the batches before"
+            " are written (default: one for each processor, for a file of 20,000 rows or more; 0: none)",
         ),
     ] = None,
 ) -> None:

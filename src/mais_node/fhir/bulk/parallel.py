@@ -37,8 +37,8 @@ PARENT_WATCH = 0.25  # seconds between a worker's looks at whether the importer 
 
 
 def default_workers() -> int:
-    """One worker for each processor but the one the importer itself keeps busy writing; at least one."""
-    return max(1, min(8, (os.cpu_count() or 1) - 1))
+    """One worker for each processor (up to 8): the importer's own process waits for them about half the time."""
+    return max(1, min(8, os.cpu_count() or 1))
 
 
 # What a worker sends back for one body: its index entries and person entry as plain tuples, which cross the pipe in

@@ -61,6 +61,8 @@ class Figures:
     enquiry_p50_ms: float = 0.0
     enquiry_p99_ms: float = 0.0
     enquiry_errors: int = 0
+    # CPU seconds each worker used during the second run (``--workers``): how wrk's 16 connections fell between them.
+    worker_cpu_s: list[float] = field(default_factory=list)
     # The first run after the node starts, reading its pages from disk; the figures above are the second run's.
     enquiry_first_rps: float = 0.0
     enquiry_first_p99_ms: float = 0.0
@@ -138,6 +140,12 @@ def run_import(store: BenchStore, ndjson: Path) -> tuple[float, float, str]:
     return took, usage.ru_maxrss / 1024, last[0] if last else ""
 
 
+def cpu_s(pid: int) -> float:
+    """User and system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def disk_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
 
@@ -149,9 +157,11 @@ def serve_and_enquire(store: BenchStore, figures: Figures, bodies: Path, la: Cli
     with server(args, port, env=env, ready="/readyz", log=work / "server.log", ready_timeout=1800) as running:
         figures.ready_s = running.started_in
         first = enquiry.enquiries(running, la, bodies, seconds, f"enquiry, first run ({figures.people:,} people)")
-        result = enquiry.enquiries(running, la, bodies, seconds, f"enquiry, second run ({figures.people:,} people)")
         workers = children(running.pid) if figures.workers > 1 else [running.pid]
+        cpu = [cpu_s(pid) for pid in workers]
+        result = enquiry.enquiries(running, la, bodies, seconds, f"enquiry, second run ({figures.people:,} people)")
         figures.worker_rss_mib = max(rss_mb(pid) for pid in workers)
+        figures.worker_cpu_s = [round(cpu_s(pid) - before, 2) for pid, before in zip(workers, cpu, strict=True)]
     figures.enquiry_first_rps, figures.enquiry_first_p99_ms = first.rps, first.p99_ms
     figures.enquiry_rps, figures.enquiry_p50_ms, figures.enquiry_p99_ms = result.rps, result.p50_ms, result.p99_ms
     figures.enquiry_errors = result.errors
@@ -224,9 +234,17 @@ def in_memory(people: int, queries: int) -> dict[str, str]:
     return {line.split("  ")[0].strip(): line for line in done.stdout.splitlines() if line.startswith(wanted)}
 
 
-def one_size(people: int, work: Path, queries: int, seconds: int, reuse: bool = False, workers: int = 1) -> Figures:
+def one_size(
+    people: int,
+    work: Path,
+    queries: int,
+    seconds: int,
+    reuse: bool = False,
+    workers: int = 1,
+    enquiry_only: bool = False,
+) -> Figures:
     """One population's figures; ``reuse``: measure again on the store a finished earlier run imported (its import
-    figures are kept from that run's ``figures.json``)."""
+    figures are kept from that run's ``figures.json``); ``enquiry_only``: only the served enquiry, not the matching."""
     figures = Figures(people, workers)
     here = work / f"{people}"
     here.mkdir(parents=True, exist_ok=True)
@@ -259,6 +277,8 @@ def one_size(people: int, work: Path, queries: int, seconds: int, reuse: bool = 
     bodies.write_bytes(b"\n".join(enquiry_body(r) for r in sample[:BODIES]))
     serve_and_enquire(store, figures, bodies, clients["la"], here, seconds)
     print(f"[{people:,}] ready in {figures.ready_s:.1f} s; enquiry p99 {figures.enquiry_p99_ms:.1f} ms", flush=True)
+    if enquiry_only:
+        return figures
     gc.collect()
     matching(store, figures, sample, queries)
     if people <= IN_MEMORY_UP_TO:
@@ -312,6 +332,9 @@ def main() -> None:
     parser.add_argument("--export-only", action="store_true", help="write the exports (kept in --work) and stop")
     parser.add_argument("--reuse", action="store_true", help="measure again on the stores an earlier run imported")
     parser.add_argument("--workers", type=int, default=1, help="mais serve's worker processes for the enquiry")
+    parser.add_argument(
+        "--enquiry-only", action="store_true", help="with --reuse: the served enquiry alone (one line, no figures file)"
+    )
     args = parser.parse_args()
     results = []
     for people in args.people:
@@ -319,7 +342,18 @@ def main() -> None:
             (args.work / f"{people}").mkdir(parents=True, exist_ok=True)
             exported(args.work / f"{people}" / "people.ndjson", people)
             continue
-        figures = one_size(people, args.work, args.queries, args.seconds, args.reuse, args.workers)
+        load = os.getloadavg()[0]
+        figures = one_size(people, args.work, args.queries, args.seconds, args.reuse, args.workers, args.enquiry_only)
+        if args.enquiry_only:
+            print(
+                f"ENQUIRY people={people} workers={args.workers} load={load:.2f}->{os.getloadavg()[0]:.2f} "
+                f"first={figures.enquiry_first_rps:.0f}/s,p99={figures.enquiry_first_p99_ms:.1f}ms "
+                f"second={figures.enquiry_rps:.0f}/s,p50={figures.enquiry_p50_ms:.1f}ms,"
+                f"p99={figures.enquiry_p99_ms:.1f}ms "
+                f"errors={figures.enquiry_errors} worker_cpu_s={figures.worker_cpu_s}",
+                flush=True,
+            )
+            continue
         results.append(figures)
         name = "figures.json" if args.workers == 1 else f"figures-workers{args.workers}.json"
         (args.work / f"{people}" / name).write_text(json.dumps(asdict(figures), indent=2))

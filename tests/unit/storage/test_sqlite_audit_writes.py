@@ -1,9 +1,13 @@
 """The SQLite audit append: sealed outside the write lock on a guessed tail, re-sealed when the guess is stale,
-written in multi-row inserts, and queued with resource writes on one in-process lock per file."""
+written in multi-row inserts, and queued with resource writes on one lock per file, in this process and across
+processes."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -12,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import mais_node
 from mais_node.audit import balp
 from mais_node.audit.actors import Actor, Node, Subject
 from mais_node.audit.checkpoint import Checkpoint
@@ -24,7 +29,7 @@ from mais_node.storage import sqlite_audit
 from mais_node.storage.port import Change
 from mais_node.storage.sqlite import SqliteDatabase, SqliteResourceStore
 from mais_node.storage.sqlite_audit import SqliteAuditLog
-from mais_node.storage.sqlite_writers import write_lock
+from mais_node.storage.sqlite_writers import WriteLock, write_lock
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 NODE = Node("X26", "Test Borough Council", "https://node.test/fhir", "https://mais.test")
@@ -148,6 +153,47 @@ def test_an_audit_write_waits_for_a_resource_write_instead_of_failing_busy(
     assert (done, failed) == ([1], [])
     log.close()
     db.close()
+
+
+OTHER_PROCESS = """
+import sys, time
+from mais_node.storage.port import Change
+from mais_node.storage.sqlite import SqliteDatabase, SqliteResourceStore
+db = SqliteDatabase("sqlite:///" + sys.argv[1])
+with db.transaction() as conn:
+    SqliteResourceStore(db)._write(conn, Change("create", "Basic", "b1", "2026-03-01T09:00:00Z", {}, ()))
+    print("held", flush=True)
+    time.sleep(0.4)
+db.close()
+"""
+
+
+def test_an_audit_write_waits_for_another_process_s_write_instead_of_failing_busy(tmp_path: Path) -> None:
+    path = tmp_path / "node.db"
+    SqliteDatabase(f"sqlite:///{path}").close()
+    log = SqliteAuditLog(path, busy_timeout_ms=1)  # SQLite alone would refuse it at once: the file is locked
+    source = str(Path(mais_node.__file__).parents[1])
+    with subprocess.Popen(
+        [sys.executable, "-c", OTHER_PROCESS, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": source},
+    ) as other:
+        assert other.stdout is not None
+        assert other.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        assert log.append(event("A")).seq == 1  # queued on the other process's lock, not refused
+        assert time.monotonic() - started > 0.1  # it waited for that transaction to end
+        assert other.wait(10) == 0
+    log.close()
+
+
+def test_a_lock_file_that_cannot_be_opened_leaves_the_writers_to_sqlite(tmp_path: Path) -> None:
+    lock = WriteLock(str(tmp_path / "missing" / "node.db-lock"))
+    with lock, lock:  # re-entrant, and the failure to open the file is not the writer's
+        pass
+    with lock:
+        pass
 
 
 def test_the_clock_stamps_events_without_a_recorded_time(tmp_path: Path) -> None:

@@ -8,8 +8,9 @@
    written by id; a row without one is matched on its identifier (fhir/bulk/identity.py), so that a rerun from
    scratch duplicates nobody either. Within a batch teams are written before people and people before involvements.
    A first load of many people into a node that holds none runs inside the store's ``bulk_load`` (on SQLite the
-   search value indexes are made once, at the end, instead of at every batch). A file of many rows has each batch's
-   indexes derived in worker processes while the batch before is written (fhir/bulk/parallel.py).
+   search value indexes are made once, at the end, instead of at every batch). A file of many rows has each batch
+   built by worker processes while the batch before is written: its indexes, and for a first load its stored rows
+   (fhir/bulk/parallel.py).
 """
 
 from __future__ import annotations
@@ -248,7 +249,7 @@ class Importer:
         self.report.written = True
         batch: list[Row] = []
         rows = start = 0  # the rows and the byte of this run's writing (after the lines a resumed run passes)
-        pending: _Batch | None = None  # prepared, its indexes being derived, written after the next is prepared
+        pending: _Batch | None = None  # prepared, being built by a worker, written once the next is sent
         with self._bulk_load(resuming=after > 0) as staging, Deriving(self._workers(), staging) as deriving:
             self._staging = staging
             for row in reading.rows():
@@ -281,9 +282,9 @@ class Importer:
         return default_workers() if self.report.rows - len(self._bad) >= self.parallel_from else 0
 
     def _next(self, pending: _Batch | None, batch: list[Row], key: str, deriving: Deriving) -> _Batch | None:
-        """Prepare ``batch`` and send it to be derived, then write the batch before it: the store's write of one
-        batch overlaps the workers' derivation of the next. A batch with rows to be matched on their identifier
-        waits for the one before it to be written, which the match must see."""
+        """Prepare ``batch`` and send it to a worker (its rows staged, or its indexes derived), then write the batch
+        before it: the store's write of one batch overlaps the workers' building of the next. A batch with rows to
+        be matched on their identifier waits for the one before it to be written, which the match must see."""
         if not batch:
             return pending
         if pending is not None and any("id" not in (row.resource or {}) for row in batch):
@@ -322,7 +323,8 @@ class Importer:
                     marked += verified
         order = sorted(range(len(batch)), key=lambda i: IMPORTABLE.index(resources[i]["resourceType"]))
         writable = [i for i in order if not str(resources[i]["id"]).startswith("!")]
-        refused = [Row(lines[i], None, (str(resources[i]["id"])[1:],)) for i in order if resources[i]["id"][0] == "!"]
+        kept = set(writable)
+        refused = [Row(lines[i], None, (str(resources[i]["id"])[1:],)) for i in order if i not in kept]
         prepared = self.service.prepare_many([resources[i] for i in writable], structure_checked=True)
         return _Batch([lines[i] for i in writable], prepared, refused, marked, (key, str(lines[-1])))
 

@@ -1,9 +1,11 @@
-"""The indexes of an import's batches derived in worker processes, while the importer writes the batch before.
+"""An import's batches built in worker processes, while the importer writes the batch before.
 
-A first load's time was a third in ``derive`` (each body's search index entries and person-index entry: pure Python,
-and pure functions of the body) and most of the rest in the store's write, which only this process may do. So each
-batch's bodies go to a worker as soon as they are stamped, and the importer writes the previous batch meanwhile
-(docs/decisions.md, "The import's indexes derived in worker processes").
+The write pass's time was a third in ``derive`` (each body's search index entries and person-index entry: pure
+Python, and pure functions of the body) and most of the rest in the store's write, which only the importer's process
+may make. So each batch goes to a worker as soon as its bodies are checked and stamped: for a first load the worker
+also builds the store's rows of it (``stage_all``, the store's ``Staging``), which the importer merges; otherwise it
+derives the indexes (``derive_all``), which the importer writes with the bodies (docs/decisions.md, "A first load's
+rows built in worker processes").
 
 Workers are started by ``spawn`` (a fork of a process with threads may copy a lock held), ignore SIGINT (a terminal's
 Ctrl-C reaches the whole process group: the importer alone decides what it means), and end with the import, or

@@ -11,10 +11,12 @@ trails are joined by the view's trace id. Every process is stopped by its id."""
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,15 @@ def child(*, verified: bool) -> dict[str, Any]:
 
 
 never_answering = silent_node  # a node that accepts connections and never says a word
+
+
+@contextmanager
+def refusing(port: int) -> Iterator[None]:
+    """A node that is down: its port bound and not listening, so that a connection is refused and no other process
+    (another test's server on a port it was given) can take the port meanwhile, which made the view wait for it."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", port))
+        yield
 
 
 def test_a_single_view_across_a_network_of_real_nodes(tmp_path: Path) -> None:

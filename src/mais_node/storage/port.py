@@ -66,28 +66,16 @@ class Page:
 
 
 @dataclass(frozen=True, slots=True)
-class Staged:
-    """One new resource of a first load, stamped and with its derived indexes, as a worker process stages it."""
-
-    resource_type: str
-    id: str
-    last_updated: str
-    body: dict[str, Any]
-    index: Sequence[IndexRow]
-    person: PersonEntry | None
-
-
-@dataclass(frozen=True, slots=True)
 class Staging:
     """A store's way of taking a first load's batches built by other processes (issue 17, import at scale).
 
-    ``stage(path, resources)`` runs in a worker process: it writes the stored rows of new resources, as version 1,
-    to a file of its own at ``path`` (a module-level function, so that a worker can be sent it). ``merge(path,
-    mark)`` then takes those rows into the store in one transaction with the import's mark; it writes nothing and
-    answers False when a resource of the file is held already (or named twice), which the caller then writes as
-    ``write_many`` would."""
+    ``stage(path, changes)`` runs in a worker process: it writes the stored rows of the creations ``changes`` (each
+    a new resource, its indexes derived), as version 1, to a file of its own at ``path`` (a module-level function,
+    so that a worker can be sent it). ``merge(path, mark)`` then takes those rows into the store in one transaction
+    with the import's mark; it writes nothing and answers False when a resource of the file is held already (or
+    named twice), which the caller then writes as ``write_many`` would."""
 
-    stage: Callable[[str, Sequence[Staged]], None]
+    stage: Callable[[str, Sequence[Change]], None]
     merge: Callable[[str, tuple[str, str]], bool]
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from mais_node.errors import Unavailable
 from mais_node.storage.keyset import stamp
 from mais_node.storage.packed_json import pack
-from mais_node.storage.port import PERSON_TYPE, Staged
+from mais_node.storage.port import PERSON_TYPE, Change
 from mais_node.storage.sqlite_person_index import pack_keys
 
 if TYPE_CHECKING:
@@ -35,33 +35,37 @@ CREATE TABLE person (rid INTEGER PRIMARY KEY, id TEXT, nhs INTEGER, birth INTEGE
     names TEXT, keys BLOB);
 CREATE TABLE person_key (key INTEGER, rid INTEGER);
 """
+# Each statement renumbers the staged rows after the store's last (``?1``); the versions are numbered by the table.
 _MERGE = (
     "INSERT INTO main.resource (rid, rtype, id, vid, lu, deleted, json)"
     " SELECT rid + ?1, rtype, id, 1, lu, 0, json FROM stage.resource ORDER BY rid",
-    "INSERT INTO main.resource_version (rtype, id, vid, lu, deleted, json)"
-    " SELECT rtype, id, 1, lu, 0, json FROM stage.resource ORDER BY rid",
     "INSERT INTO main.sidx (rid, p, v, s, x, lo, hi)"
     " SELECT rid + ?1, p, v, s, x, lo, hi FROM stage.sidx ORDER BY rowid",
     "INSERT INTO main.person (rid, id, nhs, birth, postcode, flags, names, keys)"
     " SELECT rid + ?1, id, nhs, birth, postcode, flags, names, keys FROM stage.person ORDER BY rid",
     "INSERT OR IGNORE INTO main.person_key (key, rid) SELECT key, rid + ?1 FROM stage.person_key",
 )
+_VERSIONS = (
+    "INSERT INTO main.resource_version (rtype, id, vid, lu, deleted, json)"
+    " SELECT rtype, id, 1, lu, 0, json FROM stage.resource ORDER BY rid"
+)
 
 
-def stage(path: str, resources: Sequence[Staged]) -> None:
-    """Write the rows of ``resources`` (new, each once) to a new file at ``path``; in a worker process."""
+def stage(path: str, changes: Sequence[Change]) -> None:
+    """Write the rows of the creations ``changes`` (each a new resource, once) to a new file at ``path``; in a
+    worker process."""
     resource_rows: list[tuple[object, ...]] = []
     index_rows: list[tuple[object, ...]] = []
     person_rows: list[tuple[object, ...]] = []
     key_rows: list[tuple[int, int]] = []
-    for rid, staged in enumerate(resources, start=1):
-        packed = pack(stamp(staged.body, 1, staged.last_updated))
-        resource_rows.append((rid, staged.resource_type, staged.id, staged.last_updated, packed))
-        prefix = staged.resource_type + "."
-        index_rows.extend((rid, prefix + p, v, s, x, lo, hi) for p, v, s, x, lo, hi in staged.index)
-        if staged.resource_type == PERSON_TYPE and staged.person is not None:
-            person_rows.append((rid, *staged.person.row, pack_keys(staged.person.keys)))
-            key_rows.extend((key, rid) for key in set(staged.person.keys))
+    for rid, change in enumerate(changes, start=1):
+        packed = pack(stamp(change.body or {}, 1, change.last_updated))
+        resource_rows.append((rid, change.resource_type, change.id, change.last_updated, packed))
+        prefix = change.resource_type + "."
+        index_rows.extend((rid, prefix + p, v, s, x, lo, hi) for p, v, s, x, lo, hi in change.index)
+        if change.resource_type == PERSON_TYPE and change.person is not None:
+            person_rows.append((rid, *change.person.row, pack_keys(change.person.keys)))
+            key_rows.extend((key, rid) for key in set(change.person.keys))
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode=OFF")
@@ -90,7 +94,8 @@ def merge(db: SqliteDatabase, path: str, mark: tuple[str, str]) -> bool:
         with db.transaction() as tx:
             top = tx.execute("SELECT coalesce(max(rid), 0) FROM resource").fetchone()[0]
             for statement in _MERGE:
-                tx.execute(statement, (top,) if "?1" in statement else ())
+                tx.execute(statement, (top,))
+            tx.execute(_VERSIONS)
             tx.execute("INSERT OR REPLACE INTO store_meta (k, v) VALUES (?, ?)", mark)
         return True
     except sqlite3.IntegrityError:

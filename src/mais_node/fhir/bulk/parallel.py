@@ -33,7 +33,7 @@ from mais_node.errors import Unavailable
 from mais_node.fhir.search.query import IndexRow
 from mais_node.fhir.service import Derived, Prepared, derive
 from mais_node.matching.rows import PersonEntry, PersonRow
-from mais_node.storage.port import Staged, Staging
+from mais_node.storage.port import Change, Staging
 
 PARENT_WATCH = 0.25  # seconds between a worker's looks at whether the importer is still there
 
@@ -82,12 +82,14 @@ def _end_with(parent: int) -> None:
     os._exit(1)
 
 
-def stage_all(stage: Callable[[str, Sequence[Staged]], None], path: str, prepared: Sequence[Prepared]) -> None:
+def stage_all(stage: Callable[[str, Sequence[Change]], None], path: str, prepared: Sequence[Prepared]) -> None:
     """``derive`` of each prepared body, and the store's rows of them staged at ``path``, in a worker."""
     staged = []
     for item in prepared:
         derived = derive(item.body)
-        staged.append(Staged(item.kind, item.id, item.last_updated, item.body, derived.index, derived.person))
+        staged.append(
+            Change("create", item.kind, item.id, item.last_updated, item.body, derived.index, 0, derived.person)
+        )
     stage(path, staged)
 
 

@@ -18,6 +18,7 @@ from mais_node.fhir.bulk import ImportReport
 from mais_node.fhir.bulk.importer import BATCH
 
 if TYPE_CHECKING:
+    from mais_node.fhir.bulk import Importer
     from mais_node.wiring import Services
 
 person_app = typer.Typer(
@@ -139,11 +140,13 @@ def person_import(
                 workers=workers,
             )
             report = importer.report
-            stopping = signal.signal(signal.SIGTERM, _stop)  # a service manager's stop is Ctrl-C: checkpoint, audit
+            stop = _Stop(importer)  # a service manager's stop is Ctrl-C: the batch being written, checkpoint, audit
+            handlers = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
             try:
                 importer.run(Reading(file), lambda: Reading(file))
             finally:
-                signal.signal(signal.SIGTERM, stopping)
+                for signum, handler in handlers.items():
+                    signal.signal(signum, handler)
             interrupted = False
         except KeyboardInterrupt:
             interrupted = True
@@ -163,8 +166,18 @@ def person_import(
     _summary(report, nhs_verified)
 
 
-def _stop(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+class _Stop:
+    """The import's SIGINT and SIGTERM: the first asks it to stop at its next batch (``Importer.stop``), so that what
+    it says it wrote is what the store holds; a second stops it at once (its checkpoint is still whole)."""
+
+    def __init__(self, importer: Importer) -> None:
+        self.importer, self.asked = importer, False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.asked:
+            raise KeyboardInterrupt
+        self.asked = True
+        self.importer.stop()
 
 
 def _audit(services: Services, file: Path, report: ImportReport, nhs_verified: bool) -> None:

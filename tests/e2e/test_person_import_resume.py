@@ -104,13 +104,13 @@ def test_an_import_stopped_twice_resumes_and_duplicates_nobody(
     assert "Traceback" not in err
     (line,) = [x for x in err.splitlines() if x.startswith("interrupted")]
     assert "run the same command again to resume" in line
-
     at = committed(db)
+    assert f"interrupted after line {at:,} " in line  # the store's checkpoint, not a batch behind it
     assert 300 < at < people
     code, err = stop_mid_file(start(path, store, workers), db, signal.SIGTERM, at + 300)  # a service manager's stop
     assert code == 130, err
     assert "Traceback" not in err
-    assert [x for x in err.splitlines() if x.startswith("interrupted after line")], err
+    assert [x for x in err.splitlines() if x.startswith(f"interrupted after line {committed(db):,} ")], err
     assert committed(db) > at + 300
 
     at = committed(db)

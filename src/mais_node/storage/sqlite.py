@@ -295,21 +295,30 @@ class SqliteResourceStore:
     def bulk_load(self) -> Iterator[Staging]:
         """The value indexes of ``sidx`` dropped for the block and built once at its end, from the sorted rows: a
         first load of a large population writes about half as many index pages (docs/decisions.md). The index of
-        ``sidx`` by row stays, so that a resource written twice still finds its old rows without a scan."""
+        ``sidx`` by row stays, so that a resource written twice still finds its old rows without a scan.
+
+        An interrupted load (``KeyboardInterrupt``: Ctrl-C, a service manager's stop) leaves them to the store's next
+        opening: building them takes minutes at millions of people, longer than a service manager waits, and the
+        import resumed next would drop them again."""
         try:
             with self.db.transaction() as conn:
                 conn.execute("DROP INDEX IF EXISTS sidx_value")
                 conn.execute("DROP INDEX IF EXISTS sidx_range")
         except sqlite3.Error as exc:
             raise Unavailable("The resource store could not be written") from exc
+        interrupted = False
         try:
             yield Staging(sqlite_staging.stage, functools.partial(sqlite_staging.merge, self.db))
+        except KeyboardInterrupt:
+            interrupted = True
+            raise
         finally:
-            try:
-                with self.db.transaction() as conn:
-                    _build_value_indexes(conn)
-            except sqlite3.Error as exc:  # the next opening of the file makes them
-                raise Unavailable("The search index could not be built: it is made at the next start") from exc
+            if not interrupted:
+                try:
+                    with self.db.transaction() as conn:
+                        _build_value_indexes(conn)
+                except sqlite3.Error as exc:  # the next opening of the file makes them
+                    raise Unavailable("The search index could not be built: it is made at the next start") from exc
 
     def read_mark(self, key: str) -> str | None:
         try:

@@ -113,6 +113,18 @@ class Importer:
         self._staging: Staging | None = None  # the store's, during a first load
         self._batches = 0
         self._named = False  # a Bundle entry named urn:uuid: references to it are rewritten as they are written
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Ask the import to stop (a first Ctrl-C, a service manager's SIGTERM; safe in a signal handler): it ends at
+        its next batch, the batches sent to the workers written with their checkpoint, by raising
+        ``KeyboardInterrupt`` there. Its report then counts every row the store holds, and ``committed`` is the
+        store's checkpoint; an interruption raised anywhere else can leave both a batch behind."""
+        self._stopping = True
+
+    def _stop_if_asked(self) -> None:
+        if self._stopping:
+            raise KeyboardInterrupt
 
     def run(self, reading: Reading, rewind: Callable[[], Reading]) -> ImportReport:
         """Check the whole file, then (unless a row is bad and bad rows are not skipped) write it."""
@@ -159,6 +171,7 @@ class Importer:
                     self._named = True
                     kept.append((f"n:{UUID_PREFIX}{row.named}", f"{resource['resourceType']}/{row.named}"))
             if len(kept) + len(wanted) >= self.batch:
+                self._stop_if_asked()
                 self._settle(kept, wanted)
                 self._collect_now_and_then()
                 self.progress("checking", rows, reading.read, reading.size, 0)
@@ -247,6 +260,15 @@ class Importer:
         after = int(held) if held and held.isdigit() else 0
         self.report.resumed_after = self.report.committed = after
         self.report.written = True
+        try:
+            self._write(reading, key, after)
+        except KeyboardInterrupt:  # stopped: what the store holds is its checkpoint, whenever the interruption came
+            held = self.service.store.read_mark(key)
+            self.report.committed = int(held) if held and held.isdigit() else after
+            raise
+        self.report.rejected.sort(key=lambda r: r.line)
+
+    def _write(self, reading: Reading, key: str, after: int) -> None:
         batch: list[Row] = []
         rows = start = 0  # the rows and the byte of this run's writing (after the lines a resumed run passes)
         pending: _Batch | None = None  # prepared, being built by a worker, written once the next is sent
@@ -256,6 +278,7 @@ class Importer:
                 if row.line <= after:
                     start = reading.read
                     if row.line % RESUMING_EVERY == 0:
+                        self._stop_if_asked()
                         self.progress("resuming", row.line, start, 0, 0)  # no time left: its end is a line
                     continue
                 rows += 1
@@ -263,6 +286,10 @@ class Importer:
                     continue
                 batch.append(row)
                 if len(batch) >= self.batch:
+                    if self._stopping:
+                        if pending is not None:
+                            self._commit(pending)
+                        self._stop_if_asked()
                     pending = self._next(pending, batch, key, deriving)
                     self._collect_now_and_then()
                     self.progress("importing", rows, reading.read, reading.size, start)
@@ -272,7 +299,6 @@ class Importer:
         self._staging = None
         self.service.store.write_many([], mark=(key, None))  # done: a rerun imports the file afresh
         self.progress("importing", rows, reading.read, reading.size, start)
-        self.report.rejected.sort(key=lambda r: r.line)
 
     def _workers(self) -> int:
         """The worker processes asked for; unasked, some for a file of at least ``parallel_from`` good rows (starting

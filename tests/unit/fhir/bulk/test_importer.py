@@ -111,6 +111,26 @@ def test_an_interrupted_import_resumes_after_its_last_batch(node: Services, tmp_
     assert run(fresh(node, batch=5), path).report.resumed_after == 0  # finished: a rerun starts afresh
 
 
+def test_an_import_asked_to_stop_ends_at_a_batch_saying_what_the_store_holds(node: Services, tmp_path: Path) -> None:
+    """``Importer.stop`` (the CLI's first SIGINT or SIGTERM) takes effect at the next batch: the report's count and
+    its ``committed`` line are the store's, not a batch behind."""
+    numbers = [f"{n:09d}" for n in range(900200, 900240)]
+    rows = [patient(identifier=nhs(_check_digit(n))) for n in numbers if _check_digit(n)]
+    path = ndjson(tmp_path / "f.ndjson", rows)
+    importer: Importer
+
+    def stop_in_the_third(phase: str, rows_: int, read: int, size: int, start: int) -> None:
+        if phase == "importing" and rows_ >= 10:
+            importer.stop()  # as the signal handler does, between two statements of the write
+
+    importer = fresh(node, batch=5, progress=stop_in_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        run(importer, path)
+    held = sum(count(node, "Patient", ("identifier", f"{NHS}|{r['identifier'][0]['value']}")) for r in rows)
+    assert importer.report.committed == int(node.resources.store.read_mark(importer.mark()) or 0) == 10
+    assert importer.report.imported == {"Patient": held} == {"Patient": 10}
+
+
 def _check_digit(nine: str) -> str:
     total = sum(int(d) * w for d, w in zip(nine, range(10, 1, -1), strict=True))
     digit = 11 - total % 11

@@ -4,6 +4,7 @@ duplicates anyone: people without an id are matched on their NHS number."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -40,6 +41,8 @@ def people_file(path: Path, *, nameless: bool = True, people: int = PEOPLE) -> i
 
 
 def start(path: Path, store: str, workers: str = "0") -> subprocess.Popen[bytes]:
+    """The import, its temporary files in ``scratch`` beside the file (``TMPDIR``), where the test can see them."""
+    (path.parent / "scratch").mkdir(exist_ok=True)
     command = [
         sys.executable,
         "-m",
@@ -54,7 +57,13 @@ def start(path: Path, store: str, workers: str = "0") -> subprocess.Popen[bytes]
         "--workers",
         workers,
     ]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = {**os.environ, "TMPDIR": str(path.parent / "scratch")}
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+
+def left(path: Path) -> list[str]:
+    """The import directories left in the imports' ``TMPDIR``."""
+    return sorted(p.name for p in (path.parent / "scratch").glob("mais-import-*"))
 
 
 def committed(db: Path) -> int:
@@ -115,19 +124,23 @@ def test_an_import_stopped_twice_resumes_and_duplicates_nobody(
 
     at = committed(db)
     assert at < people
+    assert left(path) == []  # stopped by a signal: its scratch and staged batches deleted
     code, _ = stop_mid_file(start(path, store, workers), db, signal.SIGKILL, at + 300)
     assert code == -signal.SIGKILL
     assert at + 300 < committed(db) < people
+    killed = left(path)
+    assert killed  # killed outright: nothing could delete them
 
     finished = start(path, store, workers)
-    out, err = finished.communicate(timeout=300)
-    assert finished.returncode == 0, err
+    out, said = finished.communicate(timeout=300)
+    assert finished.returncode == 0, said
     assert "resumed after line" in out.decode()
     assert patients(store) == distinct
     assert committed(db) == 0
+    assert left(path) == []  # the next import deleted the killed one's (and its own)
 
     again = start(path, store, workers)
-    out, err = again.communicate(timeout=300)
-    assert again.returncode == 0, err
+    out, said = again.communicate(timeout=300)
+    assert again.returncode == 0, said
     assert "resumed" not in out.decode()
     assert patients(store) == distinct

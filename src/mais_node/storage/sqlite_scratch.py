@@ -4,20 +4,20 @@ it is deleted when the import ends, and holds one row per resource of the file, 
 from __future__ import annotations
 
 import sqlite3
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from mais_node.errors import Unavailable
+from mais_node.scratch_dirs import OwnedDirectory
 
 CHUNK = 500  # keys per query: below SQLite's bound on host parameters
 
 
 class SqliteScratch:
     def __init__(self, directory: Path | None = None) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="mais-import-", dir=directory)
+        self._dir = OwnedDirectory(directory)  # deleted at close, or by the next import if this one is killed
         try:
-            self._conn = sqlite3.connect(Path(self._dir.name) / "scratch.db", isolation_level=None)
+            self._conn = sqlite3.connect(self._dir.path / "scratch.db", isolation_level=None)
             self._conn.executescript(
                 "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-16384;"
                 "CREATE TABLE kept (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;"

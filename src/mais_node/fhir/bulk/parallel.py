@@ -17,15 +17,12 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-import shutil
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -33,6 +30,7 @@ from mais_node.errors import Unavailable
 from mais_node.fhir.search.query import IndexRow
 from mais_node.fhir.service import Derived, Prepared, derive
 from mais_node.matching.rows import PersonEntry, PersonRow
+from mais_node.scratch_dirs import OwnedDirectory
 from mais_node.storage.port import Change, Staging
 
 PARENT_WATCH = 0.25  # seconds between a worker's looks at whether the importer is still there
@@ -102,7 +100,7 @@ class Deriving:
         self.workers = workers
         self.staging = staging if workers > 0 else None
         self._pool: ProcessPoolExecutor | None = None
-        self._directory: Path | None = None
+        self._directory: OwnedDirectory | None = None
         self._staged = 0
 
     def __enter__(self) -> Deriving:
@@ -111,7 +109,7 @@ class Deriving:
                 self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start
             )
         if self.staging is not None:
-            self._directory = Path(tempfile.mkdtemp(prefix="mais-import-"))
+            self._directory = OwnedDirectory()  # the staged batches; a killed import's are deleted by the next
         return self
 
     def __exit__(
@@ -121,7 +119,7 @@ class Deriving:
             self._pool.shutdown(wait=error is None, cancel_futures=True)
             self._pool = None
         if self._directory is not None:
-            shutil.rmtree(self._directory, ignore_errors=True)
+            self._directory.cleanup()
             self._directory = None
 
     def stage(self, prepared: Sequence[Prepared]) -> tuple[str, Future[None]] | None:
@@ -129,7 +127,7 @@ class Deriving:
         if self._pool is None or self._directory is None or self.staging is None:
             return None
         self._staged += 1
-        path = str(self._directory / f"batch-{self._staged}.db")
+        path = str(self._directory.path / f"batch-{self._staged}.db")
         return path, self._pool.submit(stage_all, self.staging.stage, path, list(prepared))
 
     @staticmethod

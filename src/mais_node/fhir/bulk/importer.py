@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import gc
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -271,8 +272,11 @@ class Importer:
     def _write(self, reading: Reading, key: str, after: int) -> None:
         batch: list[Row] = []
         rows = start = 0  # the rows and the byte of this run's writing (after the lines a resumed run passes)
-        pending: _Batch | None = None  # prepared, being built by a worker, written once the next is sent
-        with self._bulk_load(resuming=after > 0) as staging, Deriving(self._workers(), staging) as deriving:
+        workers = self._workers()
+        # Prepared and sent to the workers, written in file order once ``workers`` more are on their way: each worker
+        # builds a batch while the importer writes the oldest.
+        flight = _InFlight(self._commit, depth=max(1, workers))
+        with self._bulk_load(resuming=after > 0) as staging, Deriving(workers, staging) as deriving:
             self._staging = staging
             for row in reading.rows():
                 if row.line <= after:
@@ -287,15 +291,13 @@ class Importer:
                 batch.append(row)
                 if len(batch) >= self.batch:
                     if self._stopping:
-                        if pending is not None:
-                            self._commit(pending)
+                        flight.drain()
                         self._stop_if_asked()
-                    pending = self._next(pending, batch, key, deriving)
+                    self._next(flight, batch, key, deriving)
                     self._collect_now_and_then()
                     self.progress("importing", rows, reading.read, reading.size, start)
-            pending = self._next(pending, batch, key, deriving)
-            if pending is not None:
-                self._commit(pending)
+            self._next(flight, batch, key, deriving)
+            flight.drain()
         self._staging = None
         self.service.store.write_many([], mark=(key, None))  # done: a rerun imports the file afresh
         self.progress("importing", rows, reading.read, reading.size, start)
@@ -307,15 +309,15 @@ class Importer:
             return self.workers
         return default_workers() if self.report.rows - len(self._bad) >= self.parallel_from else 0
 
-    def _next(self, pending: _Batch | None, batch: list[Row], key: str, deriving: Deriving) -> _Batch | None:
-        """Prepare ``batch`` and send it to a worker (its rows staged, or its indexes derived), then write the batch
-        before it: the store's write of one batch overlaps the workers' building of the next. A batch with rows to
-        be matched on their identifier waits for the one before it to be written, which the match must see."""
+    def _next(self, flight: _InFlight, batch: list[Row], key: str, deriving: Deriving) -> None:
+        """Prepare ``batch`` and send it to a worker (its rows staged, or its indexes derived), then write the oldest
+        batches sent while more than ``depth`` are: the store's writes overlap the workers' building of the batches
+        after them. A batch with rows to be matched on their identifier waits for every batch before it to be
+        written, which the match must see."""
         if not batch:
-            return pending
-        if pending is not None and any("id" not in (row.resource or {}) for row in batch):
-            self._commit(pending)
-            pending = None
+            return
+        if any("id" not in (row.resource or {}) for row in batch):
+            flight.drain()
         prepared = self._prepare(batch, key)
         staging = deriving.stage(prepared.ready)
         if staging is not None:
@@ -323,12 +325,11 @@ class Importer:
         else:
             prepared.derived = deriving.submit([p.body for p in prepared.ready])
         batch.clear()
-        if pending is not None:
-            self._commit(pending)
         if prepared.derived is None and prepared.staging is None:  # no workers: the batch is written now
+            flight.drain()
             self._commit(prepared)
-            return None
-        return prepared
+            return
+        flight.send(prepared)
 
     def _prepare(self, batch: list[Row], key: str) -> _Batch:
         resources = [row.resource or {} for row in batch]
@@ -387,6 +388,26 @@ class Importer:
         if good < self.bulk_from or (self.service.store.latest_change(PERSON_TYPE) and not resuming):
             return nullcontext()
         return self.service.store.bulk_load()
+
+
+class _InFlight:
+    """The batches sent to the workers and not yet written, oldest first; ``send`` writes the oldest while more than
+    ``depth`` are in flight, ``drain`` writes them all."""
+
+    def __init__(self, commit: Callable[[_Batch], None], *, depth: int) -> None:
+        self.commit, self.depth = commit, depth
+        self.batches: deque[_Batch] = deque()
+        self.most = 0  # the most in flight at once, for the tests
+
+    def send(self, batch: _Batch) -> None:
+        self.batches.append(batch)
+        self.most = max(self.most, len(self.batches))
+        while len(self.batches) > self.depth:
+            self.commit(self.batches.popleft())
+
+    def drain(self) -> None:
+        while self.batches:
+            self.commit(self.batches.popleft())
 
 
 @dataclass(slots=True)

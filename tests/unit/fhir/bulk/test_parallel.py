@@ -35,18 +35,19 @@ TEAM = {"resourceType": "Organization", "id": "team", "name": "North Team"}
 
 def rows(people: int) -> list[dict[str, Any]]:
     """The team, synthetic people (every third of the first 150 without an id, matched on its NHS number) and an
-    involvement for every fifth person with an id; person 300 comes again after person 500, changed."""
+    involvement for every fifth person with an id; person 300 comes again after person 500, changed, and person 520
+    after person 560 (a batch or so later: both may be in flight at once)."""
     found: list[dict[str, Any]] = [TEAM]
-    again: dict[str, Any] = {}
+    again: dict[int, dict[str, Any]] = {}
     for number, record in enumerate(iter_population(people, seed=23)):
         body = to_fhir_patient(record)
         if number < 150 and number % 3 == 0 and body.get("identifier"):
             body.pop("id")
         found.append(body)
-        if number == 300:
-            again = {**body, "gender": "unknown"}
-        if number == 500:
-            found.append(again)
+        if number in (300, 520):
+            again[number] = {**body, "gender": "unknown"}
+        if number in (500, 560):
+            found.append(again[number - 200 if number == 500 else number - 40])
         if number % 5 == 0 and "id" in body:
             found.append(episode(body["id"], "team", id=f"ep{number}"))
     return found
@@ -110,9 +111,14 @@ def contents(db: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 
 @pytest.mark.parametrize(
-    ("bulk_from", "merged"),
-    [(100, True), (10**9, False)],
-    ids=["a first load: rows staged by the worker and merged", "not a bulk load: indexes derived by the worker"],
+    ("bulk_from", "merged", "workers"),
+    [(100, True, 1), (100, True, 2), (10**9, False, 1), (10**9, False, 2)],
+    ids=[
+        "a first load: rows staged by the worker and merged",
+        "a first load: two workers, two batches in flight",
+        "not a bulk load: indexes derived by the worker",
+        "not a bulk load: two workers",
+    ],
 )
 def test_a_worker_writes_what_the_importer_alone_writes(
     tmp_path: Path,
@@ -120,6 +126,7 @@ def test_a_worker_writes_what_the_importer_alone_writes(
     monkeypatch: pytest.MonkeyPatch,
     bulk_from: int,
     merged: bool,
+    workers: int,
 ) -> None:
     path = ndjson(tmp_path / "people.ndjson", rows(600))
     alone = tmp_path / "alone.db"
@@ -155,18 +162,18 @@ def test_a_worker_writes_what_the_importer_alone_writes(
     monkeypatch.setattr(Deriving, "stage", counted_stage)
     monkeypatch.setattr(Importer, "_commit", counted_commit)
     monkeypatch.setattr(sqlite_staging, "merge", counted_merge)
-    with_worker = imported(node, path, batch=50, workers=1, bulk_from=bulk_from).report
+    with_worker = imported(node, path, batch=50, workers=workers, bulk_from=bulk_from).report
     monkeypatch.undo()
-    assert 0 in ahead, ahead  # batches that waited for the one before (rows without ids)
-    assert 1 in ahead, ahead  # and batches derived while the one before was written
-    if merged:  # the team's batch and the batch naming person 300 again fell back; the others merged
-        assert merges.count(False) == 2, merges
+    assert 0 in ahead, ahead  # batches that waited for the ones before (rows without ids)
+    assert max(ahead) == workers, ahead  # and batches derived while the ones before were written, one a worker
+    if merged:  # the team's batch and the batches naming persons 300 and 520 again fell back; the others merged
+        assert merges.count(False) == 3, merges
         assert merges.count(True) >= 10, merges
     else:
         assert merges == []
     assert with_worker.rejected == by_itself.rejected == []
     assert with_worker.imported == by_itself.imported
-    assert with_worker.imported["Patient"] == 601
+    assert with_worker.imported["Patient"] == 602
     expected, found = contents(alone), contents(db)
     assert len(found["person_key"]) > 600 * 5
     assert ("Organization", "team", 2) in [row[:3] for row in found["resource"]]

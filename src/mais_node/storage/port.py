@@ -97,9 +97,12 @@ class ResourceStore(Protocol):
     def bulk_load(self) -> AbstractContextManager[Staging | None]:
         """A large first load (``mais person import`` into a node without people): within the block the store may
         keep its search indexes up to date once at the end rather than at every write. Searches stay correct
-        meanwhile (only slower); the end of the block, or after an interruption the store's next opening, makes the
-        indexes whole again, so the store is consistent at every commit. The block is given the store's
-        ``Staging`` if it has one (new resources' rows made by other processes), else None."""
+        meanwhile (only slower); the people the load's staged batches bring are matched from the end of the block
+        on, when the person index takes their keys in one sorted pass (until then a node serving would not match
+        them, as it would not match the people of the file not yet read). The end of the block, or after an
+        interruption the store's next opening, makes the indexes whole again, so the store is consistent at every
+        commit. The block is given the store's ``Staging`` if it has one (new resources' rows made by other
+        processes), else None."""
         ...
 
     def read(self, resource_type: str, id: str, version: int | None = None) -> Stored | None:

@@ -95,6 +95,9 @@ class SqliteDatabase:
             conn.executescript(SCHEMA)
             _build_value_indexes(conn)
             sqlite_person_index.prepare(self.connection())
+            if sqlite_person_index.load_pending(conn):  # a first load interrupted (or under way in another process)
+                with self.transaction() as tx:
+                    sqlite_person_index.finish_load(tx)
             self._renormalise()
         except sqlite3.Error as exc:
             raise Unavailable("The resource store cannot be prepared") from exc
@@ -304,6 +307,7 @@ class SqliteResourceStore:
             with self.db.transaction() as conn:
                 conn.execute("DROP INDEX IF EXISTS sidx_value")
                 conn.execute("DROP INDEX IF EXISTS sidx_range")
+                sqlite_person_index.begin_load(conn)
         except sqlite3.Error as exc:
             raise Unavailable("The resource store could not be written") from exc
         interrupted = False
@@ -316,6 +320,7 @@ class SqliteResourceStore:
             if not interrupted:
                 try:
                     with self.db.transaction() as conn:
+                        sqlite_person_index.finish_load(conn)
                         _build_value_indexes(conn)
                 except sqlite3.Error as exc:  # the next opening of the file makes them
                     raise Unavailable("The search index could not be built: it is made at the next start") from exc

@@ -23,7 +23,7 @@ from mais_node.errors import Unavailable
 from mais_node.storage.keyset import stamp
 from mais_node.storage.packed_json import pack
 from mais_node.storage.port import PERSON_TYPE, Change
-from mais_node.storage.sqlite_person_index import pack_keys
+from mais_node.storage.sqlite_person_index import LOADING, begin_load, pack_keys
 
 if TYPE_CHECKING:
     from mais_node.storage.sqlite import SqliteDatabase
@@ -43,7 +43,8 @@ _MERGE = (
     " SELECT rid + ?1, p, v, s, x, lo, hi FROM stage.sidx ORDER BY rowid",
     "INSERT INTO main.person (rid, id, nhs, birth, postcode, flags, names, keys)"
     " SELECT rid + ?1, id, nhs, birth, postcode, flags, names, keys FROM stage.person ORDER BY rid",
-    "INSERT OR IGNORE INTO main.person_key (key, rid) SELECT key, rid + ?1 FROM stage.person_key",
+    # Into the load's own table (in rid order), sorted into person_key when the load ends (sqlite_person_index.py).
+    f"INSERT OR IGNORE INTO main.{LOADING} (rid, key) SELECT rid + ?1, key FROM stage.person_key ORDER BY rid, key",
 )
 _VERSIONS = (
     "INSERT INTO main.resource_version (rtype, id, vid, lu, deleted, json)"
@@ -92,6 +93,7 @@ def merge(db: SqliteDatabase, path: str, mark: tuple[str, str]) -> bool:
         raise Unavailable("A staged batch of the import cannot be read: run the same command again") from exc
     try:
         with db.transaction() as tx:
+            begin_load(tx)  # again: another process's opening may have finished the load's keys meanwhile
             top = tx.execute("SELECT coalesce(max(rid), 0) FROM resource").fetchone()[0]
             for statement in _MERGE:
                 tx.execute(statement, (top,))

@@ -175,3 +175,50 @@ def test_the_importer_defers_the_indexes_only_for_a_first_load_of_many_people(
     assert indexes(tmp_path / "fresh.db") >= VALUE_INDEXES
     assert [p.id for p in service.search("Patient", [("given", "Ada4")]).page.items] == ["m4"]
     db.close()
+
+
+def staged_and_merged(service: ResourceService, bodies: list[dict[str, object]], where: Path, line: int) -> None:
+    """``bodies`` staged and merged as a first load's worker and importer do, in this process."""
+    from mais_node.fhir.bulk.parallel import stage_all
+    from mais_node.fhir.service import Prepared
+
+    with service.store.bulk_load() as staging:
+        assert staging is not None
+        prepared = [p for p in service.prepare_many(bodies) if isinstance(p, Prepared)]
+        stage_all(staging.stage, str(where), prepared)
+        assert staging.merge(str(where), ("import", str(line)))
+        raise KeyboardInterrupt  # stopped before the load's end
+
+
+def person_keys(db: SqliteDatabase) -> list[tuple[int, int]]:
+    """Every (key, rid) the ``person`` rows say they are filed under."""
+    import struct
+
+    rows = db.connection().execute("SELECT rid, keys FROM person").fetchall()
+    return sorted((key, rid) for rid, keys in rows for key in set(struct.unpack(f"<{len(keys) // 8}q", keys)))
+
+
+def test_a_first_loads_person_keys_are_sorted_in_at_its_end_or_at_the_next_opening(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """The merged keys wait in the load's own table (written in row order, not one B-tree page a key); a person
+    changed during the load loses its old keys there too; the next opening takes the rest into ``person_key``."""
+    from mais_node.storage.sqlite_person_index import LOADING
+
+    db, service = store(tmp_path / "node.db", clock)
+    with pytest.raises(KeyboardInterrupt):
+        staged_and_merged(service, people("p", 3), tmp_path / "batch-1.db", 3)
+    conn = db.connection()
+    assert conn.execute("SELECT count(*) FROM person_key").fetchone()[0] == 0
+    waiting = conn.execute(f"SELECT count(*) FROM {LOADING}").fetchone()[0]
+    assert waiting == len(person_keys(db)) > 0
+    # p1 renamed while its keys wait: an update through write_many, as a batch naming it again is written
+    service.write_many([patient(id="p1", identifier=None, name=[{"family": "Adeyemi", "given": ["Bola"]}])], mark=None)
+    db.close()
+
+    db, service = store(tmp_path / "node.db", clock)
+    conn = db.connection()
+    assert conn.execute(f"SELECT 1 FROM sqlite_schema WHERE name = '{LOADING}'").fetchone() is None
+    assert conn.execute("SELECT key, rid FROM person_key ORDER BY key, rid").fetchall() == person_keys(db)
+    assert sorted(p.id for p in service.search("Patient", [("family", "okafor")]).page.items) == ["p0", "p2"]
+    db.close()

@@ -45,7 +45,7 @@ def rows(people: int) -> list[dict[str, Any]]:
             body.pop("id")
         found.append(body)
         if number in (300, 520):
-            again[number] = {**body, "gender": "unknown"}
+            again[number] = {**body, "gender": "unknown", "birthDate": "2001-02-03"}  # new blocking keys too
         if number in (500, 560):
             found.append(again[number - 200 if number == 500 else number - 40])
         if number % 5 == 0 and "id" in body:

@@ -104,9 +104,14 @@ def test_an_interrupted_bulk_load_leaves_its_indexes_to_the_next_opening(tmp_pat
     """Ctrl-C or a service manager's stop ends the load at once: the indexes (minutes to build at millions of people)
     are made when the store is next opened, by the resumed import or by ``mais serve``."""
     db, service = store(tmp_path / "node.db", clock)
-    with pytest.raises(KeyboardInterrupt), service.store.bulk_load():
-        service.write_many(people("p", 3), mark=None)
-        raise KeyboardInterrupt
+
+    def stopped_load() -> None:
+        with service.store.bulk_load():
+            service.write_many(people("p", 3), mark=None)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        stopped_load()
     assert not VALUE_INDEXES & indexes(tmp_path / "node.db")
     assert [p.id for p in service.search("Patient", [("given", "Ada1")]).page.items] == ["p1"]  # slower, still right
     db.close()

@@ -298,7 +298,9 @@ class SqliteResourceStore:
     def bulk_load(self) -> Iterator[Staging]:
         """The value indexes of ``sidx`` dropped for the block and built once at its end, from the sorted rows: a
         first load of a large population writes about half as many index pages (docs/decisions.md). The index of
-        ``sidx`` by row stays, so that a resource written twice still finds its old rows without a scan.
+        ``sidx`` by row stays, so that a resource written twice still finds its old rows without a scan. The person
+        keys of the staged batches wait in a table of the load's own and are sorted into ``person_key`` at the end
+        (``sqlite_person_index.finish_load``).
 
         An interrupted load (``KeyboardInterrupt``: Ctrl-C, a service manager's stop) leaves them to the store's next
         opening: building them takes minutes at millions of people, longer than a service manager waits, and the

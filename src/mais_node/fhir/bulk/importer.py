@@ -397,11 +397,9 @@ class _InFlight:
     def __init__(self, commit: Callable[[_Batch], None], *, depth: int) -> None:
         self.commit, self.depth = commit, depth
         self.batches: deque[_Batch] = deque()
-        self.most = 0  # the most in flight at once, for the tests
 
     def send(self, batch: _Batch) -> None:
         self.batches.append(batch)
-        self.most = max(self.most, len(self.batches))
         while len(self.batches) > self.depth:
             self.commit(self.batches.popleft())
 

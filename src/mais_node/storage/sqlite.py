@@ -320,9 +320,10 @@ class SqliteResourceStore:
             raise
         finally:
             if not interrupted:
-                try:
+                try:  # two transactions: the WAL written by the first can be checkpointed before the second
                     with self.db.transaction() as conn:
                         sqlite_person_index.finish_load(conn)
+                    with self.db.transaction() as conn:
                         _build_value_indexes(conn)
                 except sqlite3.Error as exc:  # the next opening of the file makes them
                     raise Unavailable("The search index could not be built: it is made at the next start") from exc

@@ -96,8 +96,7 @@ class SqliteDatabase:
             _build_value_indexes(conn)
             sqlite_person_index.prepare(self.connection())
             if sqlite_person_index.load_pending(conn):  # a first load interrupted (or under way in another process)
-                with self.transaction() as tx:
-                    sqlite_person_index.finish_load(tx)
+                sqlite_person_index.finish_load(self)
             self._renormalise()
         except sqlite3.Error as exc:
             raise Unavailable("The resource store cannot be prepared") from exc
@@ -320,9 +319,8 @@ class SqliteResourceStore:
             raise
         finally:
             if not interrupted:
-                try:  # two transactions: the WAL written by the first can be checkpointed before the second
-                    with self.db.transaction() as conn:
-                        sqlite_person_index.finish_load(conn)
+                try:  # transactions of their own: the WAL written by each can be checkpointed before the next
+                    sqlite_person_index.finish_load(self.db)
                     with self.db.transaction() as conn:
                         _build_value_indexes(conn)
                 except sqlite3.Error as exc:  # the next opening of the file makes them

@@ -74,11 +74,14 @@ def load_pending(conn: sqlite3.Connection) -> bool:
 def finish_load(db: SqliteDatabase) -> None:
     """A first load's keys into ``person_key``, sorted (its pages filled in order, not one written a key), then the
     load's table dropped, in a second transaction: dropped in the transaction that had read it all, it held memory
-    growing with its size (+165 MiB at 9M keys, none once committed). Nothing when no load is pending; after a crash
-    between the two, the next call takes in nothing new and drops it."""
+    growing with its size (+165 MiB at 9M keys, none once committed). The second first takes in the keys a load
+    still under way in another process merged between the two (rows after the last one taken: the table is in row
+    order), so none is lost. Nothing when no load is pending; after a crash between the two, the next call takes in
+    nothing new and drops it."""
     with db.transaction() as conn:
         if not load_pending(conn):
             return
+        taken = conn.execute(f"SELECT coalesce(max(rid), 0) FROM {LOADING}").fetchone()[0]
         conn.execute("PRAGMA temp_store=FILE")  # the sort of tens of millions of keys, in temporary files
         try:
             conn.execute(
@@ -87,7 +90,11 @@ def finish_load(db: SqliteDatabase) -> None:
         finally:
             conn.execute("PRAGMA temp_store=MEMORY")
     with db.transaction() as conn:
-        conn.execute(f"DROP TABLE IF EXISTS {LOADING}")
+        if load_pending(conn):
+            conn.execute(
+                f"INSERT OR IGNORE INTO person_key (key, rid) SELECT key, rid FROM {LOADING} WHERE rid > ?", (taken,)
+            )
+            conn.execute(f"DROP TABLE {LOADING}")
 
 
 def _forget(conn: sqlite3.Connection, gone: Sequence[tuple[int, int]]) -> None:

@@ -227,3 +227,38 @@ def test_a_first_loads_person_keys_are_sorted_in_at_its_end_or_at_the_next_openi
     assert conn.execute("SELECT key, rid FROM person_key ORDER BY key, rid").fetchall() == person_keys(db)
     assert sorted(p.id for p in service.search("Patient", [("family", "okafor")]).page.items) == ["p0", "p2"]
     db.close()
+
+
+def test_keys_a_load_under_way_merges_between_the_two_transactions_of_finishing_are_kept(
+    tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process's opening finishes a load still going on: a batch merged between ``finish_load``'s insert and
+    its drop keeps its keys."""
+    from collections.abc import Iterator
+    from contextlib import contextmanager
+
+    from mais_node.storage.sqlite_person_index import LOADING, finish_load
+
+    db, service = store(tmp_path / "node.db", clock)
+    with pytest.raises(KeyboardInterrupt):
+        staged_and_merged(service, people("p", 3), tmp_path / "batch-1.db", 3)
+    real = db.transaction
+    done: list[int] = []
+
+    @contextmanager
+    def transaction() -> Iterator[sqlite3.Connection]:
+        with real() as conn:
+            yield conn
+        done.append(1)
+        if len(done) == 1:  # the importer's next merge, in between
+            with real() as other:
+                other.execute(f"INSERT INTO {LOADING} (rid, key) VALUES (99, 424242)")
+
+    monkeypatch.setattr(db, "transaction", transaction)
+    finish_load(db)
+    monkeypatch.undo()
+    conn = db.connection()
+    assert conn.execute(f"SELECT 1 FROM sqlite_schema WHERE name = '{LOADING}'").fetchone() is None
+    held = conn.execute("SELECT key, rid FROM person_key ORDER BY key, rid").fetchall()
+    assert held == sorted([*person_keys(db), (424242, 99)])
+    db.close()
